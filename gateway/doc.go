@@ -1,0 +1,5 @@
+// Package gateway serves gatepost's REST API: grpc-gateway routes (GET
+// /v1/presign) that call the gRPC server over a client connection, so every
+// gRPC interceptor applies to REST callers too, plus /healthz, /readyz and
+// the generated OpenAPI document at /openapi.json.
+package gateway

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+
+	"github.com/gatepost/gatepost/gateway"
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/server"
+)
+
+// ShutdownTimeout bounds graceful shutdown; after it, connections are cut.
+const ShutdownTimeout = 10 * time.Second
+
+// HTTP server limits: requests are small GETs, so anything slow or large is
+// a misbehaving or hostile client.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// Options are the parts of an App that do not come from configuration.
+type Options struct {
+	// Logger receives structured logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// OpenAPI is the document served at /openapi.json.
+	OpenAPI []byte
+	// AWSOptions are extra AWS SDK load options (tests pass static
+	// credentials here).
+	AWSOptions []func(*awsconfig.LoadOptions) error
+}
+
+// App is a configured gatepost with its listeners bound.
+type App struct {
+	logger     *slog.Logger
+	grpcLis    net.Listener
+	httpLis    net.Listener
+	grpcServer *grpc.Server
+	health     *health.Server
+	httpServer *http.Server
+	conn       *grpc.ClientConn
+}
+
+// New builds gatepost from a validated configuration and binds its
+// listeners. Call Run to serve; if Run is never called, call Close.
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	signer, err := s3post.New(ctx, cfg.S3, opts.AWSOptions...)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{logger: logger}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	var lc net.ListenConfig
+	if a.grpcLis, err = lc.Listen(ctx, "tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen on grpc_addr: %w", err)
+	}
+	if a.httpLis, err = lc.Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen on http_addr: %w", err)
+	}
+
+	svc := server.NewService(cfg.Profiles, signer, logger)
+	a.grpcServer, a.health = server.NewGRPCServer(svc, logger)
+
+	// The gateway calls the gRPC server through a real client connection so
+	// that every interceptor (logging, recovery, and later auth and limits)
+	// applies to REST callers exactly as to gRPC callers.
+	a.conn, err = grpc.NewClient(dialTarget(a.grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("connect gateway to gRPC server: %w", err)
+	}
+	handler, err := gateway.New(ctx, a.conn, gateway.Options{OpenAPI: opts.OpenAPI, Ready: signer.Ready})
+	if err != nil {
+		return nil, err
+	}
+	a.httpServer = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// GRPCAddr is the address the gRPC server listens on.
+func (a *App) GRPCAddr() string { return a.grpcLis.Addr().String() }
+
+// HTTPAddr is the address the REST gateway listens on.
+func (a *App) HTTPAddr() string { return a.httpLis.Addr().String() }
+
+// Run serves until ctx is done or a server fails, then shuts down
+// gracefully: health turns NOT_SERVING, in-flight calls finish within
+// ShutdownTimeout, and the listeners close.
+func (a *App) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		if err := a.grpcServer.Serve(a.grpcLis); err != nil {
+			errc <- fmt.Errorf("gRPC server: %w", err)
+		}
+	}()
+	go func() {
+		if err := a.httpServer.Serve(a.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("HTTP server: %w", err)
+		}
+	}()
+	a.logger.InfoContext(ctx, "gatepost listening", "grpc_addr", a.GRPCAddr(), "http_addr", a.HTTPAddr())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		a.logger.Info("shutting down")
+	case runErr = <-errc:
+		a.logger.Error("server failed; shutting down", "error", runErr)
+	}
+	a.health.Shutdown()
+
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := a.httpServer.Shutdown(shutdownCtx); err != nil {
+		a.logger.Warn("HTTP server did not stop in time", "error", err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		a.grpcServer.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		a.logger.Warn("gRPC server did not stop in time; closing connections")
+		a.grpcServer.Stop()
+	}
+	a.Close()
+	return runErr
+}
+
+// Close releases the listeners and the gateway's connection without a
+// graceful shutdown. Run calls it; use it only when Run is never called.
+func (a *App) Close() {
+	if a.conn != nil {
+		_ = a.conn.Close()
+	}
+	if a.grpcLis != nil {
+		_ = a.grpcLis.Close()
+	}
+	if a.httpLis != nil {
+		_ = a.httpLis.Close()
+	}
+}
+
+// dialTarget turns a listener address into one the gateway can dial: a
+// wildcard host (":9090", "0.0.0.0", "::") becomes loopback.
+func dialTarget(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
+		port := 0
+		if ok {
+			port = tcp.Port
+		}
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+	}
+	return tcp.String()
+}

@@ -1,0 +1,245 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatepost/gatepost/internal/objectkey"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Limits that S3 and SigV4 impose on every profile.
+const (
+	// MaxPostBytes is the largest object a single S3 POST upload may carry.
+	MaxPostBytes = 5 << 30
+	// MaxExpires is the longest lifetime SigV4 allows for a presigned request.
+	MaxExpires = 7 * 24 * time.Hour
+	// MinExpires is the shortest policy lifetime gatepost signs.
+	MinExpires = time.Second
+	// DefaultExpires is the policy lifetime when a profile sets none.
+	DefaultExpires = 15 * time.Minute
+	// DefaultProfile is the profile used when a request names none.
+	DefaultProfile = "default"
+	// MaxMetadataBytes is S3's limit on the total size of user metadata
+	// (names and values) of one object.
+	MaxMetadataBytes = 2048
+)
+
+// Config is gatepost's whole configuration.
+type Config struct {
+	// GRPCAddr is the host:port the gRPC server listens on.
+	GRPCAddr string `yaml:"grpc_addr"`
+	// HTTPAddr is the host:port the REST gateway listens on.
+	HTTPAddr string `yaml:"http_addr"`
+	// S3 says how to reach and sign for the object store.
+	S3 S3 `yaml:"s3"`
+	// Profiles are the upload profiles callers may choose from, by name.
+	Profiles map[string]Profile `yaml:"profiles"`
+}
+
+// S3 configures the connection to S3 or an S3-compatible store.
+type S3 struct {
+	// Region is the signing region, for example "us-east-1".
+	Region string `yaml:"region"`
+	// Endpoint overrides the S3 endpoint URL, for S3-compatible stores.
+	Endpoint string `yaml:"endpoint"`
+	// PathStyle puts the bucket in the URL path instead of the host name.
+	PathStyle bool `yaml:"path_style"`
+}
+
+// KeyMode says how a profile turns the caller's key into the object key.
+type KeyMode string
+
+// The key modes a profile may use.
+const (
+	// KeyModeClient uses the caller's key under the profile's prefix.
+	KeyModeClient KeyMode = "client"
+	// KeyModeGenerated uses <uuid>-<sanitised file name> under the prefix.
+	KeyModeGenerated KeyMode = "generated"
+)
+
+// Profile is a server-side set of rules for one kind of upload. Everything
+// in it ends up in the signed policy, so S3 enforces it.
+type Profile struct {
+	// Bucket receives the uploads.
+	Bucket string `yaml:"bucket"`
+	// KeyPrefix is prepended to every key; callers cannot escape it.
+	KeyPrefix string `yaml:"key_prefix"`
+	// KeyMode is "client" (default) or "generated".
+	KeyMode KeyMode `yaml:"key_mode"`
+	// MinBytes is the smallest accepted upload (default 0).
+	MinBytes int64 `yaml:"min_bytes"`
+	// MaxBytes is the largest accepted upload; required.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// ContentTypes is the allow-list of media types; "type/*" and "*/*"
+	// wildcards are allowed here, never in requests.
+	ContentTypes []string `yaml:"content_types"`
+	// Expires is the policy lifetime (default 15m, at most 7 days).
+	Expires time.Duration `yaml:"expires"`
+	// MetadataKeys are the x-amz-meta-* names callers may set.
+	MetadataKeys []string `yaml:"metadata_keys"`
+}
+
+// Default returns the embedded default configuration.
+func Default() (*Config, error) {
+	cfg, err := Parse(bytes.NewReader(defaultYAML))
+	if err != nil {
+		return nil, fmt.Errorf("embedded default configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// DefaultYAML returns the text of the embedded default configuration.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Load reads and parses the YAML file at path. It does not validate.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML from r, refusing unknown settings, and fills in the
+// defaults of unset profile settings. It does not validate.
+func Parse(r io.Reader) (*Config, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty configuration")
+		}
+		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
+	for name, p := range cfg.Profiles {
+		if p.KeyMode == "" {
+			p.KeyMode = KeyModeClient
+		}
+		if p.Expires == 0 {
+			p.Expires = DefaultExpires
+		}
+		cfg.Profiles[name] = p
+	}
+	return &cfg, nil
+}
+
+var (
+	profileNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	bucketNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	metadataKeyRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
+	mediaRangeRE   = regexp.MustCompile(`^(\*/\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126}))$`)
+	errNoProfiles  = errors.New("profiles: at least one profile is required")
+	errNoRegion    = errors.New("s3.region: required")
+	errSameAddress = errors.New("grpc_addr and http_addr must differ")
+)
+
+// Validate checks the whole configuration and returns every problem found,
+// each naming its setting (for example "profiles.default.max_bytes: ...").
+func (c *Config) Validate() error {
+	var errs []error
+	if c.GRPCAddr == "" {
+		errs = append(errs, errors.New("grpc_addr: required"))
+	}
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("http_addr: required"))
+	}
+	if c.GRPCAddr != "" && c.GRPCAddr == c.HTTPAddr && !strings.HasSuffix(c.GRPCAddr, ":0") {
+		errs = append(errs, errSameAddress)
+	}
+	if c.S3.Region == "" {
+		errs = append(errs, errNoRegion)
+	}
+	if c.S3.Endpoint != "" {
+		u, err := url.Parse(c.S3.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("s3.endpoint: %q is not an http(s) URL", c.S3.Endpoint))
+		}
+	}
+	if len(c.Profiles) == 0 {
+		errs = append(errs, errNoProfiles)
+	}
+	names := make([]string, 0, len(c.Profiles))
+	for name := range c.Profiles {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := c.Profiles[name]
+		errs = append(errs, p.validate("profiles."+name, name)...)
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Profile) validate(at, name string) []error {
+	var errs []error
+	bad := func(setting, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", at, setting, fmt.Sprintf(format, args...)))
+	}
+	if !profileNameRE.MatchString(name) {
+		errs = append(errs, fmt.Errorf("%s: profile names are 1-63 lowercase letters, digits, '-' or '_'", at))
+	}
+	switch {
+	case p.Bucket == "":
+		bad("bucket", "required")
+	case !bucketNameRE.MatchString(p.Bucket) || strings.Contains(p.Bucket, ".."):
+		bad("bucket", "%q is not a valid S3 bucket name", p.Bucket)
+	}
+	if err := objectkey.CheckPrefix(p.KeyPrefix); err != nil {
+		bad("key_prefix", "%v", err)
+	}
+	if p.KeyMode != KeyModeClient && p.KeyMode != KeyModeGenerated {
+		bad("key_mode", "%q is not one of client, generated", p.KeyMode)
+	}
+	switch {
+	case p.MaxBytes <= 0:
+		bad("max_bytes", "required (a positive number of bytes)")
+	case p.MaxBytes > MaxPostBytes:
+		bad("max_bytes", "%d is over S3's POST limit of %d bytes (5 GiB)", p.MaxBytes, int64(MaxPostBytes))
+	}
+	switch {
+	case p.MinBytes < 0:
+		bad("min_bytes", "must not be negative")
+	case p.MaxBytes > 0 && p.MinBytes > p.MaxBytes:
+		bad("min_bytes", "%d is more than max_bytes (%d)", p.MinBytes, p.MaxBytes)
+	}
+	if len(p.ContentTypes) == 0 {
+		bad("content_types", `must list at least one media type ("*/*" allows any)`)
+	}
+	for _, ct := range p.ContentTypes {
+		if !mediaRangeRE.MatchString(ct) {
+			bad("content_types", "%q is not a lowercase type/subtype, type/* or */*", ct)
+		}
+	}
+	switch {
+	case p.Expires < MinExpires:
+		bad("expires", "%s is shorter than %s", p.Expires, MinExpires)
+	case p.Expires > MaxExpires:
+		bad("expires", "%s is longer than SigV4's limit of 7 days (168h)", p.Expires)
+	}
+	for _, k := range p.MetadataKeys {
+		if !metadataKeyRE.MatchString(k) {
+			bad("metadata_keys", "%q must be lowercase letters, digits, '-' or '_' (without x-amz-meta-)", k)
+		}
+	}
+	return errs
+}

@@ -1,0 +1,80 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// FromArgs builds the configuration for a gatepost server from command-line
+// arguments and the environment. Precedence, highest first: flags,
+// GATEPOST_* environment variables (the flag name upper-cased with '-'
+// turned into '_', for example GATEPOST_HTTP_ADDR), the YAML file named by
+// -config (or GATEPOST_CONFIG), and the embedded default. The result is
+// validated. Usage and flag errors are written to output.
+func FromArgs(name string, args []string, getenv func(string) string, output io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	path := fs.String("config", "", "YAML configuration file (default: the embedded default)")
+	grpcAddr := fs.String("grpc-addr", "", "gRPC listen address, overrides grpc_addr")
+	httpAddr := fs.String("http-addr", "", "HTTP listen address, overrides http_addr")
+	region := fs.String("s3-region", "", "S3 signing region, overrides s3.region")
+	endpoint := fs.String("s3-endpoint", "", "S3 endpoint URL, overrides s3.endpoint")
+	pathStyle := fs.Bool("s3-path-style", false, "use path-style S3 URLs, overrides s3.path_style")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	// The standard flag package has no environment fallback and the few
+	// libraries that add one bring far more than these six settings need:
+	// an unset flag simply takes its GATEPOST_* variable through fs.Set,
+	// so the flag's own parsing (for example of booleans) applies.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "GATEPOST_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %w", env, err)
+			}
+			set[f.Name] = true
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+
+	var cfg *Config
+	var err error
+	if *path != "" {
+		cfg, err = Load(*path)
+	} else {
+		cfg, err = Default()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if set["grpc-addr"] {
+		cfg.GRPCAddr = *grpcAddr
+	}
+	if set["http-addr"] {
+		cfg.HTTPAddr = *httpAddr
+	}
+	if set["s3-region"] {
+		cfg.S3.Region = *region
+	}
+	if set["s3-endpoint"] {
+		cfg.S3.Endpoint = *endpoint
+	}
+	if set["s3-path-style"] {
+		cfg.S3.PathStyle = *pathStyle
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,60 @@
+// Command gatepost serves presigned S3 POST uploads over gRPC and REST.
+//
+// With no arguments it starts with an embedded default configuration; see
+// -help for flags and README.md for the configuration file.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gatepost/gatepost/internal/app"
+	"github.com/gatepost/gatepost/internal/config"
+)
+
+//go:embed gen/gatepost/v1/upload.swagger.json
+var openAPI []byte
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// A second signal while shutting down exits at once.
+		<-ctx.Done()
+		stop()
+		hard := make(chan os.Signal, 1)
+		signal.Notify(hard, os.Interrupt, syscall.SIGTERM)
+		<-hard
+		fmt.Fprintln(os.Stderr, "gatepost: second signal, exiting now")
+		os.Exit(2)
+	}()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "gatepost: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the gatepost server and blocks until ctx is done.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := config.FromArgs("gatepost", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, OpenAPI: openAPI})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

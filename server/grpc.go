@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+)
+
+// Limits on what a caller can make the gRPC server hold. Requests are a few
+// hundred bytes; anything near these limits is abuse.
+const (
+	maxRecvMsgBytes      = 64 << 10
+	maxConcurrentStreams = 1024
+)
+
+// NewGRPCServer returns a gRPC server that serves svc, grpc.health.v1 (all
+// services SERVING) and server reflection, with interceptors that turn a
+// panic into Internal and log one line per call. It also returns the health
+// server, so the caller can report NOT_SERVING while shutting down.
+func NewGRPCServer(svc gatepostv1.UploadServiceServer, logger *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	opts = append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
+		grpc.MaxConcurrentStreams(maxConcurrentStreams),
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(slogAdapter(logger), logging.WithLogOnEvents(logging.FinishCall)),
+			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+				logger.ErrorContext(ctx, "panic in handler", "panic", p)
+				return status.Error(codes.Internal, "internal error")
+			})),
+		),
+	}, opts...)
+	srv := grpc.NewServer(opts...)
+	gatepostv1.RegisterUploadServiceServer(srv, svc)
+
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(gatepostv1.UploadService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	return srv, hs
+}
+
+// slogAdapter lets go-grpc-middleware's logging interceptor write to slog.
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
