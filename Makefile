@@ -1,0 +1,86 @@
+# gatepost's build. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+# Never let the AWS SDK try the EC2 metadata address from a build, a test or
+# `make run`: nothing but loopback is ours to talk to.
+export AWS_EC2_METADATA_DISABLED := true
+
+BIN := $(CURDIR)/.bin
+# Built once per machine and kept outside the repository: SeaweedFS takes
+# about six minutes to build.
+CACHE_DIR ?= $(HOME)/.cache/gatepost
+WEED_VERSION := $(shell awk '$$1 == "github.com/seaweedfs/seaweedfs" {print $$2}' tools/seaweedfs/go.mod)
+WEED := $(CACHE_DIR)/weed-$(WEED_VERSION)
+export GATEPOST_WEED := $(WEED)
+
+PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 grpcurl
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: build weed ## Run gatepost end to end against a local SeaweedFS (Ctrl-C stops both)
+	go run ./e2e/devstack -gatepost $(BIN)/gatepost -weed $(WEED) -grpcurl $(BIN)/grpcurl
+
+.PHONY: test
+test: weed ## Run every test: unit, gateway and integration (SeaweedFS)
+	GATEPOST_REQUIRE_S3=1 go test -race -count=1 ./...
+
+.PHONY: test-short
+test-short: ## Run the fast tests only (no SeaweedFS)
+	go test -short ./...
+
+.PHONY: bench
+bench: ## Run the Go benchmarks of the presign path
+	go test -run '^$$' -bench . -benchmem ./internal/s3post/ ./server/
+
+.PHONY: build
+build: ## Build the gatepost binary into .bin/
+	go build -o $(BIN)/gatepost .
+
+.PHONY: generate
+generate: tools ## Regenerate gen/ from proto/
+	$(BIN)/buf generate
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail if gen/ differs from what proto/ generates
+	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
+		git status --porcelain -- gen; git diff --stat -- gen; \
+		echo "gen/ is out of date: run 'make generate' and commit the result"; exit 1; \
+	fi
+
+.PHONY: lint
+lint: tools ## Run go vet, gofmt, buf lint and buf format
+	go vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(BIN)/buf lint
+	$(BIN)/buf format -d --exit-code
+
+.PHONY: tools
+tools: $(BIN)/buf $(addprefix $(BIN)/,$(PLUGINS)) ## Build the pinned code generators into .bin/
+
+$(BIN)/buf: tools/buf/go.mod tools/buf/go.sum
+	GOBIN=$(BIN) go -C tools/buf install tool
+	@touch $@
+
+$(addprefix $(BIN)/,$(PLUGINS)) &: tools/go.mod tools/go.sum
+	GOBIN=$(BIN) go -C tools install tool
+	@touch $(addprefix $(BIN)/,$(PLUGINS))
+
+.PHONY: weed
+weed: $(WEED) ## Build SeaweedFS (the S3 server for tests and make run), cached in $(CACHE_DIR)
+
+$(WEED):
+	@mkdir -p $(CACHE_DIR)
+	@echo "Building SeaweedFS $(WEED_VERSION); the first build takes about six minutes."
+	go build -C tools/seaweedfs -o $@.tmp github.com/seaweedfs/seaweedfs/weed
+	mv $@.tmp $@
+
+.PHONY: clean
+clean: ## Remove .bin/ (the SeaweedFS cache in $(CACHE_DIR) is kept)
+	rm -rf $(BIN)
