@@ -28,18 +28,18 @@ type CreatePresignedPostRequest struct {
 	// The object key (client key mode) or file name (generated key mode) the
 	// caller wants. The server places it under the profile's key prefix; a key
 	// that already starts with the prefix is used as is.
-	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
 	// The exact Content-Type of the upload, for example "image/png". It must be
 	// allowed by the profile and is pinned in the policy.
-	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType" json:"content_type,omitempty"`
 	// The declared size of the upload in bytes. When present, the policy's
 	// content-length-range is narrowed to exactly this size.
-	ContentLength *int64 `protobuf:"varint,3,opt,name=content_length,json=contentLength,proto3,oneof" json:"content_length,omitempty"`
+	ContentLength *int64 `protobuf:"varint,3,opt,name=content_length,json=contentLength" json:"content_length,omitempty"`
 	// The upload profile to use; "default" when empty.
-	Profile string `protobuf:"bytes,4,opt,name=profile,proto3" json:"profile,omitempty"`
+	Profile string `protobuf:"bytes,4,opt,name=profile" json:"profile,omitempty"`
 	// User metadata stored with the object as x-amz-meta-<name>. Only names the
 	// profile allows are accepted; each value is pinned in the policy.
-	Metadata      map[string]string `protobuf:"bytes,5,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Metadata      map[string]string `protobuf:"bytes,5,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -113,18 +113,18 @@ func (x *CreatePresignedPostRequest) GetMetadata() map[string]string {
 type CreatePresignedPostResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The URL to POST the multipart/form-data upload to.
-	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Url string `protobuf:"bytes,1,opt,name=url" json:"url,omitempty"`
 	// Every form field the client must send, before the file field. The file
 	// itself goes last, in a field named "file".
-	Fields map[string]string `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Fields map[string]string `protobuf:"bytes,2,rep,name=fields" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The final object key.
-	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Key string `protobuf:"bytes,3,opt,name=key" json:"key,omitempty"`
 	// The bucket the object is uploaded to.
-	Bucket string `protobuf:"bytes,4,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Bucket string `protobuf:"bytes,4,opt,name=bucket" json:"bucket,omitempty"`
 	// When the policy stops being accepted.
-	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
 	// The largest upload, in bytes, that the policy accepts.
-	MaxContentLength int64 `protobuf:"varint,6,opt,name=max_content_length,json=maxContentLength,proto3" json:"max_content_length,omitempty"`
+	MaxContentLength int64 `protobuf:"varint,6,opt,name=max_content_length,json=maxContentLength" json:"max_content_length,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -205,17 +205,16 @@ var File_gatepost_v1_upload_proto protoreflect.FileDescriptor
 
 const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\n" +
-	"\x18gatepost/v1/upload.proto\x12\vgatepost.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x02\n" +
+	"\x18gatepost/v1/upload.proto\x12\vgatepost.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x02\n" +
 	"\x1aCreatePresignedPostRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
-	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12*\n" +
-	"\x0econtent_length\x18\x03 \x01(\x03H\x00R\rcontentLength\x88\x01\x01\x12\x18\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12,\n" +
+	"\x0econtent_length\x18\x03 \x01(\x03B\x05\xaa\x01\x02\b\x01R\rcontentLength\x12\x18\n" +
 	"\aprofile\x18\x04 \x01(\tR\aprofile\x12Q\n" +
 	"\bmetadata\x18\x05 \x03(\v25.gatepost.v1.CreatePresignedPostRequest.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +
-	"\x0f_content_length\"\xcb\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcb\x02\n" +
 	"\x1bCreatePresignedPostResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12L\n" +
 	"\x06fields\x18\x02 \x03(\v24.gatepost.v1.CreatePresignedPostResponse.FieldsEntryR\x06fields\x12\x10\n" +
@@ -228,8 +227,8 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012y\n" +
 	"\rUploadService\x12h\n" +
-	"\x13CreatePresignedPost\x12'.gatepost.v1.CreatePresignedPostRequest\x1a(.gatepost.v1.CreatePresignedPostResponseB\xa4\x01\n" +
-	"\x0fcom.gatepost.v1B\vUploadProtoP\x01Z7github.com/gatepost/gatepost/gen/gatepost/v1;gatepostv1\xa2\x02\x03GXX\xaa\x02\vGatepost.V1\xca\x02\vGatepost\\V1\xe2\x02\x17Gatepost\\V1\\GPBMetadata\xea\x02\fGatepost::V1b\x06proto3"
+	"\x13CreatePresignedPost\x12'.gatepost.v1.CreatePresignedPostRequest\x1a(.gatepost.v1.CreatePresignedPostResponseB\xab\x01\n" +
+	"\x0fcom.gatepost.v1B\vUploadProtoP\x01Z7github.com/gatepost/gatepost/gen/gatepost/v1;gatepostv1\xa2\x02\x03GXX\xaa\x02\vGatepost.V1\xca\x02\vGatepost\\V1\xe2\x02\x17Gatepost\\V1\\GPBMetadata\xea\x02\fGatepost::V1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_gatepost_v1_upload_proto_rawDescOnce sync.Once
@@ -269,7 +268,6 @@ func file_gatepost_v1_upload_proto_init() {
 	if File_gatepost_v1_upload_proto != nil {
 		return
 	}
-	file_gatepost_v1_upload_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
