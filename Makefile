@@ -27,8 +27,9 @@ run: build weed ## Run gatepost end to end against a local SeaweedFS (Ctrl-C sto
 	go run ./e2e/devstack -gatepost $(BIN)/gatepost -weed $(WEED) -grpcurl $(BIN)/grpcurl
 
 .PHONY: test
-test: weed ## Run every test: unit, gateway and integration (SeaweedFS)
-	GATEPOST_REQUIRE_S3=1 go test -race -count=1 ./...
+test: weed build tools ## Run every test: unit, gateway, integration (SeaweedFS) and make run's smoke test
+	GATEPOST_REQUIRE_S3=1 GATEPOST_BIN=$(BIN)/gatepost GATEPOST_GRPCURL=$(BIN)/grpcurl \
+		go test -race -count=1 ./...
 
 .PHONY: test-short
 test-short: ## Run the fast tests only (no SeaweedFS)

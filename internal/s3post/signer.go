@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -50,6 +51,9 @@ func New(ctx context.Context, cfg config.S3, opts ...func(*awsconfig.LoadOptions
 // credentials that sign it: with temporary credentials the expiry is cut to
 // theirs.
 func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
+	if what := notUTF8(p); what != "" {
+		return nil, fmt.Errorf("presign POST for s3://%s/%s: %s is not valid UTF-8", p.Bucket, p.Key, what)
+	}
 	var expiresAt time.Time
 	out, err := s.presign.PresignPostObject(ctx,
 		&s3.PutObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key)},
@@ -66,6 +70,27 @@ func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpol
 		fields[k] = v
 	}
 	return &uploadpolicy.Signed{URL: out.URL, Fields: fields, ExpiresAt: expiresAt}, nil
+}
+
+// notUTF8 names the first string of p that is not valid UTF-8, or returns
+// "". The policy is JSON, which replaces such bytes with U+FFFD while the
+// form fields keep them, so the policy would pin other values than the
+// fields carry and S3 would refuse every upload made with it.
+func notUTF8(p *uploadpolicy.Post) string {
+	switch {
+	case !utf8.ValidString(p.Bucket):
+		return "the bucket"
+	case !utf8.ValidString(p.Key):
+		return "the key"
+	case !utf8.ValidString(p.ContentType):
+		return "the Content-Type"
+	}
+	for name, value := range p.Metadata {
+		if !utf8.ValidString(name) || !utf8.ValidString(value) {
+			return "metadata"
+		}
+	}
+	return ""
 }
 
 // Ready reports whether credentials can be obtained now.

@@ -1,0 +1,245 @@
+// Command devstack is what `make run` runs: it starts a local SeaweedFS
+// (with signature checking) and creates the "uploads" bucket, then runs the
+// gatepost binary with its embedded default configuration pointed at that
+// store, and prints copy-paste commands for trying it. Ctrl-C stops both.
+//
+// With -smoke it runs those commands itself and exits, which is how the
+// tests check that `make run` works.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatepost/gatepost/e2e/seaweed"
+)
+
+const bucket = "uploads"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	gatepost, weed, grpcurl string
+	httpAddr, grpcAddr      string
+	smoke                   bool
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	fs.StringVar(&o.gatepost, "gatepost", ".bin/gatepost", "gatepost binary")
+	fs.StringVar(&o.weed, "weed", os.Getenv(seaweed.BinaryEnv), "SeaweedFS weed binary")
+	fs.StringVar(&o.grpcurl, "grpcurl", ".bin/grpcurl", "grpcurl binary (for the printed commands)")
+	fs.StringVar(&o.httpAddr, "http-addr", envOr("GATEPOST_HTTP_ADDR", "127.0.0.1:8080"), "gatepost HTTP address")
+	fs.StringVar(&o.grpcAddr, "grpc-addr", envOr("GATEPOST_GRPC_ADDR", "127.0.0.1:9090"), "gatepost gRPC address")
+	fs.BoolVar(&o.smoke, "smoke", false, "run the printed commands, check them, and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.weed == "" {
+		return errors.New("no SeaweedFS binary: pass -weed or run `make run`")
+	}
+
+	dir, err := os.MkdirTemp("", "gatepost-run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Fprintln(out, "Starting SeaweedFS (S3 API with signature checking) ...")
+	store, err := seaweed.Start(ctx, o.weed, dir)
+	if err != nil {
+		return err
+	}
+	defer store.Stop()
+	if err := store.CreateBucket(ctx, bucket); err != nil {
+		return err
+	}
+
+	// gatepost runs with its embedded default configuration; only the S3
+	// endpoint and the listen addresses are overridden, through flags.
+	cmd := exec.Command(o.gatepost,
+		"-s3-endpoint", store.Endpoint, "-s3-path-style",
+		"-http-addr", o.httpAddr, "-grpc-addr", o.grpcAddr)
+	cmd.Env = append(os.Environ(),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID="+store.AccessKey,
+		"AWS_SECRET_ACCESS_KEY="+store.SecretKey,
+		"AWS_REGION="+seaweed.Region,
+	)
+	logPath := filepath.Join(dir, "gatepost.log")
+	var logw io.Writer = os.Stderr
+	if o.smoke {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logw = f
+	}
+	cmd.Stdout, cmd.Stderr = logw, logw
+	// Its own process group: Ctrl-C reaches devstack only, which then stops
+	// gatepost with one SIGTERM (a second signal would make it exit at once).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start gatepost: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}()
+
+	base := "http://" + o.httpAddr
+	if err := waitReady(ctx, base+"/readyz", exited); err != nil {
+		return fmt.Errorf("gatepost did not become ready (is %s or %s in use? set GATEPOST_HTTP_ADDR / GATEPOST_GRPC_ADDR): %w",
+			o.httpAddr, o.grpcAddr, err)
+	}
+
+	sample := filepath.Join(dir, "hello.txt")
+	if err := os.WriteFile(sample, []byte("hello from gatepost\n"), 0o644); err != nil {
+		return err
+	}
+	cmds, err := commands(ctx, o, base, sample)
+	if err != nil {
+		return err
+	}
+	if o.smoke {
+		return smoke(ctx, cmds, store)
+	}
+	printBanner(out, o, base, store, cmds)
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "\nStopping gatepost and SeaweedFS ...")
+		return nil
+	case err := <-exited:
+		return fmt.Errorf("gatepost exited: %v", err)
+	}
+}
+
+// tryCommands are the shell commands the banner prints.
+type tryCommands struct {
+	presign, grpc, upload, jqUpload, check string
+	key                                    string
+}
+
+func commands(ctx context.Context, o options, base, sample string) (*tryCommands, error) {
+	q := url.Values{"key": {"hello.txt"}, "content_type": {"text/plain"}}
+	presignURL := base + "/v1/presign?" + q.Encode()
+	c := &tryCommands{
+		presign: fmt.Sprintf("curl -s '%s'", presignURL),
+		grpc: fmt.Sprintf(`%s -plaintext -d '{"key":"hello.txt","content_type":"text/plain"}' %s gatepost.v1.UploadService/CreatePresignedPost`,
+			o.grpcurl, o.grpcAddr),
+		jqUpload: fmt.Sprintf(`P=$(curl -s '%s') && curl -i $(echo "$P" | jq -r '.fields | to_entries[] | "--form-string \(.key)=\(.value)"') -F file=@%s "$(echo "$P" | jq -r .url)"`,
+			presignURL, sample),
+		check: fmt.Sprintf("%s -plaintext %s list", o.grpcurl, o.grpcAddr),
+	}
+	// A ready-made upload command with the fields of a fresh presign, so it
+	// works without jq (valid for the profile's 15 minutes).
+	p, err := presign(ctx, presignURL)
+	if err != nil {
+		return nil, err
+	}
+	c.key = p.Key
+	var b strings.Builder
+	b.WriteString("curl -i")
+	names := make([]string, 0, len(p.Fields))
+	for k := range p.Fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(&b, " \\\n     --form-string '%s=%s'", k, p.Fields[k])
+	}
+	fmt.Fprintf(&b, " \\\n     -F file=@%s \\\n     %s", sample, p.URL)
+	c.upload = b.String()
+	return c, nil
+}
+
+func printBanner(out io.Writer, o options, base string, store *seaweed.Server, c *tryCommands) {
+	fmt.Fprintf(out, `
+gatepost is running (logs below; Ctrl-C stops everything)
+  REST      %[1]s   (OpenAPI: %[1]s/openapi.json, probes: /healthz /readyz)
+  gRPC      %[2]s   (reflection on)
+  S3        %[3]s   (SeaweedFS, bucket %[4]q, signatures checked)
+
+1. Ask for a presigned POST over REST:
+   %[5]s
+
+2. The same over gRPC:
+   %[6]s
+
+3. Upload the sample file with the fields of a fresh presign (file last):
+   %[7]s
+   (or, with jq, presign and upload in one go:)
+   %[8]s
+
+4. List the gRPC services:
+   %[9]s
+
+Try a type the profile refuses (content_type=text/html -> 400) or a bigger file (over 10 MiB -> S3 answers EntityTooLarge).
+`, base, o.grpcAddr, store.Endpoint, bucket, c.presign, c.grpc, c.upload, c.jqUpload, c.check)
+}
+
+func waitReady(ctx context.Context, url string, exited <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("gatepost exited: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// shell runs a command line with bash and returns its combined output.
+func shell(ctx context.Context, line string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", "-c", line)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}

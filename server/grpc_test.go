@@ -1,0 +1,167 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+)
+
+// startGRPC serves a Service signing with signer from NewGRPCServer on an
+// ephemeral loopback port and returns a client connection to it. Both are
+// stopped when the test ends.
+func startGRPC(t *testing.T, signer PostSigner) *grpc.ClientConn {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	logger := discardLogger()
+	srv, _ := NewGRPCServer(NewService(testProfiles(t), signer, logger), logger)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+
+	conn, err := grpc.NewClient(lis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithNoProxy())
+	if err != nil {
+		t.Fatalf("grpc.NewClient: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestGRPCHealth(t *testing.T) {
+	t.Parallel()
+	conn := startGRPC(t, &fakeSigner{})
+	client := healthpb.NewHealthClient(conn)
+
+	tests := []struct {
+		name       string
+		service    string
+		wantStatus healthpb.HealthCheckResponse_ServingStatus
+		wantCode   codes.Code
+	}{
+		{name: "server as a whole", service: "", wantStatus: healthpb.HealthCheckResponse_SERVING},
+		{name: "upload service", service: "gatepost.v1.UploadService", wantStatus: healthpb.HealthCheckResponse_SERVING},
+		{name: "unknown service", service: "gatepost.v1.NoSuchService", wantCode: codes.NotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, err := client.Check(t.Context(), &healthpb.HealthCheckRequest{Service: tt.service})
+			if got := status.Code(err); got != tt.wantCode {
+				t.Fatalf("Check(%q) code = %s, want %s (error %v)", tt.service, got, tt.wantCode, err)
+			}
+			if err == nil && resp.GetStatus() != tt.wantStatus {
+				t.Errorf("Check(%q) = %s, want %s", tt.service, resp.GetStatus(), tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestGRPCReflection(t *testing.T) {
+	t.Parallel()
+	conn := startGRPC(t, &fakeSigner{})
+
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+	if err != nil {
+		t.Fatalf("ServerReflectionInfo: %v", err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		t.Fatalf("send ListServices: %v", err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("receive ListServices: %v", err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatalf("CloseSend: %v", err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Errorf("after CloseSend, Recv = %v, want EOF", err)
+	}
+
+	var got []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		got = append(got, s.GetName())
+	}
+	slices.Sort(got)
+	want := []string{
+		"gatepost.v1.UploadService",
+		"grpc.health.v1.Health",
+		"grpc.reflection.v1.ServerReflection",
+		"grpc.reflection.v1alpha.ServerReflection",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listed services mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestGRPCUploadService(t *testing.T) {
+	t.Parallel()
+
+	// The signer panics for one key and works for every other one, so the
+	// test can show that the server survives a panic.
+	signer := &fakeSigner{fn: func(_ context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
+		if strings.HasSuffix(p.Key, "panic.png") {
+			panic("signer exploded with AKIDEXAMPLE")
+		}
+		signed := fixedSigned
+		return &signed, nil
+	}}
+	client := gatepostv1.NewUploadServiceClient(startGRPC(t, signer))
+
+	// Not parallel: the order shows that the server keeps serving after
+	// the panic.
+	tests := []struct {
+		name     string
+		req      *gatepostv1.CreatePresignedPostRequest
+		wantCode codes.Code
+		wantKey  string
+	}{
+		{name: "valid request", req: &gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png"}, wantKey: "incoming/a.png"},
+		{name: "invalid request", req: &gatepostv1.CreatePresignedPostRequest{Key: "../a.png", ContentType: "image/png"}, wantCode: codes.InvalidArgument},
+		{name: "signer panics", req: &gatepostv1.CreatePresignedPostRequest{Key: "panic.png", ContentType: "image/png"}, wantCode: codes.Internal},
+		{name: "valid request after the panic", req: &gatepostv1.CreatePresignedPostRequest{Key: "b.png", ContentType: "image/png"}, wantKey: "incoming/b.png"},
+		{name: "request over the message size limit", req: &gatepostv1.CreatePresignedPostRequest{Key: strings.Repeat("k", maxRecvMsgBytes), ContentType: "image/png"}, wantCode: codes.ResourceExhausted},
+		{name: "valid request after the oversized one", req: &gatepostv1.CreatePresignedPostRequest{Key: "c.png", ContentType: "image/png"}, wantKey: "incoming/c.png"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := client.CreatePresignedPost(t.Context(), tt.req)
+			st, _ := status.FromError(err)
+			if st.Code() != tt.wantCode {
+				t.Fatalf("code = %s, want %s (message %q)", st.Code(), tt.wantCode, st.Message())
+			}
+			if strings.Contains(st.Message(), "AKIDEXAMPLE") || strings.Contains(st.Message(), "exploded") {
+				t.Errorf("message %q reveals the panic", st.Message())
+			}
+			if err == nil && resp.GetKey() != tt.wantKey {
+				t.Errorf("key = %q, want %q", resp.GetKey(), tt.wantKey)
+			}
+		})
+	}
+}
