@@ -8,7 +8,9 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
@@ -36,6 +38,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 		}),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	if err := gatepostv1.RegisterUploadServiceHandler(ctx, gw, conn); err != nil {
 		return nil, fmt.Errorf("register UploadService routes: %w", err)
@@ -72,6 +75,21 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		})
 	}
 	return mux, nil
+}
+
+// routingError answers a known path with the wrong method with 405 and an
+// Allow header (grpc-gateway's default is 501 Not Implemented, which tells
+// a client the server is broken rather than that the client is wrong).
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodGet)
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{
+			HTTPStatus: http.StatusMethodNotAllowed,
+			Err:        status.Errorf(codes.Unimplemented, "method %s not allowed; use GET", r.Method),
+		})
+		return
+	}
+	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {

@@ -155,6 +155,20 @@ func TestQueryParameters(t *testing.T) {
 	}
 }
 
+// TestWrongMethod: a known path with another method is 405 with Allow: GET.
+func TestWrongMethod(t *testing.T) {
+	t.Parallel()
+	ts := newGateway(t, codeService{}, gateway.Options{})
+	resp, err := http.Post(ts.URL+"/v1/presign?key=OK", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+		t.Errorf("POST /v1/presign = %d, Allow %q; want 405, GET", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
 type recordingService struct {
 	gatepostv1.UnimplementedUploadServiceServer
 	record func(*gatepostv1.CreatePresignedPostRequest)
