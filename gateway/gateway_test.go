@@ -19,8 +19,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/gateway"
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 )
 
 // codeService answers every call with the status code named by the

@@ -131,6 +131,10 @@ func Parse(r io.Reader) (*Config, error) {
 		}
 		return nil, fmt.Errorf("parse YAML: %w", err)
 	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("parse YAML: more than one document; put everything in one")
+	}
 	for name, p := range cfg.Profiles {
 		if p.KeyMode == "" {
 			p.KeyMode = KeyModeClient
@@ -146,6 +150,7 @@ func Parse(r io.Reader) (*Config, error) {
 var (
 	profileNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	bucketNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	ipAddressRE    = regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+$`)
 	metadataKeyRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
 	mediaRangeRE   = regexp.MustCompile(`^(\*/\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126}))$`)
 	errNoProfiles  = errors.New("profiles: at least one profile is required")
@@ -201,7 +206,9 @@ func (p *Profile) validate(at, name string) []error {
 	switch {
 	case p.Bucket == "":
 		bad("bucket", "required")
-	case !bucketNameRE.MatchString(p.Bucket) || strings.Contains(p.Bucket, ".."):
+	case !bucketNameRE.MatchString(p.Bucket) || strings.Contains(p.Bucket, "..") ||
+		ipAddressRE.MatchString(p.Bucket) || strings.HasPrefix(p.Bucket, "xn--") ||
+		strings.HasSuffix(p.Bucket, "-s3alias") || strings.HasSuffix(p.Bucket, "--ol-s3"):
 		bad("bucket", "%q is not a valid S3 bucket name", p.Bucket)
 	}
 	if err := objectkey.CheckPrefix(p.KeyPrefix); err != nil {
@@ -236,10 +243,15 @@ func (p *Profile) validate(at, name string) []error {
 	case p.Expires > MaxExpires:
 		bad("expires", "%s is longer than SigV4's limit of 7 days (168h)", p.Expires)
 	}
+	seen := map[string]bool{}
 	for _, k := range p.MetadataKeys {
-		if !metadataKeyRE.MatchString(k) {
+		switch {
+		case !metadataKeyRE.MatchString(k) || strings.HasPrefix(k, "x-amz-meta-"):
 			bad("metadata_keys", "%q must be lowercase letters, digits, '-' or '_' (without x-amz-meta-)", k)
+		case seen[k]:
+			bad("metadata_keys", "%q is listed twice", k)
 		}
+		seen[k] = true
 	}
 	return errs
 }

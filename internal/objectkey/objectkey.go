@@ -63,6 +63,15 @@ func CheckPrefix(prefix string) error {
 	if len(prefix) >= MaxKeyBytes {
 		return fmt.Errorf("is %d bytes; it must leave room for a key within S3's %d", len(prefix), MaxKeyBytes)
 	}
+	// Join puts the key right after the prefix, so a trailing "$" would
+	// join a key starting with "{" into a "${" policy variable that Check
+	// refuses in either part alone.
+	if strings.HasSuffix(prefix, "$") {
+		return errors.New("must not end with $")
+	}
+	if strings.HasSuffix(prefix, "//") {
+		return errors.New("must not contain //")
+	}
 	// A trailing slash is fine for a prefix; check the rest as a key.
 	trimmed := strings.TrimSuffix(prefix, "/")
 	if trimmed == "" {
@@ -124,7 +133,13 @@ func Generate(prefix, name string) (string, error) {
 	if clean != "" {
 		key = id + "-" + clean
 	}
-	return Join(prefix, key)
+	// Always prepend: unlike a caller's key, a generated one never already
+	// carries the prefix, even if the UUID happens to start like it.
+	full := prefix + key
+	if len(full) > MaxKeyBytes {
+		return "", fmt.Errorf("is %d bytes with the prefix %q; S3 allows %d", len(full), prefix, MaxKeyBytes)
+	}
+	return full, nil
 }
 
 // SanitizeName reduces a file name to a short, safe key segment: the last
