@@ -103,9 +103,11 @@ func runMain(m *testing.M) int {
 // that "too large" needs only a few kilobytes.
 func testConfig(endpoint string) *config.Config {
 	return &config.Config{
-		GRPCAddr: "127.0.0.1:0",
-		HTTPAddr: "127.0.0.1:0",
-		S3:       config.S3{Region: seaweed.Region, Endpoint: endpoint, PathStyle: true},
+		Auth:      config.Auth{Mode: config.AuthNone},
+		RateLimit: config.RateLimit{Disabled: true},
+		GRPCAddr:  "127.0.0.1:0",
+		HTTPAddr:  "127.0.0.1:0",
+		S3:        config.S3{Region: seaweed.Region, Endpoint: endpoint, PathStyle: true},
 		Profiles: map[string]config.Profile{
 			"default": {
 				Bucket: bucket, KeyPrefix: "user-uploads/", KeyMode: config.KeyModeClient,

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/rs/cors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/config"
 )
 
 // readyTimeout bounds one readiness check.
@@ -26,6 +29,8 @@ type Options struct {
 	// Ready, when set, is consulted by /readyz besides the gRPC health check
 	// (for example: can credentials be obtained).
 	Ready func(context.Context) error
+	// CORS lets browser pages from other origins call the REST API.
+	CORS config.CORS
 }
 
 // New returns the HTTP handler of the gateway. conn is a client connection
@@ -39,6 +44,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 		}),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 	)
 	if err := gatepostv1.RegisterUploadServiceHandler(ctx, gw, conn); err != nil {
 		return nil, fmt.Errorf("register UploadService routes: %w", err)
@@ -74,7 +82,74 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 			_, _ = w.Write(opts.OpenAPI)
 		})
 	}
-	return mux, nil
+	return withCORS(mux, opts.CORS), nil
+}
+
+// withCORS answers preflights and adds CORS headers for the configured
+// origins, with rs/cors. Only GET is offered, with the Authorization and
+// X-Request-Id headers, and the response headers a client may need.
+func withCORS(h http.Handler, c config.CORS) http.Handler {
+	if len(c.AllowedOrigins) == 0 {
+		return h
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   c.AllowedOrigins,
+		AllowedMethods:   []string{http.MethodGet},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
+		ExposedHeaders:   []string{"Retry-After", "WWW-Authenticate", "X-Request-Id"},
+		AllowCredentials: c.AllowCredentials,
+		MaxAge:           int(c.MaxAge.Seconds()),
+	}).Handler(h)
+}
+
+// incomingHeader forwards X-Request-Id to gRPC metadata besides
+// grpc-gateway's defaults (which include Authorization).
+func incomingHeader(key string) (string, bool) {
+	if strings.EqualFold(key, "X-Request-Id") {
+		return "x-request-id", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader turns the gRPC response headers gatepost sets into plain
+// HTTP headers; others keep grpc-gateway's Grpc-Metadata- prefix.
+func outgoingHeader(key string) (string, bool) {
+	switch key {
+	case "retry-after":
+		return "Retry-After", true
+	case "www-authenticate":
+		return "WWW-Authenticate", true
+	case "x-request-id":
+		return "X-Request-Id", true
+	}
+	return runtime.MetadataHeaderPrefix + key, true
+}
+
+// errorHandler is grpc-gateway's default error handler, except that a 401
+// carries the Bearer challenge the server set (RFC 6750) in
+// WWW-Authenticate; the default would put the error message there.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if status.Code(err) == codes.Unauthenticated {
+		challenge := `Bearer realm="gatepost"`
+		if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
+			if v := md.HeaderMD.Get("www-authenticate"); len(v) > 0 {
+				challenge = v[0]
+			}
+		}
+		w = &challengeWriter{ResponseWriter: w, challenge: challenge}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// challengeWriter sets WWW-Authenticate just before the status is written.
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+}
+
+func (c *challengeWriter) WriteHeader(code int) {
+	c.Header().Set("WWW-Authenticate", c.challenge)
+	c.ResponseWriter.WriteHeader(code)
 }
 
 // routingError answers a known path with the wrong method with 405 and an

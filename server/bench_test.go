@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/s3post"
 	"github.com/gatepost/gatepost/server"
@@ -38,9 +39,10 @@ func BenchmarkCreatePresignedPost(b *testing.B) {
 		Key: "photos/cat.png", ContentType: "image/png", ContentLength: proto.Int64(12345),
 		Metadata: map[string]string{"owner": "alice"},
 	}
+	ctx := server.ContextWithIdentity(b.Context(), &auth.Identity{Subject: "bench", Profiles: []string{"default"}})
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := svc.CreatePresignedPost(b.Context(), req); err != nil {
+		if _, err := svc.CreatePresignedPost(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}

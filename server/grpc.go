@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
 )
 
 // Limits on what a caller can make the gRPC server hold. Requests are a few
@@ -24,19 +25,28 @@ const (
 )
 
 // NewGRPCServer returns a gRPC server that serves svc, grpc.health.v1 (all
-// services SERVING) and server reflection, with interceptors that turn a
-// panic into Internal and log one line per call. It also returns the health
-// server, so the caller can report NOT_SERVING while shutting down.
-func NewGRPCServer(svc gatepostv1.UploadServiceServer, logger *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+// services SERVING) and server reflection. Its interceptors, in order:
+// request ids, one log line per call, panic recovery (Internal), a deadline
+// on every call, and authentication of UploadService callers with authn.
+// It also returns the health server, so the caller can report NOT_SERVING
+// while shutting down.
+func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator, logger *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(slogAdapter(logger), logging.WithLogOnEvents(logging.FinishCall)),
+			RequestIDInterceptor(),
+			logging.UnaryServerInterceptor(slogAdapter(logger),
+				logging.WithLogOnEvents(logging.FinishCall),
+				logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+					return logging.Fields{"request_id", RequestIDFrom(ctx)}
+				})),
 			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 				logger.ErrorContext(ctx, "panic in handler", "panic", p)
 				return status.Error(codes.Internal, "internal error")
 			})),
+			DeadlineInterceptor(MaxRPCDuration),
+			AuthInterceptor(authn, logger),
 		),
 	}, opts...)
 	srv := grpc.NewServer(opts...)

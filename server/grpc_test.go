@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
+	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
@@ -31,7 +33,7 @@ func startGRPC(t *testing.T, signer PostSigner) *grpc.ClientConn {
 		t.Fatalf("listen: %v", err)
 	}
 	logger := discardLogger()
-	srv, _ := NewGRPCServer(NewService(testProfiles(t), signer, logger), logger)
+	srv, _ := NewGRPCServer(NewService(testProfiles(t), signer, logger), noAuth, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {
@@ -165,3 +167,6 @@ func TestGRPCUploadService(t *testing.T) {
 		})
 	}
 }
+
+// noAuth authenticates every caller as in auth mode none.
+var noAuth, _ = auth.New(context.Background(), config.Auth{Mode: config.AuthNone}, nil, nil)

@@ -3,13 +3,21 @@ package server
 import (
 	"context"
 	"log/slog"
+	"math"
+	"strconv"
+	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/ratelimit"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
@@ -23,24 +31,63 @@ type PostSigner interface {
 type Service struct {
 	gatepostv1.UnimplementedUploadServiceServer
 
-	profiles map[string]config.Profile
-	signer   PostSigner
-	logger   *slog.Logger
+	profiles   map[string]config.Profile
+	signer     PostSigner
+	logger     *slog.Logger
+	globalRate config.RateLimit
+	limiter    *ratelimit.Limiter
+	now        func() time.Time
+}
+
+// ServiceOption configures a Service.
+type ServiceOption func(*Service)
+
+// WithRateLimit sets the per-subject rate limit for profiles that have no
+// limit of their own. Without it only profile limits apply.
+func WithRateLimit(r config.RateLimit) ServiceOption {
+	return func(s *Service) { s.globalRate = r }
+}
+
+// WithClock replaces time.Now for rate limiting (tests).
+func WithClock(now func() time.Time) ServiceOption {
+	return func(s *Service) { s.now = now }
 }
 
 // NewService returns a Service that signs with signer according to
-// profiles. The profiles must have been validated.
-func NewService(profiles map[string]config.Profile, signer PostSigner, logger *slog.Logger) *Service {
-	return &Service{profiles: profiles, signer: signer, logger: logger}
+// profiles. The profiles must have been validated. Callers must be
+// authenticated by the interceptor from AuthInterceptor (or carry an
+// identity from ContextWithIdentity).
+func NewService(profiles map[string]config.Profile, signer PostSigner, logger *slog.Logger, opts ...ServiceOption) *Service {
+	s := &Service{
+		profiles:   profiles,
+		signer:     signer,
+		logger:     logger,
+		globalRate: config.RateLimit{Disabled: true},
+		limiter:    ratelimit.New(),
+		now:        time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
-// CreatePresignedPost validates the request against its profile and returns
-// a presigned POST upload. Invalid requests get InvalidArgument with a
-// message naming the field; nothing is signed for them. A signing failure
+// CreatePresignedPost validates the request against its profile and the
+// caller's rights and returns a presigned POST upload. Invalid requests get
+// InvalidArgument naming the field, a profile the caller may not use gets
+// PermissionDenied, a caller over its rate gets ResourceExhausted with a
+// retry-after header; nothing is signed for any of them. A signing failure
 // (for example no credentials) is Unavailable.
 func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*gatepostv1.CreatePresignedPostResponse, error) {
-	post, err := s.decide(req)
+	id, ok := IdentityFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
+	}
+	post, profile, err := s.decide(req, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(ctx, id, profile); err != nil {
 		return nil, err
 	}
 	signed, err := s.signer.SignPost(ctx, post)
@@ -51,6 +98,7 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 		s.logger.ErrorContext(ctx, "signing failed", "bucket", post.Bucket, "key", post.Key, "error", err)
 		return nil, status.Error(codes.Unavailable, "the upload policy could not be signed; try again later")
 	}
+	s.audit(ctx, id, profile, post, signed)
 	return &gatepostv1.CreatePresignedPostResponse{
 		Url:              signed.URL,
 		Fields:           signed.Fields,
@@ -59,4 +107,43 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 		ExpiresAt:        timestamppb.New(signed.ExpiresAt),
 		MaxContentLength: post.MaxBytes,
 	}, nil
+}
+
+// allow applies the profile's rate limit, or the global one, to the
+// caller. A profile's own limit is counted per subject and profile.
+func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) error {
+	limit, key := s.globalRate, id.Subject
+	if p := s.profiles[profile].RateLimit; p != nil {
+		limit, key = *p, id.Subject+"\x00"+profile
+	}
+	if limit.Disabled {
+		return nil
+	}
+	ok, wait := s.limiter.Allow(key, limit.RequestsPerSecond, limit.Burst, s.now())
+	if ok {
+		return nil
+	}
+	seconds := int(math.Ceil(wait.Seconds()))
+	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(seconds)))
+	return status.Errorf(codes.ResourceExhausted, "rate limit exceeded for subject %s; retry after %ds", echo(id.Subject), seconds)
+}
+
+// audit writes one line per issued policy: who, what, where, until when.
+// Never the token, the signature or the policy itself.
+func (s *Service) audit(ctx context.Context, id *auth.Identity, profile string, post *uploadpolicy.Post, signed *uploadpolicy.Signed) {
+	attrs := []any{
+		"subject", id.Subject, "profile", profile, "bucket", post.Bucket, "key", post.Key,
+		"max_bytes", post.MaxBytes, "expires_at", signed.ExpiresAt, "request_id", RequestIDFrom(ctx),
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		attrs = append(attrs, "peer", p.Addr.String())
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		// Set by the REST gateway to the HTTP client's address; a gRPC
+		// caller could send it too, so it is logged beside the peer.
+		if fwd := md.Get("x-forwarded-for"); len(fwd) > 0 {
+			attrs = append(attrs, "forwarded_for", fwd[len(fwd)-1])
+		}
+	}
+	s.logger.InfoContext(ctx, "policy issued", attrs...)
 }

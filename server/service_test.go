@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/objectkey"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
@@ -59,6 +60,7 @@ func testProfiles(tb testing.TB) map[string]config.Profile {
 		},
 	}
 	cfg := config.Config{
+		Auth:     config.Auth{Mode: config.AuthNone},
 		GRPCAddr: "127.0.0.1:0",
 		HTTPAddr: "127.0.0.1:0",
 		S3:       config.S3{Region: "us-east-1"},
@@ -268,7 +270,7 @@ func TestCreatePresignedPostValid(t *testing.T) {
 			signer := &fakeSigner{}
 			svc := NewService(testProfiles(t), signer, discardLogger())
 
-			resp, err := svc.CreatePresignedPost(t.Context(), tt.req)
+			resp, err := svc.CreatePresignedPost(anonymous(t.Context()), tt.req)
 			if err != nil {
 				t.Fatalf("CreatePresignedPost: %v", err)
 			}
@@ -319,7 +321,7 @@ func TestCreatePresignedPostGeneratedKey(t *testing.T) {
 			svc := NewService(testProfiles(t), signer, discardLogger())
 			req := &gatepostv1.CreatePresignedPostRequest{Key: tt.key, ContentType: "image/png", Profile: "avatars"}
 
-			first, err := svc.CreatePresignedPost(t.Context(), req)
+			first, err := svc.CreatePresignedPost(anonymous(t.Context()), req)
 			if err != nil {
 				t.Fatalf("CreatePresignedPost: %v", err)
 			}
@@ -336,7 +338,7 @@ func TestCreatePresignedPostGeneratedKey(t *testing.T) {
 					calls[0].Bucket, calls[0].Key, first.GetBucket(), first.GetKey())
 			}
 
-			second, err := svc.CreatePresignedPost(t.Context(), req)
+			second, err := svc.CreatePresignedPost(anonymous(t.Context()), req)
 			if err != nil {
 				t.Fatalf("CreatePresignedPost (again): %v", err)
 			}
@@ -446,7 +448,7 @@ func TestCreatePresignedPostInvalid(t *testing.T) {
 			signer := &fakeSigner{}
 			svc := NewService(testProfiles(t), signer, discardLogger())
 
-			resp, err := svc.CreatePresignedPost(t.Context(), tt.req)
+			resp, err := svc.CreatePresignedPost(anonymous(t.Context()), tt.req)
 			if err == nil {
 				t.Fatalf("CreatePresignedPost succeeded with %v, want InvalidArgument", resp)
 			}
@@ -495,7 +497,7 @@ func TestCreatePresignedPostSignerFailure(t *testing.T) {
 			svc := NewService(testProfiles(t), signer, slog.New(slog.NewTextHandler(&logs, nil)))
 			req := &gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png"}
 
-			resp, err := svc.CreatePresignedPost(tt.ctx, req)
+			resp, err := svc.CreatePresignedPost(anonymous(tt.ctx), req)
 			if err == nil {
 				t.Fatalf("CreatePresignedPost succeeded with %v, want %s", resp, tt.wantCode)
 			}
@@ -529,7 +531,7 @@ func TestDecideDoesNotChangeRequest(t *testing.T) {
 		Metadata: map[string]string{"Origin": "web"},
 	}
 	before := proto.Clone(req)
-	if _, err := svc.decide(req); err != nil {
+	if _, _, err := svc.decide(req, anyone); err != nil {
 		t.Fatalf("decide: %v", err)
 	}
 	if diff := cmp.Diff(before, req, protocmp.Transform()); diff != "" {
@@ -559,7 +561,7 @@ func FuzzDecide(f *testing.F) {
 			req.Metadata = map[string]string{mk1: mv1, mk2: mv2}
 		}
 
-		post, err := svc.decide(req)
+		post, _, err := svc.decide(req, anyone)
 		if err != nil {
 			if post != nil {
 				t.Errorf("decide returned %+v with an error", post)
@@ -620,4 +622,13 @@ func FuzzDecide(f *testing.F) {
 			t.Errorf("metadata is %d bytes, over %d", total, config.MaxMetadataBytes)
 		}
 	})
+}
+
+// anyone is the identity of every caller in auth mode none.
+var anyone = &auth.Identity{Subject: auth.AnonymousSubject, Profiles: []string{config.AllProfiles}}
+
+// anonymous returns ctx carrying the identity the interceptor gives every
+// caller in auth mode none.
+func anonymous(ctx context.Context) context.Context {
+	return ContextWithIdentity(ctx, anyone)
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/objectkey"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
@@ -25,40 +26,47 @@ func invalid(field, format string, args ...any) error {
 	return status.Error(codes.InvalidArgument, field+": "+fmt.Sprintf(format, args...))
 }
 
-// decide validates every field of req against its profile, before anything
-// is signed, and returns what the policy must pin. This is the one place
-// where request fields are checked.
-func (s *Service) decide(req *gatepostv1.CreatePresignedPostRequest) (*uploadpolicy.Post, error) {
+// decide validates every field of req against its profile and the
+// caller's rights, before anything is signed, and returns what the policy
+// must pin and the profile's name. This is the one place where request
+// fields are checked.
+func (s *Service) decide(req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, error) {
 	name := req.GetProfile()
 	if name == "" {
 		name = config.DefaultProfile
 	}
 	profile, ok := s.profiles[name]
 	if !ok {
-		return nil, invalid("profile", "unknown profile %s", echo(name))
+		return nil, "", invalid("profile", "unknown profile %s", echo(name))
 	}
+	if !id.MayUse(name) {
+		return nil, "", status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), name)
+	}
+	// Each caller's keys live under its own prefix when the profile's
+	// prefix contains {subject}.
+	prefix := strings.ReplaceAll(profile.KeyPrefix, "{subject}", auth.KeySegment(id.Subject))
 
 	if err := objectkey.Check(req.GetKey()); err != nil {
-		return nil, invalid("key", "%v", err)
+		return nil, "", invalid("key", "%v", err)
 	}
 	var key string
 	var err error
 	switch profile.KeyMode {
 	case config.KeyModeGenerated:
-		key, err = objectkey.Generate(profile.KeyPrefix, req.GetKey())
+		key, err = objectkey.Generate(prefix, req.GetKey())
 	default:
-		key, err = objectkey.Join(profile.KeyPrefix, req.GetKey())
+		key, err = objectkey.Join(prefix, req.GetKey())
 	}
 	if err != nil {
-		return nil, invalid("key", "%v", err)
+		return nil, "", invalid("key", "%v", err)
 	}
 
 	contentType, mediaType, err := uploadpolicy.ParseContentType(req.GetContentType())
 	if err != nil {
-		return nil, invalid("content_type", "%v", err)
+		return nil, "", invalid("content_type", "%v", err)
 	}
 	if !uploadpolicy.ContentTypeAllowed(mediaType, profile.ContentTypes) {
-		return nil, invalid("content_type", "%s is not allowed by profile %q (allowed: %s)",
+		return nil, "", invalid("content_type", "%s is not allowed by profile %q (allowed: %s)",
 			echo(mediaType), name, strings.Join(profile.ContentTypes, ", "))
 	}
 
@@ -67,18 +75,18 @@ func (s *Service) decide(req *gatepostv1.CreatePresignedPostRequest) (*uploadpol
 		n := req.GetContentLength()
 		switch {
 		case n < 0:
-			return nil, invalid("content_length", "must not be negative")
+			return nil, "", invalid("content_length", "must not be negative")
 		case n > maxBytes:
-			return nil, invalid("content_length", "%d bytes is over the maximum of %d bytes for profile %q", n, maxBytes, name)
+			return nil, "", invalid("content_length", "%d bytes is over the maximum of %d bytes for profile %q", n, maxBytes, name)
 		case n < minBytes:
-			return nil, invalid("content_length", "%d bytes is under the minimum of %d bytes for profile %q", n, minBytes, name)
+			return nil, "", invalid("content_length", "%d bytes is under the minimum of %d bytes for profile %q", n, minBytes, name)
 		}
 		minBytes, maxBytes = n, n
 	}
 
 	metadata, err := checkMetadata(req.GetMetadata(), profile.MetadataKeys, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 
 	return &uploadpolicy.Post{
@@ -89,7 +97,7 @@ func (s *Service) decide(req *gatepostv1.CreatePresignedPostRequest) (*uploadpol
 		MaxBytes:    maxBytes,
 		Metadata:    metadata,
 		Expires:     profile.Expires,
-	}, nil
+	}, name, nil
 }
 
 // checkMetadata accepts only metadata names the profile allows (compared

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/health"
 
 	"github.com/gatepost/gatepost/gateway"
+	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/s3post"
 	"github.com/gatepost/gatepost/server"
@@ -42,6 +44,16 @@ type Options struct {
 	// AWSOptions are extra AWS SDK load options (tests pass static
 	// credentials here).
 	AWSOptions []func(*awsconfig.LoadOptions) error
+	// Getenv reads environment variables (the JWT secret); os.Getenv when
+	// nil.
+	Getenv func(string) string
+}
+
+func (o Options) getenv() func(string) string {
+	if o.Getenv != nil {
+		return o.Getenv
+	}
+	return os.Getenv
 }
 
 // App is a configured gatepost with its listeners bound.
@@ -81,8 +93,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil, fmt.Errorf("listen on http_addr: %w", err)
 	}
 
-	svc := server.NewService(cfg.Profiles, signer, logger)
-	a.grpcServer, a.health = server.NewGRPCServer(svc, logger)
+	authn, err := auth.New(ctx, cfg.Auth, opts.getenv(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Auth.Mode == config.AuthNone {
+		if config.IsLoopback(cfg.GRPCAddr) && config.IsLoopback(cfg.HTTPAddr) {
+			logger.Warn("authentication is off (auth.mode: none): every local caller may get upload policies; acceptable on loopback only")
+		} else {
+			logger.Warn("AUTHENTICATION IS OFF (auth.mode: none) on a non-loopback address: anyone who can reach gatepost may get upload policies")
+		}
+	}
+	svc := server.NewService(cfg.Profiles, signer, logger, server.WithRateLimit(cfg.RateLimit))
+	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger)
 
 	// The gateway calls the gRPC server through a real client connection so
 	// that every interceptor (logging, recovery, and later auth and limits)
@@ -91,7 +114,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err != nil {
 		return nil, fmt.Errorf("connect gateway to gRPC server: %w", err)
 	}
-	handler, err := gateway.New(ctx, a.conn, gateway.Options{OpenAPI: opts.OpenAPI, Ready: signer.Ready})
+	handler, err := gateway.New(ctx, a.conn, gateway.Options{OpenAPI: opts.OpenAPI, Ready: signer.Ready, CORS: cfg.CORS})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,11 +22,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/app"
+	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 )
 
@@ -39,16 +43,32 @@ func TestMain(m *testing.M) {
 type started struct {
 	app    *app.App
 	client gatepostv1.UploadServiceClient
+	// token is the API key of aliceKey's subject, sent by authed and rest.
+	token string
+	logs  *syncBuffer
 }
 
+// The API keys of the test configuration: alice may use the default
+// profile, bob every profile.
+const (
+	aliceKey = "gp_alice_0123456789abcdef0123456789"
+	bobKey   = "gp_bob_fedcba9876543210fedcba987654"
+)
+
 // start runs gatepost in-process on ephemeral loopback ports, signing with
-// static credentials for an endpoint that is never contacted.
-func start(t *testing.T) *started {
+// static credentials for an endpoint that is never contacted, with API-key
+// authentication. Each change is applied to the configuration first.
+func start(t *testing.T, changes ...func(*config.Config)) *started {
 	t.Helper()
 	cfg := &config.Config{
-		GRPCAddr: "127.0.0.1:0",
-		HTTPAddr: "127.0.0.1:0",
-		S3:       config.S3{Region: "us-east-1", Endpoint: "http://127.0.0.1:9", PathStyle: true},
+		Auth: config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
+			{Subject: "alice", SHA256: auth.HashKey(aliceKey), Profiles: []string{"default"}},
+			{Subject: "bob", SHA256: auth.HashKey(bobKey), Profiles: []string{"*"}},
+		}},
+		RateLimit: config.RateLimit{Disabled: true},
+		GRPCAddr:  "127.0.0.1:0",
+		HTTPAddr:  "127.0.0.1:0",
+		S3:        config.S3{Region: "us-east-1", Endpoint: "http://127.0.0.1:9", PathStyle: true},
 		Profiles: map[string]config.Profile{
 			"default": {
 				Bucket: "uploads", KeyPrefix: "user-uploads/", KeyMode: config.KeyModeClient,
@@ -57,14 +77,23 @@ func start(t *testing.T) *started {
 				Expires:      15 * time.Minute,
 				MetadataKeys: []string{"owner"},
 			},
+			"avatars": {
+				Bucket: "uploads", KeyPrefix: "avatars/{subject}/", KeyMode: config.KeyModeClient,
+				MaxBytes: 1 << 20, ContentTypes: []string{"image/png"}, Expires: time.Minute,
+			},
 		},
+	}
+	for _, change := range changes {
+		change(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, app.Options{
-		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
+		Getenv:  testEnv,
 		OpenAPI: []byte(`{}`),
 		AWSOptions: []func(*awsconfig.LoadOptions) error{
 			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")),
@@ -87,11 +116,50 @@ func start(t *testing.T) *started {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &started{app: a, client: gatepostv1.NewUploadServiceClient(conn)}
+	return &started{app: a, client: gatepostv1.NewUploadServiceClient(conn), token: aliceKey, logs: logs}
 }
 
-// rest sends GET /v1/presign with the request's fields as query parameters.
+// authed returns ctx carrying the default bearer token as gRPC metadata.
+func (s *started) authed(ctx context.Context) context.Context {
+	return withToken(ctx, s.token)
+}
+
+func withToken(ctx context.Context, token string) context.Context {
+	if token == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// rest sends GET /v1/presign with the request's fields as query
+// parameters and the default token.
 func (s *started) rest(t *testing.T, req *gatepostv1.CreatePresignedPostRequest) (int, []byte) {
+	t.Helper()
+	resp, body := s.restWith(t, "Bearer "+s.token, req)
+	return resp.StatusCode, body
+}
+
+// restWith sends GET /v1/presign with the given Authorization header
+// (none when empty) and returns the response and its body.
+func (s *started) restWith(t *testing.T, authorization string, req *gatepostv1.CreatePresignedPostRequest) (*http.Response, []byte) {
 	t.Helper()
 	q := url.Values{}
 	set := func(k, v string) {
@@ -108,7 +176,14 @@ func (s *started) rest(t *testing.T, req *gatepostv1.CreatePresignedPostRequest)
 	for k, v := range req.GetMetadata() {
 		q.Set("metadata["+k+"]", v)
 	}
-	resp, err := http.Get("http://" + s.app.HTTPAddr() + "/v1/presign?" + q.Encode())
+	httpReq, err := http.NewRequest(http.MethodGet, "http://"+s.app.HTTPAddr()+"/v1/presign?"+q.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authorization != "" {
+		httpReq.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(httpReq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +192,7 @@ func (s *started) rest(t *testing.T, req *gatepostv1.CreatePresignedPostRequest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, body
+	return resp, body
 }
 
 // policyConditions decodes the base64 policy and drops the conditions that
@@ -153,7 +228,7 @@ func TestSamePolicyOverGRPCAndREST(t *testing.T) {
 		Key: "reports/q3.txt", ContentType: "text/plain", ContentLength: proto.Int64(1234),
 		Metadata: map[string]string{"owner": "alice"},
 	}
-	viaGRPC, err := s.client.CreatePresignedPost(t.Context(), req)
+	viaGRPC, err := s.client.CreatePresignedPost(s.authed(t.Context()), req)
 	if err != nil {
 		t.Fatalf("gRPC: %v", err)
 	}
@@ -241,7 +316,7 @@ func TestBadInputBothTransports(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := s.client.CreatePresignedPost(t.Context(), tt.req)
+			_, err := s.client.CreatePresignedPost(s.authed(t.Context()), tt.req)
 			if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), tt.field+": ") {
 				t.Errorf("gRPC: %v; want InvalidArgument starting with %q", err, tt.field+": ")
 			}
@@ -264,7 +339,7 @@ func TestBadInputBothTransports(t *testing.T) {
 func TestInvalidUTF8(t *testing.T) {
 	t.Parallel()
 	s := start(t)
-	_, err := s.client.CreatePresignedPost(t.Context(), &gatepostv1.CreatePresignedPostRequest{Key: "a\xffb", ContentType: "text/plain"})
+	_, err := s.client.CreatePresignedPost(s.authed(t.Context()), &gatepostv1.CreatePresignedPostRequest{Key: "a\xffb", ContentType: "text/plain"})
 	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), "key: ") {
 		t.Errorf("gRPC with invalid UTF-8: %v; want InvalidArgument naming key", err)
 	}
@@ -278,7 +353,12 @@ func TestInvalidUTF8(t *testing.T) {
 
 func getRaw(t *testing.T, s *started, pathAndQuery string) (int, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + s.app.HTTPAddr() + pathAndQuery)
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.app.HTTPAddr()+pathAndQuery, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

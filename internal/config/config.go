@@ -48,6 +48,13 @@ type Config struct {
 	S3 S3 `yaml:"s3"`
 	// Profiles are the upload profiles callers may choose from, by name.
 	Profiles map[string]Profile `yaml:"profiles"`
+	// Auth says who may ask for upload policies.
+	Auth Auth `yaml:"auth"`
+	// RateLimit is the default per-subject rate limit; a profile may set
+	// its own.
+	RateLimit RateLimit `yaml:"rate_limit"`
+	// CORS configures browser access to the REST API.
+	CORS CORS `yaml:"cors"`
 }
 
 // S3 configures the connection to S3 or an S3-compatible store.
@@ -91,6 +98,9 @@ type Profile struct {
 	Expires time.Duration `yaml:"expires"`
 	// MetadataKeys are the x-amz-meta-* names callers may set.
 	MetadataKeys []string `yaml:"metadata_keys"`
+	// RateLimit, when set, replaces the global rate limit for this
+	// profile, counted per subject and profile.
+	RateLimit *RateLimit `yaml:"rate_limit"`
 }
 
 // Default returns the embedded default configuration.
@@ -142,8 +152,13 @@ func Parse(r io.Reader) (*Config, error) {
 		if p.Expires == 0 {
 			p.Expires = DefaultExpires
 		}
+		if p.RateLimit != nil {
+			p.RateLimit.applyDefaults()
+		}
 		cfg.Profiles[name] = p
 	}
+	cfg.Auth.applyDefaults()
+	cfg.RateLimit.applyDefaults()
 	return &cfg, nil
 }
 
@@ -191,7 +206,13 @@ func (c *Config) Validate() error {
 	for _, name := range names {
 		p := c.Profiles[name]
 		errs = append(errs, p.validate("profiles."+name, name)...)
+		if p.RateLimit != nil {
+			errs = append(errs, p.RateLimit.validate("profiles."+name+".rate_limit")...)
+		}
 	}
+	errs = append(errs, c.Auth.validate(c.Profiles)...)
+	errs = append(errs, c.RateLimit.validate("rate_limit")...)
+	errs = append(errs, c.CORS.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -211,7 +232,8 @@ func (p *Profile) validate(at, name string) []error {
 		strings.HasSuffix(p.Bucket, "-s3alias") || strings.HasSuffix(p.Bucket, "--ol-s3"):
 		bad("bucket", "%q is not a valid S3 bucket name", p.Bucket)
 	}
-	if err := objectkey.CheckPrefix(p.KeyPrefix); err != nil {
+	// {subject} becomes a safe, non-empty key segment at request time.
+	if err := objectkey.CheckPrefix(strings.ReplaceAll(p.KeyPrefix, subjectPlaceholder, subjectPlaceholderValue)); err != nil {
 		bad("key_prefix", "%v", err)
 	}
 	if p.KeyMode != KeyModeClient && p.KeyMode != KeyModeGenerated {

@@ -35,6 +35,13 @@ func wantDefault() *config.Config {
 				MetadataKeys: []string{},
 			},
 		},
+		Auth: config.Auth{Mode: config.AuthNone, JWT: config.JWT{
+			Leeway: config.DefaultJWTLeeway, JWKSRefresh: config.DefaultJWKSRefresh,
+			JWKSTimeout: config.DefaultJWKSTimeout, JWKSMinRefresh: config.DefaultJWKSMinRefresh,
+			ProfilesClaim: config.DefaultProfilesClaim,
+		}},
+		RateLimit: config.RateLimit{RequestsPerSecond: 10, Burst: 20},
+		CORS:      config.CORS{AllowedOrigins: []string{"http://127.0.0.1:8080", "http://localhost:8080"}},
 	}
 }
 
@@ -90,14 +97,19 @@ func configYAML(overrides map[string]string) string {
 	for _, k := range slices.Sorted(maps.Keys(settings)) {
 		b.WriteString("    " + k + ": " + settings[k] + "\n")
 	}
+	b.WriteString(noAuth)
 	return b.String()
 }
 
 // withTop returns a configuration with the top-level settings (everything
 // but profiles) given in top and the valid profile "default".
 func withTop(top string) string {
-	return top + "profiles:\n  default:\n    bucket: uploads\n    max_bytes: 10\n    content_types: [\"*/*\"]\n"
+	return top + "profiles:\n  default:\n    bucket: uploads\n    max_bytes: 10\n    content_types: [\"*/*\"]\n" + noAuth
 }
+
+// noAuth is the auth section of the test configurations: auth.mode is
+// required, and these tests are not about it.
+const noAuth = "auth:\n  mode: none\n"
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
@@ -313,7 +325,7 @@ profiles:
     key_mode: generated
     max_bytes: 1000
     content_types: ["image/*"]
-`
+` + noAuth
 	if err := os.WriteFile(file, []byte(fileYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -335,6 +347,8 @@ profiles:
 					Expires:      config.DefaultExpires,
 				},
 			},
+			Auth:      wantDefault().Auth,
+			RateLimit: wantDefault().RateLimit,
 		}
 	}
 

@@ -1,0 +1,257 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// AuthMode says how callers are authenticated.
+type AuthMode string
+
+// The authentication modes.
+const (
+	// AuthAPIKey accepts bearer tokens whose SHA-256 is listed in the
+	// configuration.
+	AuthAPIKey AuthMode = "api_key"
+	// AuthJWT accepts signed JSON Web Tokens.
+	AuthJWT AuthMode = "jwt"
+	// AuthNone accepts every caller as the subject "anonymous". It must be
+	// chosen explicitly and is logged as a warning at start-up.
+	AuthNone AuthMode = "none"
+)
+
+// AllProfiles in a list of allowed profiles allows every profile.
+const AllProfiles = "*"
+
+// Defaults of the access settings.
+const (
+	DefaultJWTLeeway        = 30 * time.Second
+	MaxJWTLeeway            = 5 * time.Minute
+	DefaultJWKSRefresh      = time.Hour
+	DefaultJWKSTimeout      = 5 * time.Second
+	DefaultJWKSMinRefresh   = time.Minute
+	DefaultProfilesClaim    = "gatepost_profiles"
+	DefaultRequestsPerSec   = 10
+	DefaultBurst            = 20
+	subjectPlaceholder      = "{subject}"
+	subjectPlaceholderValue = "subject"
+)
+
+// Auth configures who may ask for upload policies.
+type Auth struct {
+	// Mode is api_key, jwt or none; required.
+	Mode AuthMode `yaml:"mode"`
+	// APIKeys are the accepted API keys (mode api_key).
+	APIKeys []APIKey `yaml:"api_keys"`
+	// JWT configures token verification (mode jwt).
+	JWT JWT `yaml:"jwt"`
+}
+
+// APIKey is one accepted API key, stored by its SHA-256 only.
+type APIKey struct {
+	// Subject names the caller; it appears in logs and in {subject}.
+	Subject string `yaml:"subject"`
+	// SHA256 is the hex SHA-256 of the key (for example from
+	// `printf %s "$KEY" | sha256sum`).
+	SHA256 string `yaml:"sha256"`
+	// Profiles the caller may use; "*" allows all.
+	Profiles []string `yaml:"profiles"`
+}
+
+// JWT configures JSON Web Token verification.
+type JWT struct {
+	// HS256SecretEnv names the environment variable holding the HS256
+	// shared secret; empty disables HS256.
+	HS256SecretEnv string `yaml:"hs256_secret_env"`
+	// JWKSFile is a JSON Web Key Set file with RS256, ES256 or EdDSA
+	// public keys.
+	JWKSFile string `yaml:"jwks_file"`
+	// JWKSURL is a JSON Web Key Set URL, fetched with JWKSTimeout and
+	// refreshed every JWKSRefresh, and at most every JWKSMinRefresh when a
+	// token names an unknown key id.
+	JWKSURL        string        `yaml:"jwks_url"`
+	JWKSRefresh    time.Duration `yaml:"jwks_refresh"`
+	JWKSTimeout    time.Duration `yaml:"jwks_timeout"`
+	JWKSMinRefresh time.Duration `yaml:"jwks_min_refresh"`
+	// Issuer must equal the iss claim; required.
+	Issuer string `yaml:"issuer"`
+	// Audience must be in the aud claim; required.
+	Audience string `yaml:"audience"`
+	// Leeway tolerates clock skew on exp, nbf and iat (default 30s).
+	Leeway time.Duration `yaml:"leeway"`
+	// ProfilesClaim names the claim listing the profiles the caller may
+	// use (an array of strings or a space-separated string; "*" allows all).
+	ProfilesClaim string `yaml:"profiles_claim"`
+}
+
+// RateLimit is a token bucket per subject.
+type RateLimit struct {
+	// RequestsPerSecond is the refill rate; 0 means the default (10).
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// Burst is the bucket size; 0 means the default (20).
+	Burst int `yaml:"burst"`
+	// Disabled turns the limit off.
+	Disabled bool `yaml:"disabled"`
+}
+
+// CORS configures cross-origin access to the REST API from browsers.
+type CORS struct {
+	// AllowedOrigins are the origins (scheme://host[:port]) whose pages may
+	// call the REST API; "*" allows any (not with AllowCredentials).
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// AllowCredentials lets browsers send cookies; bearer tokens do not
+	// need it.
+	AllowCredentials bool `yaml:"allow_credentials"`
+	// MaxAge is how long browsers may cache a preflight answer.
+	MaxAge time.Duration `yaml:"max_age"`
+}
+
+func (a *Auth) applyDefaults() {
+	j := &a.JWT
+	if j.Leeway == 0 {
+		j.Leeway = DefaultJWTLeeway
+	}
+	if j.JWKSRefresh == 0 {
+		j.JWKSRefresh = DefaultJWKSRefresh
+	}
+	if j.JWKSTimeout == 0 {
+		j.JWKSTimeout = DefaultJWKSTimeout
+	}
+	if j.JWKSMinRefresh == 0 {
+		j.JWKSMinRefresh = DefaultJWKSMinRefresh
+	}
+	if j.ProfilesClaim == "" {
+		j.ProfilesClaim = DefaultProfilesClaim
+	}
+}
+
+func (r *RateLimit) applyDefaults() {
+	if r.RequestsPerSecond == 0 {
+		r.RequestsPerSecond = DefaultRequestsPerSec
+	}
+	if r.Burst == 0 {
+		r.Burst = DefaultBurst
+	}
+}
+
+func (a *Auth) validate(profiles map[string]Profile) []error {
+	var errs []error
+	bad := func(setting, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("auth.%s: %s", setting, fmt.Sprintf(format, args...)))
+	}
+	checkProfiles := func(setting string, names []string) {
+		for _, n := range names {
+			if _, ok := profiles[n]; !ok && n != AllProfiles {
+				bad(setting, "unknown profile %q", n)
+			}
+		}
+	}
+	switch a.Mode {
+	case "":
+		bad("mode", "required: api_key, jwt, or none (none lets anyone who reaches gatepost get policies)")
+	case AuthNone:
+	case AuthAPIKey:
+		if len(a.APIKeys) == 0 {
+			bad("api_keys", "at least one key is required in api_key mode")
+		}
+		seen := map[string]bool{}
+		for i, k := range a.APIKeys {
+			at := fmt.Sprintf("api_keys[%d]", i)
+			if k.Subject == "" {
+				bad(at+".subject", "required")
+			}
+			sum, err := hex.DecodeString(k.SHA256)
+			switch {
+			case err != nil || len(sum) != 32:
+				bad(at+".sha256", "must be 64 hex digits (the SHA-256 of the key, never the key itself)")
+			case seen[strings.ToLower(k.SHA256)]:
+				bad(at+".sha256", "listed twice")
+			}
+			seen[strings.ToLower(k.SHA256)] = true
+			if len(k.Profiles) == 0 {
+				bad(at+".profiles", `required (profile names, or "*" for all)`)
+			}
+			checkProfiles(at+".profiles", k.Profiles)
+		}
+	case AuthJWT:
+		j := a.JWT
+		if j.HS256SecretEnv == "" && j.JWKSFile == "" && j.JWKSURL == "" {
+			bad("jwt", "set at least one of hs256_secret_env, jwks_file, jwks_url")
+		}
+		if j.JWKSFile != "" && j.JWKSURL != "" {
+			bad("jwt", "set jwks_file or jwks_url, not both")
+		}
+		if j.JWKSURL != "" {
+			u, err := url.Parse(j.JWKSURL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				bad("jwt.jwks_url", "%q is not an http(s) URL", j.JWKSURL)
+			}
+		}
+		if j.Issuer == "" {
+			bad("jwt.issuer", "required (the iss every token must carry)")
+		}
+		if j.Audience == "" {
+			bad("jwt.audience", "required (the aud every token must carry)")
+		}
+		if j.Leeway < 0 || j.Leeway > MaxJWTLeeway {
+			bad("jwt.leeway", "%s is outside 0s..5m", j.Leeway)
+		}
+		if j.JWKSTimeout < 0 || j.JWKSRefresh < 0 || j.JWKSMinRefresh < 0 {
+			bad("jwt", "durations must not be negative")
+		}
+	default:
+		bad("mode", "%q is not one of api_key, jwt, none", a.Mode)
+	}
+	return errs
+}
+
+func (r *RateLimit) validate(at string) []error {
+	if r.RequestsPerSecond < 0 || r.Burst < 0 {
+		return []error{fmt.Errorf("%s: requests_per_second and burst must not be negative", at)}
+	}
+	return nil
+}
+
+func (c *CORS) validate() []error {
+	var errs []error
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			if c.AllowCredentials {
+				errs = append(errs, errors.New(`cors.allowed_origins: "*" cannot be combined with allow_credentials`))
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("cors.allowed_origins: %q is not an origin (scheme://host[:port])", o))
+		}
+	}
+	if c.MaxAge < 0 {
+		errs = append(errs, errors.New("cors.max_age: must not be negative"))
+	}
+	return errs
+}
+
+// IsLoopback reports whether a listen address binds loopback only.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ProfileAllowed reports whether a list of allowed profiles permits name.
+func ProfileAllowed(allowed []string, name string) bool {
+	return slices.Contains(allowed, name) || slices.Contains(allowed, AllProfiles)
+}

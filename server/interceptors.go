@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
+)
+
+// MaxRPCDuration is the deadline every RPC gets when the caller sets none
+// or a later one.
+const MaxRPCDuration = 10 * time.Second
+
+// maxRequestIDBytes bounds a caller-supplied request id.
+const maxRequestIDBytes = 128
+
+type ctxKey int
+
+const (
+	identityKey ctxKey = iota
+	requestIDKey
+)
+
+// ContextWithIdentity returns ctx carrying an authenticated identity.
+func ContextWithIdentity(ctx context.Context, id *auth.Identity) context.Context {
+	return context.WithValue(ctx, identityKey, id)
+}
+
+// IdentityFrom returns the caller's identity set by AuthInterceptor.
+func IdentityFrom(ctx context.Context) (*auth.Identity, bool) {
+	id, ok := ctx.Value(identityKey).(*auth.Identity)
+	return id, ok && id != nil
+}
+
+// RequestIDFrom returns the request id set by RequestIDInterceptor.
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// RequestIDInterceptor takes the caller's x-request-id (REST: the
+// X-Request-Id header) when it is short and printable, or generates one,
+// and returns it in the x-request-id response header.
+func RequestIDInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		id := ""
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			if v := md.Get("x-request-id"); len(v) > 0 && validRequestID(v[0]) {
+				id = v[0]
+			}
+		}
+		if id == "" {
+			id = uuid.NewString()
+		}
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-request-id", id))
+		return handler(context.WithValue(ctx, requestIDKey, id), req)
+	}
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// DeadlineInterceptor gives every RPC a deadline of at most max.
+func DeadlineInterceptor(max time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > max {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, max)
+			defer cancel()
+		}
+		return handler(ctx, req)
+	}
+}
+
+// uploadServicePrefix selects the methods that need authentication; health
+// checks and reflection do not.
+var uploadServicePrefix = "/" + gatepostv1.UploadService_ServiceDesc.ServiceName + "/"
+
+// AuthInterceptor authenticates callers of UploadService from their
+// "authorization: Bearer <token>" metadata (REST: the Authorization
+// header). Failures are Unauthenticated with a www-authenticate header
+// (WWW-Authenticate on REST) and a message that never echoes the token.
+func AuthInterceptor(a auth.Authenticator, logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if !strings.HasPrefix(info.FullMethod, uploadServicePrefix) {
+			return handler(ctx, req)
+		}
+		token, err := bearerFrom(ctx)
+		var id *auth.Identity
+		if err == nil {
+			id, err = a.Authenticate(ctx, token)
+		}
+		if err != nil {
+			challenge := `Bearer realm="gatepost"`
+			msg := auth.ErrInvalidToken.Error()
+			if errors.Is(err, auth.ErrNoToken) {
+				msg = auth.ErrNoToken.Error()
+			} else {
+				challenge += `, error="invalid_token"`
+			}
+			_ = grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", challenge))
+			attrs := []any{"method", info.FullMethod, "reason", err.Error(), "request_id", RequestIDFrom(ctx)}
+			if p, ok := peer.FromContext(ctx); ok {
+				attrs = append(attrs, "peer", p.Addr.String())
+			}
+			logger.WarnContext(ctx, "authentication failed", attrs...)
+			return nil, status.Error(codes.Unauthenticated, msg)
+		}
+		return handler(ContextWithIdentity(ctx, id), req)
+	}
+}
+
+// bearerFrom reads the bearer token from the authorization metadata: ""
+// when there is none or it is not a Bearer token (the authenticator then
+// decides: mode none accepts, the others answer "missing bearer token"),
+// an error when there are several.
+func bearerFrom(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	values := md.Get("authorization")
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+		return auth.BearerToken(values[0]), nil
+	default:
+		return "", fmt.Errorf("%w: %d authorization values", auth.ErrInvalidToken, len(values))
+	}
+}
