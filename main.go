@@ -2,6 +2,10 @@
 //
 // With no arguments it starts with an embedded default configuration; see
 // -help for flags and README.md for the configuration file.
+//
+//	gatepost [serve] [flags]       run the server
+//	gatepost hash-key [-stdin]     make an API key and its SHA-256 for auth.api_keys
+//	gatepost token -sub S -iss I   print an HS256 test token for auth.mode jwt
 package main
 
 import (
@@ -35,7 +39,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gatepost: second signal, exiting now")
 		os.Exit(2)
 	}()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	err := dispatch(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -43,6 +47,22 @@ func main() {
 		fmt.Fprintf(os.Stderr, "gatepost: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// dispatch runs a subcommand, or the server when the first argument is a
+// flag or absent.
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "hash-key":
+			return hashKey(args[1:], stdin, stdout, stderr)
+		case "token":
+			return mintToken(args[1:], getenv, stdout, stderr)
+		case "serve":
+			args = args[1:]
+		}
+	}
+	return run(ctx, args, getenv, stderr)
 }
 
 // run starts the gatepost server and blocks until ctx is done.

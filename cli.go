@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatepost/gatepost/internal/auth"
+	"github.com/gatepost/gatepost/internal/config"
+)
+
+// hashKey implements `gatepost hash-key`: it prints a new random API key
+// and its SHA-256 for auth.api_keys, or, with -stdin, the SHA-256 of a key
+// read from standard input.
+func hashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gatepost hash-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fromStdin := fs.Bool("stdin", false, "hash the key read from standard input instead of generating one")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var key string
+	if *fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read key: %w", err)
+		}
+		key = strings.TrimRight(line, "\r\n")
+		if key == "" {
+			return errors.New("no key on standard input")
+		}
+		fmt.Fprintln(stdout, auth.HashKey(key))
+		return nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	key = "gp_" + base64.RawURLEncoding.EncodeToString(raw)
+	fmt.Fprintf(stdout, "key:    %s\nsha256: %s\n", key, auth.HashKey(key))
+	return nil
+}
+
+// mintToken implements `gatepost token`: it prints an HS256 JWT signed with
+// the secret in an environment variable, for trying out and testing jwt
+// mode. Production tokens come from your identity provider.
+func mintToken(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gatepost token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	secretEnv := fs.String("secret-env", "GATEPOST_JWT_SECRET", "environment variable holding the HS256 secret")
+	sub := fs.String("sub", "", "subject (required)")
+	iss := fs.String("iss", "", "issuer (required)")
+	aud := fs.String("aud", "gatepost", "audience")
+	profiles := fs.String("profiles", config.DefaultProfile, "comma-separated profiles the token allows (\"*\" for all)")
+	claim := fs.String("profiles-claim", config.DefaultProfilesClaim, "claim that lists the profiles")
+	ttl := fs.Duration("ttl", 15*time.Minute, "lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret := getenv(*secretEnv)
+	switch {
+	case *sub == "" || *iss == "":
+		return errors.New("-sub and -iss are required")
+	case len(secret) < 32:
+		return fmt.Errorf("$%s must hold a secret of at least 32 bytes", *secretEnv)
+	}
+	now := time.Now()
+	claims := jwt.MapClaims{
+		"sub": *sub, "iss": *iss, "aud": *aud,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(*ttl).Unix(),
+		*claim: strings.Split(*profiles, ","),
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+	if err != nil {
+		return fmt.Errorf("sign token: %w", err)
+	}
+	fmt.Fprintln(stdout, token)
+	return nil
+}
