@@ -6,6 +6,8 @@
 //	gatepost [serve] [flags]       run the server
 //	gatepost hash-key [-stdin]     make an API key and its SHA-256 for auth.api_keys
 //	gatepost token -sub S -iss I   print an HS256 test token for auth.mode jwt
+//	gatepost presign [-rest] ...   ask a server for a presigned POST, print the JSON
+//	gatepost upload [-rest] FILE   presign and upload FILE (exit 3: gatepost refused, 4: the store rejected)
 package main
 
 import (
@@ -41,12 +43,10 @@ func main() {
 	}()
 	err := dispatch(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case err != nil:
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(os.Stderr, "gatepost: %v\n", err)
-		os.Exit(1)
 	}
+	os.Exit(exitCode(err))
 }
 
 // dispatch runs a subcommand, or the server when the first argument is a
@@ -58,6 +58,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return hashKey(args[1:], stdin, stdout, stderr)
 		case "token":
 			return mintToken(args[1:], getenv, stdout, stderr)
+		case "presign":
+			return presignCommand(ctx, args[1:], getenv, stdout, stderr)
+		case "upload":
+			return uploadCommand(ctx, args[1:], getenv, stdout, stderr)
 		case "serve":
 			args = args[1:]
 		}

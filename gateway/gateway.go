@@ -82,6 +82,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 			_, _ = w.Write(opts.OpenAPI)
 		})
 	}
+	serveWeb(mux)
 	return withCORS(mux, opts.CORS), nil
 }
 

@@ -202,6 +202,10 @@ func TestProbesAndOpenAPI(t *testing.T) {
 		{"/readyz", http.StatusServiceUnavailable, "credentials"},
 		{"/openapi.json", http.StatusOK, `"swagger":"2.0"`},
 		{"/nope", http.StatusNotFound, ""},
+		{"/", http.StatusOK, `<script type="module" src="/demo.js">`},
+		{"/gatepost.js", http.StatusOK, "export async function uploadFile("},
+		{"/demo.js", http.StatusOK, `from "/gatepost.js"`},
+		{"/demo.css", http.StatusOK, "progress"},
 	}
 	for _, tt := range tests {
 		resp, body := get(t, ts.URL+tt.path)

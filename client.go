@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"google.golang.org/protobuf/proto"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/uploader"
+)
+
+// Exit codes of the client commands.
+const (
+	exitFailure  = 1 // anything else: network, file, server errors
+	exitUsage    = 2 // bad flags or arguments
+	exitRefused  = 3 // gatepost refused to presign (400, 401, 403, 429, 503)
+	exitRejected = 4 // the store rejected the upload (e.g. EntityTooLarge)
+)
+
+// usageError marks a mistake in the command line.
+type usageError struct{ error }
+
+// exitCode maps an error from dispatch to the process exit code.
+func exitCode(err error) int {
+	var u usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &u):
+		return exitUsage
+	case uploader.IsGatepostError(err):
+		return exitRefused
+	case uploader.IsStoreError(err):
+		return exitRejected
+	}
+	return exitFailure
+}
+
+// metadataFlag collects repeated -metadata name=value flags.
+type metadataFlag map[string]string
+
+func (m metadataFlag) String() string { return "" }
+
+func (m metadataFlag) Set(v string) error {
+	name, value, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return errors.New("want name=value")
+	}
+	m[name] = value
+	return nil
+}
+
+// clientFlags are the flags presign and upload share.
+type clientFlags struct {
+	client      uploader.Client
+	profile     string
+	key         string
+	contentType string
+	metadata    metadataFlag
+}
+
+func newClientFlags(fs *flag.FlagSet, getenv func(string) string) *clientFlags {
+	c := &clientFlags{metadata: metadataFlag{}}
+	fs.StringVar(&c.client.GRPCAddr, "server", envOr(getenv, "GATEPOST_SERVER", "127.0.0.1:9090"), "gatepost gRPC address ($GATEPOST_SERVER)")
+	fs.StringVar(&c.client.BaseURL, "url", envOr(getenv, "GATEPOST_URL", "http://127.0.0.1:8080"), "gatepost REST base URL, with -rest ($GATEPOST_URL)")
+	fs.BoolVar(&c.client.UseREST, "rest", false, "use the REST gateway instead of gRPC")
+	fs.StringVar(&c.client.Token, "token", getenv("GATEPOST_TOKEN"), "bearer token: API key or JWT ($GATEPOST_TOKEN)")
+	fs.StringVar(&c.profile, "profile", "", "upload profile (default: the server's default)")
+	fs.StringVar(&c.key, "key", "", "object key or file name to ask for")
+	fs.StringVar(&c.contentType, "content-type", "", "Content-Type of the upload")
+	fs.Var(c.metadata, "metadata", "user metadata name=value (repeatable)")
+	return c
+}
+
+func (c *clientFlags) request() *gatepostv1.CreatePresignedPostRequest {
+	req := &gatepostv1.CreatePresignedPostRequest{Key: c.key, ContentType: c.contentType, Profile: c.profile}
+	if len(c.metadata) > 0 {
+		req.Metadata = c.metadata
+	}
+	return req
+}
+
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// presignCommand implements `gatepost presign`: it prints gatepost's answer
+// as JSON.
+func presignCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gatepost presign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := newClientFlags(fs, getenv)
+	length := fs.Int64("content-length", -1, "declared size in bytes (default: none)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	req := c.request()
+	if *length >= 0 {
+		req.ContentLength = proto.Int64(*length)
+	}
+	_, raw, err := c.client.Presign(ctx, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
+	return nil
+}
+
+// uploadCommand implements `gatepost upload FILE`: presign, then POST the
+// file to the store, with a progress bar when stderr is a terminal.
+func uploadCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gatepost upload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := newClientFlags(fs, getenv)
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("usage: gatepost upload [flags] FILE")}
+	}
+	path := fs.Arg(0)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if c.key == "" {
+		c.key = filepath.Base(path)
+	}
+	if c.contentType == "" {
+		c.contentType = mime.TypeByExtension(filepath.Ext(path))
+		if c.contentType == "" {
+			c.contentType = "application/octet-stream"
+		}
+	}
+	req := c.request()
+	req.ContentLength = proto.Int64(info.Size())
+	p, _, err := c.client.Presign(ctx, req)
+	if err != nil {
+		return err
+	}
+	var progress func(io.Reader) io.Reader
+	if !*quiet && isTerminal(stderr) {
+		bar := progressbar.DefaultBytes(info.Size(), "uploading "+filepath.Base(path))
+		progressbar.OptionSetWriter(stderr)(bar)
+		progress = func(r io.Reader) io.Reader {
+			pr := progressbar.NewReader(r, bar)
+			return &pr
+		}
+	}
+	if err := c.client.Upload(ctx, p, filepath.Base(path), f, info.Size(), progress); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "uploaded %s (%d bytes) to s3://%s/%s\n", path, info.Size(), p.Bucket, p.Key)
+	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,59 @@
+// The demo page's behaviour: it uses gatepost.js exactly as an application
+// would.
+import { uploadFile } from "/gatepost.js";
+
+const $ = (id) => document.getElementById(id);
+let controller = null;
+
+function show(state) {
+  document.body.dataset.state = state;
+  $("upload").disabled = state === "uploading";
+  $("cancel").disabled = state !== "uploading";
+}
+
+function formatBytes(n) {
+  const units = ["bytes", "KiB", "MiB", "GiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
+}
+
+$("form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("file").files[0];
+  if (!file) return;
+  $("result").hidden = true;
+  $("error").hidden = true;
+  $("progress").value = 0;
+  $("status").textContent = `Uploading ${file.name} (${formatBytes(file.size)})…`;
+  show("uploading");
+  controller = new AbortController();
+  const started = performance.now();
+  try {
+    const r = await uploadFile(file, {
+      profile: $("profile").value.trim() || undefined,
+      token: $("token").value.trim() || undefined,
+      signal: controller.signal,
+      onProgress: (p) => {
+        $("progress").value = p.fraction;
+        $("status").textContent = `Uploading ${file.name}: ${Math.round(p.fraction * 100)}% (${formatBytes(p.loaded)} of ${formatBytes(p.total)})`;
+      },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    $("result-key").textContent = r.key;
+    $("result-bucket").textContent = r.bucket;
+    $("result-size").textContent = formatBytes(r.size);
+    $("result-time").textContent = `${seconds.toFixed(2)} s`;
+    $("result").hidden = false;
+    $("status").textContent = "Done.";
+    show("done");
+  } catch (err) {
+    $("error-message").textContent = err.message;
+    $("error-detail").textContent = [err.source, err.code, err.status].filter(Boolean).join(" · ");
+    $("error").hidden = false;
+    $("status").textContent = "";
+    show("failed");
+  }
+});
+
+$("cancel").addEventListener("click", () => controller && controller.abort());

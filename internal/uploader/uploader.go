@@ -1,0 +1,238 @@
+package uploader
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+)
+
+// Presigned is a presigned POST as gatepost returns it.
+type Presigned struct {
+	URL              string            `json:"url"`
+	Fields           map[string]string `json:"fields"`
+	Key              string            `json:"key"`
+	Bucket           string            `json:"bucket"`
+	ExpiresAt        time.Time         `json:"expires_at"`
+	MaxContentLength int64             `json:"max_content_length,string"`
+}
+
+// GatepostError is gatepost refusing to presign: its gRPC status and the
+// HTTP status the REST gateway maps it to.
+type GatepostError struct {
+	HTTPStatus int
+	Code       string // gRPC code name, e.g. "InvalidArgument"
+	Message    string
+}
+
+func (e *GatepostError) Error() string {
+	return fmt.Sprintf("gatepost refused: %s (HTTP %d): %s", e.Code, e.HTTPStatus, e.Message)
+}
+
+// StoreError is the object store rejecting the upload.
+type StoreError struct {
+	HTTPStatus int
+	Code       string // S3 error code, e.g. "EntityTooLarge"
+	Message    string
+}
+
+func (e *StoreError) Error() string {
+	return fmt.Sprintf("the store rejected the upload: %s (HTTP %d): %s", e.Code, e.HTTPStatus, e.Message)
+}
+
+// Client talks to one gatepost server.
+type Client struct {
+	// GRPCAddr is the gRPC address (host:port), used unless UseREST.
+	GRPCAddr string
+	// BaseURL is the REST base URL (http://host:port), used when UseREST.
+	BaseURL string
+	// UseREST selects the REST gateway instead of gRPC.
+	UseREST bool
+	// Token is sent as "authorization: Bearer <token>" when not empty.
+	Token string
+	// HTTP uploads files and calls REST; http.DefaultClient when nil.
+	HTTP *http.Client
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// Presign asks gatepost for a presigned POST.
+func (c *Client) Presign(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*Presigned, []byte, error) {
+	if c.UseREST {
+		return c.presignREST(ctx, req)
+	}
+	return c.presignGRPC(ctx, req)
+}
+
+func (c *Client) presignGRPC(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*Presigned, []byte, error) {
+	conn, err := grpc.NewClient(c.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", c.GRPCAddr, err)
+	}
+	defer conn.Close()
+	if c.Token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.Token)
+	}
+	resp, err := gatepostv1.NewUploadServiceClient(conn).CreatePresignedPost(ctx, req)
+	if err != nil {
+		st := status.Convert(err)
+		if httpStatus, ok := clientError[st.Code().String()]; ok {
+			return nil, nil, &GatepostError{HTTPStatus: httpStatus, Code: st.Code().String(), Message: st.Message()}
+		}
+		return nil, nil, fmt.Errorf("presign over gRPC at %s: %w", c.GRPCAddr, err)
+	}
+	raw, err := protojson.MarshalOptions{UseProtoNames: true, Multiline: true}.Marshal(resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Presigned{
+		URL: resp.GetUrl(), Fields: resp.GetFields(), Key: resp.GetKey(), Bucket: resp.GetBucket(),
+		ExpiresAt: resp.GetExpiresAt().AsTime(), MaxContentLength: resp.GetMaxContentLength(),
+	}, raw, nil
+}
+
+// clientError lists the gRPC codes that are gatepost refusing a request
+// (rather than a failure to reach it) with their HTTP statuses.
+var clientError = map[string]int{
+	"InvalidArgument": 400, "Unauthenticated": 401, "PermissionDenied": 403,
+	"ResourceExhausted": 429, "Unavailable": 503,
+}
+
+func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*Presigned, []byte, error) {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("key", req.GetKey())
+	set("content_type", req.GetContentType())
+	set("profile", req.GetProfile())
+	if req.ContentLength != nil {
+		q.Set("content_length", strconv.FormatInt(req.GetContentLength(), 10))
+	}
+	for k, v := range req.GetMetadata() {
+		q.Set("metadata["+k+"]", v)
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+"/v1/presign?"+q.Encode(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Token != "" {
+		httpReq.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.http().Do(httpReq)
+	if err != nil {
+		return nil, nil, fmt.Errorf("presign over REST at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read presign answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var st struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(body, &st) != nil {
+			st.Message = strings.TrimSpace(string(body))
+		}
+		return nil, nil, &GatepostError{HTTPStatus: resp.StatusCode, Code: codeName(st.Code), Message: st.Message}
+	}
+	var p Presigned
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, nil, fmt.Errorf("decode presign answer: %w", err)
+	}
+	return &p, body, nil
+}
+
+func codeName(code int) string {
+	names := map[int]string{3: "InvalidArgument", 7: "PermissionDenied", 8: "ResourceExhausted", 14: "Unavailable", 16: "Unauthenticated", 13: "Internal"}
+	if n, ok := names[code]; ok {
+		return n
+	}
+	return "Code" + strconv.Itoa(code)
+}
+
+// Upload POSTs size bytes from body to the presigned URL as a
+// multipart/form-data form: every field, then the file last. The length is
+// computed up front (S3 needs Content-Length). progress, when not nil,
+// wraps the file reader (for a progress bar).
+func (c *Client) Upload(ctx context.Context, p *Presigned, filename string, body io.Reader, size int64, progress func(io.Reader) io.Reader) error {
+	var head bytes.Buffer
+	w := multipart.NewWriter(&head)
+	for _, name := range slices.Sorted(maps.Keys(p.Fields)) {
+		if err := w.WriteField(name, p.Fields[name]); err != nil {
+			return err
+		}
+	}
+	if _, err := w.CreateFormFile("file", filename); err != nil {
+		return err
+	}
+	tail := "\r\n--" + w.Boundary() + "--\r\n"
+	if progress != nil {
+		body = progress(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL,
+		io.MultiReader(&head, io.LimitReader(body, size), strings.NewReader(tail)))
+	if err != nil {
+		return err
+	}
+	req.ContentLength = int64(head.Len()) + size + int64(len(tail))
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return fmt.Errorf("upload to %s: %w", p.URL, err)
+	}
+	defer resp.Body.Close()
+	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	var s3err struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	if xml.Unmarshal(respBody, &s3err) != nil || s3err.Code == "" {
+		s3err.Code = http.StatusText(resp.StatusCode)
+		s3err.Message = strings.TrimSpace(string(respBody))
+	}
+	return &StoreError{HTTPStatus: resp.StatusCode, Code: s3err.Code, Message: s3err.Message}
+}
+
+// IsGatepostError reports whether err is gatepost refusing the request.
+func IsGatepostError(err error) bool {
+	var g *GatepostError
+	return errors.As(err, &g)
+}
+
+// IsStoreError reports whether err is the store rejecting the upload.
+func IsStoreError(err error) bool {
+	var s *StoreError
+	return errors.As(err, &s)
+}
