@@ -47,7 +47,12 @@ func presignREST(t *testing.T, query url.Values) presigned {
 // getREST sends a GET to gatepost's HTTP listener.
 func getREST(t *testing.T, pathAndQuery string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get("http://" + stack.gatepost.HTTPAddr() + pathAndQuery)
+	req, err := http.NewRequest(http.MethodGet, "http://"+stack.gatepost.HTTPAddr()+pathAndQuery, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", pathAndQuery, err)
 	}

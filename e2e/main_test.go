@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gatepost/gatepost/e2e/seaweed"
 	"github.com/gatepost/gatepost/internal/app"
+	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 )
 
@@ -25,7 +27,13 @@ const bucket = "uploads"
 var stack struct {
 	s3       *seaweed.Server
 	gatepost *app.App
+	// allowedSite and otherSite serve the CORS probe page from two other
+	// origins; gatepost allows only the first.
+	allowedSite, otherSite *httptest.Server
 }
+
+// apiKey is the API key the tests authenticate with (subject "e2e").
+const apiKey = "gp_e2e_test_key_0123456789abcdefghij"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -69,7 +77,13 @@ func runMain(m *testing.M) int {
 	}
 	stack.s3 = s3srv
 
+	stack.allowedSite = httptest.NewServer(corsProbePage())
+	defer stack.allowedSite.Close()
+	stack.otherSite = httptest.NewServer(corsProbePage())
+	defer stack.otherSite.Close()
+
 	cfg := testConfig(s3srv.Endpoint)
+	cfg.CORS.AllowedOrigins = []string{stack.allowedSite.URL}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: test configuration: %v\n", err)
 		return 1
@@ -87,6 +101,12 @@ func runMain(m *testing.M) int {
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.Run(ctx) }()
 	stack.gatepost = a
+	// The demo page is served by gatepost; it uploads to the store's
+	// origin, so the bucket must allow gatepost's origin.
+	if err := s3srv.AllowBrowserUploads(ctx, bucket, []string{"http://" + a.HTTPAddr()}); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
 
 	code := m.Run()
 	cancel()
@@ -103,7 +123,9 @@ func runMain(m *testing.M) int {
 // that "too large" needs only a few kilobytes.
 func testConfig(endpoint string) *config.Config {
 	return &config.Config{
-		Auth:      config.Auth{Mode: config.AuthNone},
+		Auth: config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
+			{Subject: "e2e", SHA256: auth.HashKey(apiKey), Profiles: []string{config.AllProfiles}},
+		}},
 		RateLimit: config.RateLimit{Disabled: true},
 		GRPCAddr:  "127.0.0.1:0",
 		HTTPAddr:  "127.0.0.1:0",

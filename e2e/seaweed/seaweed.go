@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // BinaryEnv names the environment variable holding the path of the weed
@@ -183,6 +184,26 @@ func (s *Server) CreateBucket(ctx context.Context, name string) error {
 		}
 	}
 	return fmt.Errorf("create bucket %s: %w", name, err)
+}
+
+// AllowBrowserUploads sets the bucket's CORS configuration so that pages
+// from origins may POST (and PUT) uploads and read the answer, as browsers
+// need for direct uploads.
+func (s *Server) AllowBrowserUploads(ctx context.Context, bucket string, origins []string) error {
+	_, err := s.Client().PutBucketCors(ctx, &s3.PutBucketCorsInput{
+		Bucket: aws.String(bucket),
+		CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{{
+			AllowedOrigins: origins,
+			AllowedMethods: []string{"POST", "PUT", "GET", "HEAD"},
+			AllowedHeaders: []string{"*"},
+			ExposeHeaders:  []string{"ETag", "Location"},
+			MaxAgeSeconds:  aws.Int32(600),
+		}}},
+	})
+	if err != nil {
+		return fmt.Errorf("set CORS on bucket %s: %w", bucket, err)
+	}
+	return nil
 }
 
 // Stop sends SIGTERM to the process group and waits for it to exit, killing

@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// newBrowser starts headless Chromium (Debian's package; never a
+// downloaded browser) and returns a context for driving one tab. Without
+// Chromium the test is skipped, unless GATEPOST_REQUIRE_BROWSER is set.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("GATEPOST_CHROMIUM")
+	if path == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("GATEPOST_REQUIRE_BROWSER") != "" {
+			t.Fatal("Chromium not found (apt-get install chromium, or set GATEPOST_CHROMIUM)")
+		}
+		t.Skip("Chromium not found: apt-get install chromium to run the browser tests")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // tests may run as root
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		// This machine reaches nothing but loopback: keep Chromium from
+		// trying (updates, sync, QUIC probes).
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelTab()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// uploadInPage opens the demo page, picks path, types the token, presses
+// Upload and waits until the page says done or failed. It returns the
+// final state.
+func uploadInPage(t *testing.T, ctx context.Context, path string) string {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+stack.gatepost.HTTPAddr()+"/"),
+		chromedp.WaitVisible(chromedp.ID("upload")),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
+		chromedp.SendKeys(chromedp.ID("token"), apiKey),
+		chromedp.Click(chromedp.ID("upload")),
+	)
+	if err != nil {
+		t.Fatalf("drive the demo page: %v", err)
+	}
+	state, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`["done", "failed"].includes(document.body.dataset.state) && document.body.dataset.state`,
+		chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil {
+		t.Fatalf("wait for the upload to finish: %v", err)
+	}
+	return state
+}
+
+// text returns the text of the element with the given id.
+func text(t *testing.T, ctx context.Context, id string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById(`+strconv.Quote(id)+`).textContent`))
+	if err != nil {
+		t.Fatalf("read #%s: %v", id, err)
+	}
+	return s
+}
+
+// screenshot saves the page as a test artifact under e2e/artifacts/.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG; lower is JPEG
+	if err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	dir := "artifacts"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	t.Logf("screenshot saved to e2e/%s", path)
+}
+
+// TestBrowserUpload: in real headless Chromium, the demo page uploads a
+// file straight to the store, with the right bytes and Content-Type.
+func TestBrowserUpload(t *testing.T) {
+	ctx := newBrowser(t)
+	content := []byte("uploaded from headless Chromium through gatepost\n")
+	path := filepath.Join(t.TempDir(), "browser-upload.txt")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := uploadInPage(t, ctx, path)
+	key, message := text(t, ctx, "result-key"), text(t, ctx, "error-message")
+	screenshot(t, ctx, "browser-upload.png")
+	if state != "done" {
+		t.Fatalf("page state %q, message %q; want done", state, message)
+	}
+	if key != "user-uploads/browser-upload.txt" {
+		t.Errorf("page shows key %q", key)
+	}
+	head := headObject(t, key)
+	if head == nil {
+		t.Fatalf("object %s missing after the browser upload", key)
+	}
+	if got := deref(head.ContentType); got != "text/plain" {
+		t.Errorf("Content-Type = %q, want text/plain", got)
+	}
+	if got := getObject(t, key); !bytes.Equal(got, content) {
+		t.Errorf("stored %q, want %q", got, content)
+	}
+}
+
+// TestBrowserUploadTooLarge: a file over the profile's limit is refused,
+// the page says so in plain words, and nothing is stored.
+func TestBrowserUploadTooLarge(t *testing.T) {
+	ctx := newBrowser(t)
+	path := filepath.Join(t.TempDir(), "too-large.txt")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := uploadInPage(t, ctx, path)
+	message := text(t, ctx, "error-message")
+	screenshot(t, ctx, "browser-too-large.png")
+	if state != "failed" || !strings.Contains(message, "over the maximum") {
+		t.Errorf("state %q, message %q; want failed with a message about the maximum size", state, message)
+	}
+	if headObject(t, "user-uploads/too-large.txt") != nil {
+		t.Error("an over-limit file was stored")
+	}
+}
+
+// TestBrowserCORS: a page on an origin gatepost allows can ask for a policy
+// with a bearer token; a page on any other origin cannot.
+func TestBrowserCORS(t *testing.T) {
+	ctx := newBrowser(t)
+	q := url.Values{"gatepost": {"http://" + stack.gatepost.HTTPAddr()}, "token": {apiKey}}
+	tests := []struct {
+		name, site, want string
+	}{
+		{"allowed origin", stack.allowedSite.URL, "allowed:200"},
+		{"other origin", stack.otherSite.URL, "blocked"},
+	}
+	for _, tt := range tests {
+		if err := chromedp.Do(ctx, chromedp.Navigate(tt.site+"/?"+q.Encode())); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		outcome, err := chromedp.Run(ctx, chromedp.Poll[string](
+			`document.body.dataset.outcome !== "pending" && document.body.dataset.outcome`,
+			chromedp.WithPollingTimeout(30*time.Second)))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if outcome != tt.want {
+			t.Errorf("%s: outcome %q, want %q", tt.name, outcome, tt.want)
+		}
+	}
+}
