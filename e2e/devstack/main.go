@@ -122,6 +122,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			o.httpAddr, o.grpcAddr, err)
 	}
 
+	// The demo page (served by gatepost) uploads to the store's origin.
+	_, port, _ := strings.Cut(o.httpAddr, ":")
+	origins := []string{base, "http://localhost:" + port}
+	if err := store.AllowBrowserUploads(ctx, bucket, origins); err != nil {
+		return err
+	}
+
 	sample := filepath.Join(dir, "hello.txt")
 	if err := os.WriteFile(sample, []byte("hello from gatepost\n"), 0o644); err != nil {
 		return err
@@ -145,8 +152,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 // tryCommands are the shell commands the banner prints.
 type tryCommands struct {
-	presign, grpc, upload, jqUpload, check string
-	key                                    string
+	presign, grpc, upload, jqUpload, check, cli, page string
+	key                                              string
 }
 
 func commands(ctx context.Context, o options, base, sample string) (*tryCommands, error) {
@@ -159,6 +166,8 @@ func commands(ctx context.Context, o options, base, sample string) (*tryCommands
 		jqUpload: fmt.Sprintf(`P=$(curl -s '%s') && curl -i $(echo "$P" | jq -r '.fields | to_entries[] | "--form-string \(.key)=\(.value)"') -F file=@%s "$(echo "$P" | jq -r .url)"`,
 			presignURL, sample),
 		check: fmt.Sprintf("%s -plaintext %s list", o.grpcurl, o.grpcAddr),
+		cli:   fmt.Sprintf("%s upload -server %s %s", o.gatepost, o.grpcAddr, sample),
+		page:  base + "/",
 	}
 	// A ready-made upload command with the fields of a fresh presign, so it
 	// works without jq (valid for the profile's 15 minutes).
@@ -185,6 +194,7 @@ func commands(ctx context.Context, o options, base, sample string) (*tryCommands
 func printBanner(out io.Writer, o options, base string, store *seaweed.Server, c *tryCommands) {
 	fmt.Fprintf(out, `
 gatepost is running (logs below; Ctrl-C stops everything)
+  Browser   %[1]s/   (the demo upload page: pick a file, press Upload)
   REST      %[1]s   (OpenAPI: %[1]s/openapi.json, probes: /healthz /readyz)
   gRPC      %[2]s   (reflection on)
   S3        %[3]s   (SeaweedFS, bucket %[4]q, signatures checked)
@@ -200,11 +210,14 @@ gatepost is running (logs below; Ctrl-C stops everything)
    (or, with jq, presign and upload in one go:)
    %[8]s
 
-4. List the gRPC services:
+4. Or with gatepost's own client (presign + upload with a progress bar):
+   %[10]s
+
+5. List the gRPC services:
    %[9]s
 
 Try a type the profile refuses (content_type=text/html -> 400) or a bigger file (over 10 MiB -> S3 answers EntityTooLarge).
-`, base, o.grpcAddr, store.Endpoint, bucket, c.presign, c.grpc, c.upload, c.jqUpload, c.check)
+`, base, o.grpcAddr, store.Endpoint, bucket, c.presign, c.grpc, c.upload, c.jqUpload, c.check, c.cli)
 }
 
 func waitReady(ctx context.Context, url string, exited <-chan error) error {

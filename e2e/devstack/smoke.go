@@ -51,6 +51,8 @@ func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server) error {
 		{"gRPC presign", c.grpc, `"policy"`},
 		{"gRPC list", c.check, "gatepost.v1.UploadService"},
 		{"upload", c.upload, "204"},
+		{"demo page", "curl -s " + c.page, `src="/demo.js"`},
+		{"CLI upload", c.cli, "uploaded "},
 	}
 	for _, s := range steps {
 		out, err := shell(ctx, s.line)
@@ -63,7 +65,7 @@ func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server) error {
 	if err != nil {
 		return fmt.Errorf("uploaded object %s: %w", c.key, err)
 	}
-	if aws.ToString(head.ContentType) != "text/plain" {
+	if !strings.HasPrefix(aws.ToString(head.ContentType), "text/plain") {
 		return fmt.Errorf("uploaded object has Content-Type %q", aws.ToString(head.ContentType))
 	}
 	fmt.Printf("smoke: object s3://%s/%s stored (%d bytes)\n", bucket, c.key, aws.ToInt64(head.ContentLength))
