@@ -188,3 +188,43 @@ func TestBrowserCORS(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserStoreRefusalInPlainWords: when the store itself refuses an
+// upload, gatepost.js rejects with the S3 error code and plain words. The
+// page declares a smaller size than it sends (a File whose size property
+// lies), so the policy's exact content-length-range makes S3 answer
+// EntityTooLarge.
+func TestBrowserStoreRefusalInPlainWords(t *testing.T) {
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+stack.gatepost.HTTPAddr()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		Source  string `json:"source"`
+		Code    string `json:"code"`
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+	}
+	script := `(async () => {
+	  const { uploadFile } = await import("/gatepost.js");
+	  const file = new File(["x".repeat(600)], "liar.txt", { type: "text/plain" });
+	  Object.defineProperty(file, "size", { value: 10 });
+	  try {
+	    await uploadFile(file, { token: ` + strconv.Quote(apiKey) + ` });
+	    return { source: "none" };
+	  } catch (e) {
+	    return { source: e.source, code: e.code, status: e.status, message: e.message };
+	  }
+	})()`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[result](script, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := result{Source: "s3", Code: "EntityTooLarge", Status: 400, Message: "The file is larger than this upload allows."}
+	if got != want {
+		t.Errorf("gatepost.js rejected with %+v, want %+v", got, want)
+	}
+	if headObject(t, "user-uploads/liar.txt") != nil {
+		t.Error("the refused upload was stored")
+	}
+}

@@ -33,6 +33,7 @@ const (
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
+	maxBodyBytes      = 64 << 10
 )
 
 // Options are the parts of an App that do not come from configuration.
@@ -119,7 +120,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil, err
 	}
 	a.httpServer = &http.Server{
-		Handler:           handler,
+		// Every API call is a GET; a body is never needed, so cap it.
+		Handler:           http.MaxBytesHandler(handler, maxBodyBytes),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
