@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // tryCommands are the shell commands the banner prints.
 type tryCommands struct {
 	presign, grpc, upload, jqUpload, check, cli, page string
-	key                                              string
+	key                                               string
 }
 
 func commands(ctx context.Context, o options, base, sample string) (*tryCommands, error) {
