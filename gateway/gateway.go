@@ -95,7 +95,7 @@ func withCORS(h http.Handler, c config.CORS) http.Handler {
 	}
 	return cors.New(cors.Options{
 		AllowedOrigins:   c.AllowedOrigins,
-		AllowedMethods:   []string{http.MethodGet},
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
 		ExposedHeaders:   []string{"Retry-After", "WWW-Authenticate", "X-Request-Id"},
 		AllowCredentials: c.AllowCredentials,
@@ -158,10 +158,14 @@ func (c *challengeWriter) WriteHeader(code int) {
 // a client the server is broken rather than that the client is wrong).
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	if httpStatus == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", http.MethodGet)
+		allow := http.MethodGet
+		if strings.HasPrefix(r.URL.Path, "/v1/multipart") {
+			allow = http.MethodPost
+		}
+		w.Header().Set("Allow", allow)
 		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{
 			HTTPStatus: http.StatusMethodNotAllowed,
-			Err:        status.Errorf(codes.Unimplemented, "method %s not allowed; use GET", r.Method),
+			Err:        status.Errorf(codes.Unimplemented, "method %s not allowed; use %s", r.Method, allow),
 		})
 		return
 	}

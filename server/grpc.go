@@ -18,9 +18,9 @@ import (
 )
 
 // Limits on what a caller can make the gRPC server hold. Requests are a few
-// hundred bytes; anything near these limits is abuse.
+// hundred bytes, except a multipart completion listing many parts.
 const (
-	maxRecvMsgBytes      = 64 << 10
+	maxRecvMsgBytes      = 1 << 20 // a CompleteMultipartUpload may list 10,000 parts
 	maxConcurrentStreams = 1024
 )
 

@@ -19,6 +19,7 @@ import (
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/ratelimit"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
+	"github.com/gatepost/gatepost/internal/uploadtoken"
 )
 
 // PostSigner signs upload policies. The S3 adapter (package s3post)
@@ -37,6 +38,8 @@ type Service struct {
 	globalRate config.RateLimit
 	limiter    *ratelimit.Limiter
 	now        func() time.Time
+	store      Store
+	tokens     *uploadtoken.Sealer
 }
 
 // ServiceOption configures a Service.
@@ -66,8 +69,12 @@ func NewService(profiles map[string]config.Profile, signer PostSigner, logger *s
 		limiter:    ratelimit.New(),
 		now:        time.Now,
 	}
+	s.store, _ = signer.(Store)
 	for _, o := range opts {
 		o(s)
+	}
+	if s.tokens == nil {
+		s.tokens = uploadtoken.NewRandom(config.DefaultUploadTokenExpires)
 	}
 	return s
 }
@@ -131,9 +138,17 @@ func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) 
 // audit writes one line per issued policy: who, what, where, until when.
 // Never the token, the signature or the policy itself.
 func (s *Service) audit(ctx context.Context, id *auth.Identity, profile string, post *uploadpolicy.Post, signed *uploadpolicy.Signed) {
+	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)
+}
+
+// auditLine writes one audit line for an upload step.
+func (s *Service) auditLine(ctx context.Context, msg string, id *auth.Identity, profile, bucket, key string, maxBytes int64, expiresAt time.Time) {
 	attrs := []any{
-		"subject", id.Subject, "profile", profile, "bucket", post.Bucket, "key", post.Key,
-		"max_bytes", post.MaxBytes, "expires_at", signed.ExpiresAt, "request_id", RequestIDFrom(ctx),
+		"subject", id.Subject, "profile", profile, "bucket", bucket, "key", key,
+		"max_bytes", maxBytes, "request_id", RequestIDFrom(ctx),
+	}
+	if !expiresAt.IsZero() {
+		attrs = append(attrs, "expires_at", expiresAt)
 	}
 	if p, ok := peer.FromContext(ctx); ok {
 		attrs = append(attrs, "peer", p.Addr.String())
@@ -145,5 +160,5 @@ func (s *Service) audit(ctx context.Context, id *auth.Identity, profile string, 
 			attrs = append(attrs, "forwarded_for", fwd[len(fwd)-1])
 		}
 	}
-	s.logger.InfoContext(ctx, "policy issued", attrs...)
+	s.logger.InfoContext(ctx, msg, attrs...)
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,78 +28,132 @@ func invalid(field, format string, args ...any) error {
 	return status.Error(codes.InvalidArgument, field+": "+fmt.Sprintf(format, args...))
 }
 
-// decide validates every field of req against its profile and the
-// caller's rights, before anything is signed, and returns what the policy
-// must pin and the profile's name. This is the one place where request
-// fields are checked.
-func (s *Service) decide(req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, error) {
-	name := req.GetProfile()
+// object is what every kind of upload request names: a profile, a key, a
+// Content-Type and metadata, checked against the profile and the caller.
+type object struct {
+	profileName string
+	profile     config.Profile
+	key         string
+	contentType string
+	metadata    map[string]string
+}
+
+// resolveProfile finds the named profile (default "default"), checks that
+// the caller may use it and that it allows the method, and returns it with
+// the caller's own key prefix ({subject} filled in).
+func (s *Service) resolveProfile(name string, id *auth.Identity, method config.Method) (string, config.Profile, string, error) {
 	if name == "" {
 		name = config.DefaultProfile
 	}
 	profile, ok := s.profiles[name]
 	if !ok {
-		return nil, "", invalid("profile", "unknown profile %s", echo(name))
+		return "", config.Profile{}, "", invalid("profile", "unknown profile %s", echo(name))
 	}
 	if !id.MayUse(name) {
-		return nil, "", status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), name)
+		return "", config.Profile{}, "", status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), name)
+	}
+	if !profile.Allows(method) {
+		return "", config.Profile{}, "", invalid("profile", "profile %q does not allow %s uploads", name, method)
 	}
 	// Each caller's keys live under its own prefix when the profile's
 	// prefix contains {subject}.
 	prefix := strings.ReplaceAll(profile.KeyPrefix, "{subject}", auth.KeySegment(id.Subject))
+	return name, profile, prefix, nil
+}
 
-	if err := objectkey.Check(req.GetKey()); err != nil {
-		return nil, "", invalid("key", "%v", err)
+// decideObject validates the parts every upload request shares, in field
+// order, before anything is signed or sent to the store.
+func (s *Service) decideObject(id *auth.Identity, method config.Method, profileName, key, contentType string, metadata map[string]string) (*object, error) {
+	name, profile, prefix, err := s.resolveProfile(profileName, id, method)
+	if err != nil {
+		return nil, err
 	}
-	var key string
-	var err error
+	if err := objectkey.Check(key); err != nil {
+		return nil, invalid("key", "%v", err)
+	}
+	var final string
 	switch profile.KeyMode {
 	case config.KeyModeGenerated:
-		key, err = objectkey.Generate(prefix, req.GetKey())
+		final, err = objectkey.Generate(prefix, key)
 	default:
-		key, err = objectkey.Join(prefix, req.GetKey())
+		final, err = objectkey.Join(prefix, key)
 	}
 	if err != nil {
-		return nil, "", invalid("key", "%v", err)
+		return nil, invalid("key", "%v", err)
 	}
 
-	contentType, mediaType, err := uploadpolicy.ParseContentType(req.GetContentType())
+	ct, mediaType, err := uploadpolicy.ParseContentType(contentType)
 	if err != nil {
-		return nil, "", invalid("content_type", "%v", err)
+		return nil, invalid("content_type", "%v", err)
 	}
 	if !uploadpolicy.ContentTypeAllowed(mediaType, profile.ContentTypes) {
-		return nil, "", invalid("content_type", "%s is not allowed by profile %q (allowed: %s)",
+		return nil, invalid("content_type", "%s is not allowed by profile %q (allowed: %s)",
 			echo(mediaType), name, strings.Join(profile.ContentTypes, ", "))
 	}
-
-	minBytes, maxBytes := profile.MinBytes, profile.MaxBytes
-	if req.ContentLength != nil {
-		n := req.GetContentLength()
-		switch {
-		case n < 0:
-			return nil, "", invalid("content_length", "must not be negative")
-		case n > maxBytes:
-			return nil, "", invalid("content_length", "%d bytes is over the maximum of %d bytes for profile %q", n, maxBytes, name)
-		case n < minBytes:
-			return nil, "", invalid("content_length", "%d bytes is under the minimum of %d bytes for profile %q", n, minBytes, name)
-		}
-		minBytes, maxBytes = n, n
+	md, err := checkMetadata(metadata, profile.MetadataKeys, name)
+	if err != nil {
+		return nil, err
 	}
+	return &object{profileName: name, profile: profile, key: final, contentType: ct, metadata: md}, nil
+}
 
-	metadata, err := checkMetadata(req.GetMetadata(), profile.MetadataKeys, name)
+// checkSize checks a declared size against the profile's range and an
+// upper limit of the method.
+func checkSize(field string, n int64, o *object, limit int64, limitName string) error {
+	switch {
+	case n < 0:
+		return invalid(field, "must not be negative")
+	case n > o.profile.MaxBytes:
+		return invalid(field, "%d bytes is over the maximum of %d bytes for profile %q", n, o.profile.MaxBytes, o.profileName)
+	case n > limit:
+		return invalid(field, "%d bytes is over the %s limit of %d bytes", n, limitName, limit)
+	case n < o.profile.MinBytes:
+		return invalid(field, "%d bytes is under the minimum of %d bytes for profile %q", n, o.profile.MinBytes, o.profileName)
+	}
+	return nil
+}
+
+// checkChecksum accepts "" or the base64 of a 32-byte SHA-256.
+func checkChecksum(v string) error {
+	if v == "" {
+		return nil
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(v)
+	if err != nil || len(raw) != sha256.Size {
+		return invalid("checksum_sha256", "must be the standard base64 of a 32-byte SHA-256 (44 characters)")
+	}
+	return nil
+}
+
+// decide validates every field of a POST request against its profile and
+// the caller's rights, before anything is signed, and returns what the
+// policy must pin and the profile's name.
+func (s *Service) decide(req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, error) {
+	o, err := s.decideObject(id, config.MethodPost, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
 	if err != nil {
 		return nil, "", err
 	}
-
+	minBytes, maxBytes := o.profile.MinBytes, min(o.profile.MaxBytes, config.MaxPostBytes)
+	if req.ContentLength != nil {
+		n := req.GetContentLength()
+		if err := checkSize("content_length", n, o, config.MaxPostBytes, "single-upload"); err != nil {
+			return nil, "", err
+		}
+		minBytes, maxBytes = n, n
+	}
+	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
+		return nil, "", err
+	}
 	return &uploadpolicy.Post{
-		Bucket:      profile.Bucket,
-		Key:         key,
-		ContentType: contentType,
-		MinBytes:    minBytes,
-		MaxBytes:    maxBytes,
-		Metadata:    metadata,
-		Expires:     profile.Expires,
-	}, name, nil
+		Bucket:         o.profile.Bucket,
+		Key:            o.key,
+		ContentType:    o.contentType,
+		MinBytes:       minBytes,
+		MaxBytes:       maxBytes,
+		Metadata:       o.metadata,
+		ChecksumSHA256: req.GetChecksumSha256(),
+		Expires:        o.profile.Expires,
+	}, o.profileName, nil
 }
 
 // checkMetadata accepts only metadata names the profile allows (compared

@@ -19,6 +19,7 @@ import (
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/internal/uploadtoken"
 	"github.com/gatepost/gatepost/server"
 )
 
@@ -33,7 +34,7 @@ const (
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
-	maxBodyBytes      = 64 << 10
+	maxBodyBytes      = 1 << 20 // a CompleteMultipartUpload may list 10,000 parts
 )
 
 // Options are the parts of an App that do not come from configuration.
@@ -105,7 +106,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			logger.Warn("AUTHENTICATION IS OFF (auth.mode: none) on a non-loopback address: anyone who can reach gatepost may get upload policies")
 		}
 	}
-	svc := server.NewService(cfg.Profiles, signer, logger, server.WithRateLimit(cfg.RateLimit))
+	tokens, err := uploadTokens(cfg.Multipart, opts.getenv(), logger)
+	if err != nil {
+		return nil, err
+	}
+	svc := server.NewService(cfg.Profiles, signer, logger, server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens))
 	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger)
 
 	// The gateway calls the gRPC server through a real client connection so
@@ -130,6 +135,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// uploadTokens returns the sealer of multipart upload tokens: with the
+// shared secret from the configured environment variable, or a random one
+// (and a warning) when none is configured.
+func uploadTokens(cfg config.Multipart, getenv func(string) string, logger *slog.Logger) (*uploadtoken.Sealer, error) {
+	expires := cfg.TokenExpires
+	if expires == 0 {
+		expires = config.DefaultUploadTokenExpires
+	}
+	if cfg.TokenSecretEnv == "" {
+		logger.Warn("multipart.token_secret_env is not set: upload tokens use a random per-process secret, so a multipart upload must be finished on the replica that started it")
+		return uploadtoken.NewRandom(expires), nil
+	}
+	s, err := uploadtoken.New([]byte(getenv(cfg.TokenSecretEnv)), expires)
+	if err != nil {
+		return nil, fmt.Errorf("multipart.token_secret_env: $%s: %w", cfg.TokenSecretEnv, err)
+	}
+	return s, nil
 }
 
 // GRPCAddr is the address the gRPC server listens on.

@@ -23,8 +23,11 @@ var defaultYAML []byte
 
 // Limits that S3 and SigV4 impose on every profile.
 const (
-	// MaxPostBytes is the largest object a single S3 POST upload may carry.
+	// MaxPostBytes is the largest object a single S3 POST or PUT upload may
+	// carry.
 	MaxPostBytes = 5 << 30
+	// MaxObjectBytes is the largest object S3 stores (by multipart upload).
+	MaxObjectBytes = 5 << 40
 	// MaxExpires is the longest lifetime SigV4 allows for a presigned request.
 	MaxExpires = 7 * 24 * time.Hour
 	// MinExpires is the shortest policy lifetime gatepost signs.
@@ -33,6 +36,8 @@ const (
 	DefaultExpires = 15 * time.Minute
 	// DefaultProfile is the profile used when a request names none.
 	DefaultProfile = "default"
+	// DefaultUploadTokenExpires is how long a multipart upload token lasts.
+	DefaultUploadTokenExpires = 24 * time.Hour
 	// MaxMetadataBytes is S3's limit on the total size of user metadata
 	// (names and values) of one object.
 	MaxMetadataBytes = 2048
@@ -55,6 +60,8 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// CORS configures browser access to the REST API.
 	CORS CORS `yaml:"cors"`
+	// Multipart configures multipart uploads.
+	Multipart Multipart `yaml:"multipart"`
 }
 
 // S3 configures the connection to S3 or an S3-compatible store.
@@ -89,7 +96,8 @@ type Profile struct {
 	KeyMode KeyMode `yaml:"key_mode"`
 	// MinBytes is the smallest accepted upload (default 0).
 	MinBytes int64 `yaml:"min_bytes"`
-	// MaxBytes is the largest accepted upload; required.
+	// MaxBytes is the largest accepted upload; required. Up to 5 GiB for
+	// POST and PUT, up to 5 TiB for multipart uploads.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// ContentTypes is the allow-list of media types; "type/*" and "*/*"
 	// wildcards are allowed here, never in requests.
@@ -101,6 +109,25 @@ type Profile struct {
 	// RateLimit, when set, replaces the global rate limit for this
 	// profile, counted per subject and profile.
 	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Methods are the upload methods callers may use: post, put,
+	// multipart (default: all three).
+	Methods []Method `yaml:"methods"`
+}
+
+// Method is a way of uploading.
+type Method string
+
+// The upload methods.
+const (
+	MethodPost      Method = "post"
+	MethodPut       Method = "put"
+	MethodMultipart Method = "multipart"
+)
+
+// Allows reports whether the profile permits method m. No methods listed
+// means all are permitted.
+func (p *Profile) Allows(m Method) bool {
+	return len(p.Methods) == 0 || slices.Contains(p.Methods, m)
 }
 
 // Default returns the embedded default configuration.
@@ -155,9 +182,11 @@ func Parse(r io.Reader) (*Config, error) {
 		if p.RateLimit != nil {
 			p.RateLimit.applyDefaults()
 		}
+
 		cfg.Profiles[name] = p
 	}
 	cfg.Auth.applyDefaults()
+
 	cfg.RateLimit.applyDefaults()
 	return &cfg, nil
 }
@@ -213,6 +242,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Auth.validate(c.Profiles)...)
 	errs = append(errs, c.RateLimit.validate("rate_limit")...)
 	errs = append(errs, c.CORS.validate()...)
+	if e := c.Multipart.TokenExpires; e != 0 && (e < time.Minute || e > MaxExpires) {
+		errs = append(errs, fmt.Errorf("multipart.token_expires: %s is outside 1m..168h", c.Multipart.TokenExpires))
+	}
 	return errors.Join(errs...)
 }
 
@@ -242,14 +274,21 @@ func (p *Profile) validate(at, name string) []error {
 	switch {
 	case p.MaxBytes <= 0:
 		bad("max_bytes", "required (a positive number of bytes)")
-	case p.MaxBytes > MaxPostBytes:
-		bad("max_bytes", "%d is over S3's POST limit of %d bytes (5 GiB)", p.MaxBytes, int64(MaxPostBytes))
+	case p.MaxBytes > MaxObjectBytes:
+		bad("max_bytes", "%d is over S3's object limit of %d bytes (5 TiB)", p.MaxBytes, int64(MaxObjectBytes))
+	case p.MaxBytes > MaxPostBytes && (p.Allows(MethodPost) || p.Allows(MethodPut)):
+		bad("max_bytes", "%d is over S3's single-upload limit of %d bytes (5 GiB); above it use methods: [multipart]", p.MaxBytes, int64(MaxPostBytes))
 	}
 	switch {
 	case p.MinBytes < 0:
 		bad("min_bytes", "must not be negative")
 	case p.MaxBytes > 0 && p.MinBytes > p.MaxBytes:
 		bad("min_bytes", "%d is more than max_bytes (%d)", p.MinBytes, p.MaxBytes)
+	}
+	for _, m := range p.Methods {
+		if m != MethodPost && m != MethodPut && m != MethodMultipart {
+			bad("methods", "%q is not one of post, put, multipart", m)
+		}
 	}
 	if len(p.ContentTypes) == 0 {
 		bad("content_types", `must list at least one media type ("*/*" allows any)`)

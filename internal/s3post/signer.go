@@ -22,6 +22,7 @@ var ErrCredentialsExpired = errors.New("signing credentials have expired")
 
 // Signer signs presigned POST policies for one S3 endpoint.
 type Signer struct {
+	client      *s3.Client
 	presign     *s3.PresignClient
 	credentials aws.CredentialsProvider
 }
@@ -43,7 +44,7 @@ func New(ctx context.Context, cfg config.S3, opts ...func(*awsconfig.LoadOptions
 		}
 		o.UsePathStyle = cfg.PathStyle
 	})
-	return &Signer{presign: s3.NewPresignClient(client), credentials: awsCfg.Credentials}, nil
+	return &Signer{client: client, presign: s3.NewPresignClient(client), credentials: awsCfg.Credentials}, nil
 }
 
 // SignPost signs a POST policy that pins everything in p and returns the URL

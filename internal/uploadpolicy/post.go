@@ -22,6 +22,8 @@ type Post struct {
 	// Metadata maps lowercase user-metadata names (without x-amz-meta-) to
 	// their exact values.
 	Metadata map[string]string
+	// ChecksumSHA256 is the base64 SHA-256 the object must have, or "".
+	ChecksumSHA256 string
 	// Expires is how long the policy is accepted after signing.
 	Expires time.Duration
 }
@@ -39,6 +41,11 @@ func (p *Post) Conditions() []any {
 	for _, name := range slices.Sorted(maps.Keys(p.Metadata)) {
 		conds = append(conds, map[string]string{MetadataPrefix + name: p.Metadata[name]})
 	}
+	if p.ChecksumSHA256 != "" {
+		conds = append(conds,
+			map[string]string{"x-amz-checksum-algorithm": "SHA256"},
+			map[string]string{"x-amz-checksum-sha256": p.ChecksumSHA256})
+	}
 	return conds
 }
 
@@ -49,6 +56,10 @@ func (p *Post) Fields() map[string]string {
 	fields["Content-Type"] = p.ContentType
 	for name, value := range p.Metadata {
 		fields[MetadataPrefix+name] = value
+	}
+	if p.ChecksumSHA256 != "" {
+		fields["x-amz-checksum-algorithm"] = "SHA256"
+		fields["x-amz-checksum-sha256"] = p.ChecksumSHA256
 	}
 	return fields
 }
@@ -62,4 +73,55 @@ type Signed struct {
 	Fields map[string]string
 	// ExpiresAt is the policy's expiration, as written in the policy.
 	ExpiresAt time.Time
+}
+
+// Put is the complete decision for one presigned PUT upload.
+type Put struct {
+	Bucket, Key, ContentType string
+	// ContentLength is the exact size.
+	ContentLength int64
+	// Metadata as in Post.
+	Metadata map[string]string
+	// ChecksumSHA256 is the base64 SHA-256 the object must have, or "".
+	ChecksumSHA256 string
+	// Expires is how long the URL is accepted after signing.
+	Expires time.Duration
+}
+
+// SignedRequest is a presigned HTTP request.
+type SignedRequest struct {
+	// Method and URL of the request.
+	Method, URL string
+	// Headers the request must carry exactly (Host excluded).
+	Headers map[string]string
+	// ExpiresAt is when the signature stops being accepted.
+	ExpiresAt time.Time
+}
+
+// Multipart is the decision for one multipart upload.
+type Multipart struct {
+	Bucket, Key, ContentType string
+	// Metadata as in Post.
+	Metadata map[string]string
+	// TotalSize is the declared size of the whole object.
+	TotalSize int64
+	// PartSize is the size of every part but the last.
+	PartSize int64
+}
+
+// Part is one uploaded part as the store lists it.
+type Part struct {
+	Number int32
+	Size   int64
+	ETag   string
+}
+
+// Object is what the store says about a stored object.
+type Object struct {
+	Size           int64
+	ContentType    string
+	ETag           string
+	ChecksumSHA256 string
+	LastModified   time.Time
+	Metadata       map[string]string
 }

@@ -39,9 +39,12 @@ type CreatePresignedPostRequest struct {
 	Profile string `protobuf:"bytes,4,opt,name=profile" json:"profile,omitempty"`
 	// User metadata stored with the object as x-amz-meta-<name>. Only names the
 	// profile allows are accepted; each value is pinned in the policy.
-	Metadata      map[string]string `protobuf:"bytes,5,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Metadata map[string]string `protobuf:"bytes,5,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Optional base64 SHA-256 of the file; when given, it is pinned
+	// (x-amz-checksum-sha256) and the store rejects other bytes.
+	ChecksumSha256 string `protobuf:"bytes,6,opt,name=checksum_sha256,json=checksumSha256" json:"checksum_sha256,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreatePresignedPostRequest) Reset() {
@@ -107,6 +110,13 @@ func (x *CreatePresignedPostRequest) GetMetadata() map[string]string {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *CreatePresignedPostRequest) GetChecksumSha256() string {
+	if x != nil {
+		return x.ChecksumSha256
+	}
+	return ""
 }
 
 // CreatePresignedPostResponse holds everything a client needs to upload.
@@ -201,17 +211,1016 @@ func (x *CreatePresignedPostResponse) GetMaxContentLength() int64 {
 	return 0
 }
 
+// CreatePresignedPutRequest asks for a presigned PUT upload of one object.
+type CreatePresignedPutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As in CreatePresignedPostRequest.
+	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
+	// The exact Content-Type, signed into the URL.
+	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType" json:"content_type,omitempty"`
+	// The exact size in bytes; required, signed into the URL.
+	ContentLength *int64 `protobuf:"varint,3,opt,name=content_length,json=contentLength" json:"content_length,omitempty"`
+	// The upload profile; "default" when empty.
+	Profile string `protobuf:"bytes,4,opt,name=profile" json:"profile,omitempty"`
+	// User metadata, signed into the URL as x-amz-meta-* headers.
+	Metadata map[string]string `protobuf:"bytes,5,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Optional base64 SHA-256 of the file, signed in.
+	ChecksumSha256 string `protobuf:"bytes,6,opt,name=checksum_sha256,json=checksumSha256" json:"checksum_sha256,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreatePresignedPutRequest) Reset() {
+	*x = CreatePresignedPutRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePresignedPutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePresignedPutRequest) ProtoMessage() {}
+
+func (x *CreatePresignedPutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePresignedPutRequest.ProtoReflect.Descriptor instead.
+func (*CreatePresignedPutRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreatePresignedPutRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CreatePresignedPutRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *CreatePresignedPutRequest) GetContentLength() int64 {
+	if x != nil && x.ContentLength != nil {
+		return *x.ContentLength
+	}
+	return 0
+}
+
+func (x *CreatePresignedPutRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *CreatePresignedPutRequest) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *CreatePresignedPutRequest) GetChecksumSha256() string {
+	if x != nil {
+		return x.ChecksumSha256
+	}
+	return ""
+}
+
+// CreatePresignedPutResponse is a presigned PUT request.
+type CreatePresignedPutResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The URL to PUT the file's bytes to.
+	Url string `protobuf:"bytes,1,opt,name=url" json:"url,omitempty"`
+	// The HTTP method: always "PUT".
+	Method string `protobuf:"bytes,2,opt,name=method" json:"method,omitempty"`
+	// Headers the request must carry exactly (browsers set Content-Length
+	// themselves).
+	Headers map[string]string `protobuf:"bytes,3,rep,name=headers" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The final object key.
+	Key string `protobuf:"bytes,4,opt,name=key" json:"key,omitempty"`
+	// The bucket.
+	Bucket string `protobuf:"bytes,5,opt,name=bucket" json:"bucket,omitempty"`
+	// When the URL stops being accepted.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePresignedPutResponse) Reset() {
+	*x = CreatePresignedPutResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePresignedPutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePresignedPutResponse) ProtoMessage() {}
+
+func (x *CreatePresignedPutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePresignedPutResponse.ProtoReflect.Descriptor instead.
+func (*CreatePresignedPutResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreatePresignedPutResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreatePresignedPutResponse) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *CreatePresignedPutResponse) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *CreatePresignedPutResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CreatePresignedPutResponse) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *CreatePresignedPutResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// CreateMultipartUploadRequest starts a multipart upload.
+type CreateMultipartUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As in CreatePresignedPostRequest.
+	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
+	// The exact Content-Type of the object.
+	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType" json:"content_type,omitempty"`
+	// The total size in bytes; required and within the profile's limits.
+	TotalSize *int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize" json:"total_size,omitempty"`
+	// The upload profile; "default" when empty.
+	Profile string `protobuf:"bytes,4,opt,name=profile" json:"profile,omitempty"`
+	// User metadata stored with the object.
+	Metadata      map[string]string `protobuf:"bytes,5,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMultipartUploadRequest) Reset() {
+	*x = CreateMultipartUploadRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMultipartUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMultipartUploadRequest) ProtoMessage() {}
+
+func (x *CreateMultipartUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMultipartUploadRequest.ProtoReflect.Descriptor instead.
+func (*CreateMultipartUploadRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateMultipartUploadRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CreateMultipartUploadRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *CreateMultipartUploadRequest) GetTotalSize() int64 {
+	if x != nil && x.TotalSize != nil {
+		return *x.TotalSize
+	}
+	return 0
+}
+
+func (x *CreateMultipartUploadRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *CreateMultipartUploadRequest) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+// CreateMultipartUploadResponse describes the started upload.
+type CreateMultipartUploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pass back in every later call; it binds the upload to the caller,
+	// profile, key and sizes, so any replica can serve any step.
+	UploadToken string `protobuf:"bytes,1,opt,name=upload_token,json=uploadToken" json:"upload_token,omitempty"`
+	// The final object key.
+	Key string `protobuf:"bytes,2,opt,name=key" json:"key,omitempty"`
+	// The bucket.
+	Bucket string `protobuf:"bytes,3,opt,name=bucket" json:"bucket,omitempty"`
+	// The size of every part but the last, in bytes.
+	PartSize int64 `protobuf:"varint,4,opt,name=part_size,json=partSize" json:"part_size,omitempty"`
+	// The number of parts.
+	PartCount int32 `protobuf:"varint,5,opt,name=part_count,json=partCount" json:"part_count,omitempty"`
+	// The declared total size.
+	TotalSize int64 `protobuf:"varint,6,opt,name=total_size,json=totalSize" json:"total_size,omitempty"`
+	// When the upload token stops being accepted.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMultipartUploadResponse) Reset() {
+	*x = CreateMultipartUploadResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMultipartUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMultipartUploadResponse) ProtoMessage() {}
+
+func (x *CreateMultipartUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMultipartUploadResponse.ProtoReflect.Descriptor instead.
+func (*CreateMultipartUploadResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateMultipartUploadResponse) GetUploadToken() string {
+	if x != nil {
+		return x.UploadToken
+	}
+	return ""
+}
+
+func (x *CreateMultipartUploadResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CreateMultipartUploadResponse) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *CreateMultipartUploadResponse) GetPartSize() int64 {
+	if x != nil {
+		return x.PartSize
+	}
+	return 0
+}
+
+func (x *CreateMultipartUploadResponse) GetPartCount() int32 {
+	if x != nil {
+		return x.PartCount
+	}
+	return 0
+}
+
+func (x *CreateMultipartUploadResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *CreateMultipartUploadResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// PresignUploadPartsRequest asks for part URLs.
+type PresignUploadPartsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From CreateMultipartUpload.
+	UploadToken string `protobuf:"bytes,1,opt,name=upload_token,json=uploadToken" json:"upload_token,omitempty"`
+	// Part numbers, 1..part_count, at most 1000 per call.
+	PartNumbers   []int32 `protobuf:"varint,2,rep,packed,name=part_numbers,json=partNumbers" json:"part_numbers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresignUploadPartsRequest) Reset() {
+	*x = PresignUploadPartsRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresignUploadPartsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresignUploadPartsRequest) ProtoMessage() {}
+
+func (x *PresignUploadPartsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresignUploadPartsRequest.ProtoReflect.Descriptor instead.
+func (*PresignUploadPartsRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PresignUploadPartsRequest) GetUploadToken() string {
+	if x != nil {
+		return x.UploadToken
+	}
+	return ""
+}
+
+func (x *PresignUploadPartsRequest) GetPartNumbers() []int32 {
+	if x != nil {
+		return x.PartNumbers
+	}
+	return nil
+}
+
+// PresignedPart is one presigned UploadPart request.
+type PresignedPart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part number.
+	PartNumber int32 `protobuf:"varint,1,opt,name=part_number,json=partNumber" json:"part_number,omitempty"`
+	// The URL to PUT the part's bytes to.
+	Url string `protobuf:"bytes,2,opt,name=url" json:"url,omitempty"`
+	// The exact size the part must have.
+	ContentLength int64 `protobuf:"varint,3,opt,name=content_length,json=contentLength" json:"content_length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresignedPart) Reset() {
+	*x = PresignedPart{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresignedPart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresignedPart) ProtoMessage() {}
+
+func (x *PresignedPart) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresignedPart.ProtoReflect.Descriptor instead.
+func (*PresignedPart) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PresignedPart) GetPartNumber() int32 {
+	if x != nil {
+		return x.PartNumber
+	}
+	return 0
+}
+
+func (x *PresignedPart) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *PresignedPart) GetContentLength() int64 {
+	if x != nil {
+		return x.ContentLength
+	}
+	return 0
+}
+
+// PresignUploadPartsResponse holds the part URLs.
+type PresignUploadPartsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per requested part number, in the order asked.
+	Parts []*PresignedPart `protobuf:"bytes,1,rep,name=parts" json:"parts,omitempty"`
+	// When the URLs stop being accepted.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresignUploadPartsResponse) Reset() {
+	*x = PresignUploadPartsResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresignUploadPartsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresignUploadPartsResponse) ProtoMessage() {}
+
+func (x *PresignUploadPartsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresignUploadPartsResponse.ProtoReflect.Descriptor instead.
+func (*PresignUploadPartsResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PresignUploadPartsResponse) GetParts() []*PresignedPart {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *PresignUploadPartsResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// CompletedPart is a part as the client saw it.
+type CompletedPart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part number.
+	PartNumber int32 `protobuf:"varint,1,opt,name=part_number,json=partNumber" json:"part_number,omitempty"`
+	// The ETag the store returned for it.
+	Etag          string `protobuf:"bytes,2,opt,name=etag" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompletedPart) Reset() {
+	*x = CompletedPart{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompletedPart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompletedPart) ProtoMessage() {}
+
+func (x *CompletedPart) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompletedPart.ProtoReflect.Descriptor instead.
+func (*CompletedPart) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CompletedPart) GetPartNumber() int32 {
+	if x != nil {
+		return x.PartNumber
+	}
+	return 0
+}
+
+func (x *CompletedPart) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// CompleteMultipartUploadRequest completes an upload.
+type CompleteMultipartUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From CreateMultipartUpload.
+	UploadToken string `protobuf:"bytes,1,opt,name=upload_token,json=uploadToken" json:"upload_token,omitempty"`
+	// Optional: the parts as the client uploaded them. When given, they must
+	// match the store's list exactly.
+	Parts         []*CompletedPart `protobuf:"bytes,2,rep,name=parts" json:"parts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteMultipartUploadRequest) Reset() {
+	*x = CompleteMultipartUploadRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteMultipartUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteMultipartUploadRequest) ProtoMessage() {}
+
+func (x *CompleteMultipartUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteMultipartUploadRequest.ProtoReflect.Descriptor instead.
+func (*CompleteMultipartUploadRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CompleteMultipartUploadRequest) GetUploadToken() string {
+	if x != nil {
+		return x.UploadToken
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadRequest) GetParts() []*CompletedPart {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+// CompleteMultipartUploadResponse describes the finished object.
+type CompleteMultipartUploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The object key.
+	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
+	// The bucket.
+	Bucket string `protobuf:"bytes,2,opt,name=bucket" json:"bucket,omitempty"`
+	// The object's ETag.
+	Etag string `protobuf:"bytes,3,opt,name=etag" json:"etag,omitempty"`
+	// The object's size in bytes.
+	Size          int64 `protobuf:"varint,4,opt,name=size" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteMultipartUploadResponse) Reset() {
+	*x = CompleteMultipartUploadResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteMultipartUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteMultipartUploadResponse) ProtoMessage() {}
+
+func (x *CompleteMultipartUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteMultipartUploadResponse.ProtoReflect.Descriptor instead.
+func (*CompleteMultipartUploadResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CompleteMultipartUploadResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadResponse) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// AbortMultipartUploadRequest aborts an upload.
+type AbortMultipartUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From CreateMultipartUpload.
+	UploadToken   string `protobuf:"bytes,1,opt,name=upload_token,json=uploadToken" json:"upload_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortMultipartUploadRequest) Reset() {
+	*x = AbortMultipartUploadRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortMultipartUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortMultipartUploadRequest) ProtoMessage() {}
+
+func (x *AbortMultipartUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortMultipartUploadRequest.ProtoReflect.Descriptor instead.
+func (*AbortMultipartUploadRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AbortMultipartUploadRequest) GetUploadToken() string {
+	if x != nil {
+		return x.UploadToken
+	}
+	return ""
+}
+
+// AbortMultipartUploadResponse is empty.
+type AbortMultipartUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortMultipartUploadResponse) Reset() {
+	*x = AbortMultipartUploadResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortMultipartUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortMultipartUploadResponse) ProtoMessage() {}
+
+func (x *AbortMultipartUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortMultipartUploadResponse.ProtoReflect.Descriptor instead.
+func (*AbortMultipartUploadResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{13}
+}
+
+// GetUploadRequest asks about one object.
+type GetUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The full object key, as returned when the upload was presigned.
+	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
+	// The profile the object was uploaded with; "default" when empty.
+	Profile       string `protobuf:"bytes,2,opt,name=profile" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUploadRequest) Reset() {
+	*x = GetUploadRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUploadRequest) ProtoMessage() {}
+
+func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
+func (*GetUploadRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetUploadRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *GetUploadRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+// GetUploadResponse describes the object, if it exists.
+type GetUploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The object key.
+	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
+	// The bucket.
+	Bucket string `protobuf:"bytes,2,opt,name=bucket" json:"bucket,omitempty"`
+	// Whether the object exists.
+	Exists bool `protobuf:"varint,3,opt,name=exists" json:"exists,omitempty"`
+	// Its size in bytes.
+	Size int64 `protobuf:"varint,4,opt,name=size" json:"size,omitempty"`
+	// Its Content-Type.
+	ContentType string `protobuf:"bytes,5,opt,name=content_type,json=contentType" json:"content_type,omitempty"`
+	// Its ETag.
+	Etag string `protobuf:"bytes,6,opt,name=etag" json:"etag,omitempty"`
+	// Its SHA-256 checksum (base64), when the store keeps one.
+	ChecksumSha256 string `protobuf:"bytes,7,opt,name=checksum_sha256,json=checksumSha256" json:"checksum_sha256,omitempty"`
+	// When it was last modified.
+	LastModified *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_modified,json=lastModified" json:"last_modified,omitempty"`
+	// Whether it satisfies the profile's size and Content-Type rules.
+	SatisfiesProfile bool `protobuf:"varint,9,opt,name=satisfies_profile,json=satisfiesProfile" json:"satisfies_profile,omitempty"`
+	// What it violates, in words; empty when it satisfies the profile.
+	Violations []string `protobuf:"bytes,10,rep,name=violations" json:"violations,omitempty"`
+	// Its user metadata.
+	Metadata      map[string]string `protobuf:"bytes,11,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUploadResponse) Reset() {
+	*x = GetUploadResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUploadResponse) ProtoMessage() {}
+
+func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
+func (*GetUploadResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetUploadResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *GetUploadResponse) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *GetUploadResponse) GetExists() bool {
+	if x != nil {
+		return x.Exists
+	}
+	return false
+}
+
+func (x *GetUploadResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *GetUploadResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *GetUploadResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *GetUploadResponse) GetChecksumSha256() string {
+	if x != nil {
+		return x.ChecksumSha256
+	}
+	return ""
+}
+
+func (x *GetUploadResponse) GetLastModified() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastModified
+	}
+	return nil
+}
+
+func (x *GetUploadResponse) GetSatisfiesProfile() bool {
+	if x != nil {
+		return x.SatisfiesProfile
+	}
+	return false
+}
+
+func (x *GetUploadResponse) GetViolations() []string {
+	if x != nil {
+		return x.Violations
+	}
+	return nil
+}
+
+func (x *GetUploadResponse) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
 var File_gatepost_v1_upload_proto protoreflect.FileDescriptor
 
 const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\n" +
-	"\x18gatepost/v1/upload.proto\x12\vgatepost.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x02\n" +
+	"\x18gatepost/v1/upload.proto\x12\vgatepost.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x02\n" +
 	"\x1aCreatePresignedPostRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
 	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12,\n" +
 	"\x0econtent_length\x18\x03 \x01(\x03B\x05\xaa\x01\x02\b\x01R\rcontentLength\x12\x18\n" +
 	"\aprofile\x18\x04 \x01(\tR\aprofile\x12Q\n" +
-	"\bmetadata\x18\x05 \x03(\v25.gatepost.v1.CreatePresignedPostRequest.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\x05 \x03(\v25.gatepost.v1.CreatePresignedPostRequest.MetadataEntryR\bmetadata\x12'\n" +
+	"\x0fchecksum_sha256\x18\x06 \x01(\tR\x0echecksumSha256\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcb\x02\n" +
@@ -225,9 +1234,105 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\x12max_content_length\x18\x06 \x01(\x03R\x10maxContentLength\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012y\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd0\x02\n" +
+	"\x19CreatePresignedPutRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12,\n" +
+	"\x0econtent_length\x18\x03 \x01(\x03B\x05\xaa\x01\x02\b\x01R\rcontentLength\x12\x18\n" +
+	"\aprofile\x18\x04 \x01(\tR\aprofile\x12P\n" +
+	"\bmetadata\x18\x05 \x03(\v24.gatepost.v1.CreatePresignedPutRequest.MetadataEntryR\bmetadata\x12'\n" +
+	"\x0fchecksum_sha256\x18\x06 \x01(\tR\x0echecksumSha256\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x02\n" +
+	"\x1aCreatePresignedPutResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12N\n" +
+	"\aheaders\x18\x03 \x03(\v24.gatepost.v1.CreatePresignedPutResponse.HeadersEntryR\aheaders\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x12\x16\n" +
+	"\x06bucket\x18\x05 \x01(\tR\x06bucket\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\x02\n" +
+	"\x1cCreateMultipartUploadRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12$\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x03B\x05\xaa\x01\x02\b\x01R\ttotalSize\x12\x18\n" +
+	"\aprofile\x18\x04 \x01(\tR\aprofile\x12S\n" +
+	"\bmetadata\x18\x05 \x03(\v27.gatepost.v1.CreateMultipartUploadRequest.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x02\n" +
+	"\x1dCreateMultipartUploadResponse\x12!\n" +
+	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
+	"\x06bucket\x18\x03 \x01(\tR\x06bucket\x12\x1b\n" +
+	"\tpart_size\x18\x04 \x01(\x03R\bpartSize\x12\x1d\n" +
+	"\n" +
+	"part_count\x18\x05 \x01(\x05R\tpartCount\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x06 \x01(\x03R\ttotalSize\x129\n" +
+	"\n" +
+	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"a\n" +
+	"\x19PresignUploadPartsRequest\x12!\n" +
+	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x12!\n" +
+	"\fpart_numbers\x18\x02 \x03(\x05R\vpartNumbers\"i\n" +
+	"\rPresignedPart\x12\x1f\n" +
+	"\vpart_number\x18\x01 \x01(\x05R\n" +
+	"partNumber\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12%\n" +
+	"\x0econtent_length\x18\x03 \x01(\x03R\rcontentLength\"\x89\x01\n" +
+	"\x1aPresignUploadPartsResponse\x120\n" +
+	"\x05parts\x18\x01 \x03(\v2\x1a.gatepost.v1.PresignedPartR\x05parts\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"D\n" +
+	"\rCompletedPart\x12\x1f\n" +
+	"\vpart_number\x18\x01 \x01(\x05R\n" +
+	"partNumber\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"u\n" +
+	"\x1eCompleteMultipartUploadRequest\x12!\n" +
+	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x120\n" +
+	"\x05parts\x18\x02 \x03(\v2\x1a.gatepost.v1.CompletedPartR\x05parts\"s\n" +
+	"\x1fCompleteMultipartUploadResponse\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
+	"\x06bucket\x18\x02 \x01(\tR\x06bucket\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"@\n" +
+	"\x1bAbortMultipartUploadRequest\x12!\n" +
+	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\"\x1e\n" +
+	"\x1cAbortMultipartUploadResponse\">\n" +
+	"\x10GetUploadRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\"\xde\x03\n" +
+	"\x11GetUploadResponse\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
+	"\x06bucket\x18\x02 \x01(\tR\x06bucket\x12\x16\n" +
+	"\x06exists\x18\x03 \x01(\bR\x06exists\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x12!\n" +
+	"\fcontent_type\x18\x05 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04etag\x18\x06 \x01(\tR\x04etag\x12'\n" +
+	"\x0fchecksum_sha256\x18\a \x01(\tR\x0echecksumSha256\x12?\n" +
+	"\rlast_modified\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\flastModified\x12+\n" +
+	"\x11satisfies_profile\x18\t \x01(\bR\x10satisfiesProfile\x12\x1e\n" +
+	"\n" +
+	"violations\x18\n" +
+	" \x03(\tR\n" +
+	"violations\x12H\n" +
+	"\bmetadata\x18\v \x03(\v2,.gatepost.v1.GetUploadResponse.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xe6\x05\n" +
 	"\rUploadService\x12h\n" +
-	"\x13CreatePresignedPost\x12'.gatepost.v1.CreatePresignedPostRequest\x1a(.gatepost.v1.CreatePresignedPostResponseB\xab\x01\n" +
+	"\x13CreatePresignedPost\x12'.gatepost.v1.CreatePresignedPostRequest\x1a(.gatepost.v1.CreatePresignedPostResponse\x12e\n" +
+	"\x12CreatePresignedPut\x12&.gatepost.v1.CreatePresignedPutRequest\x1a'.gatepost.v1.CreatePresignedPutResponse\x12n\n" +
+	"\x15CreateMultipartUpload\x12).gatepost.v1.CreateMultipartUploadRequest\x1a*.gatepost.v1.CreateMultipartUploadResponse\x12e\n" +
+	"\x12PresignUploadParts\x12&.gatepost.v1.PresignUploadPartsRequest\x1a'.gatepost.v1.PresignUploadPartsResponse\x12t\n" +
+	"\x17CompleteMultipartUpload\x12+.gatepost.v1.CompleteMultipartUploadRequest\x1a,.gatepost.v1.CompleteMultipartUploadResponse\x12k\n" +
+	"\x14AbortMultipartUpload\x12(.gatepost.v1.AbortMultipartUploadRequest\x1a).gatepost.v1.AbortMultipartUploadResponse\x12J\n" +
+	"\tGetUpload\x12\x1d.gatepost.v1.GetUploadRequest\x1a\x1e.gatepost.v1.GetUploadResponseB\xab\x01\n" +
 	"\x0fcom.gatepost.v1B\vUploadProtoP\x01Z7github.com/gatepost/gatepost/gen/gatepost/v1;gatepostv1\xa2\x02\x03GXX\xaa\x02\vGatepost.V1\xca\x02\vGatepost\\V1\xe2\x02\x17Gatepost\\V1\\GPBMetadata\xea\x02\fGatepost::V1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
@@ -242,25 +1347,65 @@ func file_gatepost_v1_upload_proto_rawDescGZIP() []byte {
 	return file_gatepost_v1_upload_proto_rawDescData
 }
 
-var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_gatepost_v1_upload_proto_goTypes = []any{
-	(*CreatePresignedPostRequest)(nil),  // 0: gatepost.v1.CreatePresignedPostRequest
-	(*CreatePresignedPostResponse)(nil), // 1: gatepost.v1.CreatePresignedPostResponse
-	nil,                                 // 2: gatepost.v1.CreatePresignedPostRequest.MetadataEntry
-	nil,                                 // 3: gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	(*timestamppb.Timestamp)(nil),       // 4: google.protobuf.Timestamp
+	(*CreatePresignedPostRequest)(nil),      // 0: gatepost.v1.CreatePresignedPostRequest
+	(*CreatePresignedPostResponse)(nil),     // 1: gatepost.v1.CreatePresignedPostResponse
+	(*CreatePresignedPutRequest)(nil),       // 2: gatepost.v1.CreatePresignedPutRequest
+	(*CreatePresignedPutResponse)(nil),      // 3: gatepost.v1.CreatePresignedPutResponse
+	(*CreateMultipartUploadRequest)(nil),    // 4: gatepost.v1.CreateMultipartUploadRequest
+	(*CreateMultipartUploadResponse)(nil),   // 5: gatepost.v1.CreateMultipartUploadResponse
+	(*PresignUploadPartsRequest)(nil),       // 6: gatepost.v1.PresignUploadPartsRequest
+	(*PresignedPart)(nil),                   // 7: gatepost.v1.PresignedPart
+	(*PresignUploadPartsResponse)(nil),      // 8: gatepost.v1.PresignUploadPartsResponse
+	(*CompletedPart)(nil),                   // 9: gatepost.v1.CompletedPart
+	(*CompleteMultipartUploadRequest)(nil),  // 10: gatepost.v1.CompleteMultipartUploadRequest
+	(*CompleteMultipartUploadResponse)(nil), // 11: gatepost.v1.CompleteMultipartUploadResponse
+	(*AbortMultipartUploadRequest)(nil),     // 12: gatepost.v1.AbortMultipartUploadRequest
+	(*AbortMultipartUploadResponse)(nil),    // 13: gatepost.v1.AbortMultipartUploadResponse
+	(*GetUploadRequest)(nil),                // 14: gatepost.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),               // 15: gatepost.v1.GetUploadResponse
+	nil,                                     // 16: gatepost.v1.CreatePresignedPostRequest.MetadataEntry
+	nil,                                     // 17: gatepost.v1.CreatePresignedPostResponse.FieldsEntry
+	nil,                                     // 18: gatepost.v1.CreatePresignedPutRequest.MetadataEntry
+	nil,                                     // 19: gatepost.v1.CreatePresignedPutResponse.HeadersEntry
+	nil,                                     // 20: gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
+	nil,                                     // 21: gatepost.v1.GetUploadResponse.MetadataEntry
+	(*timestamppb.Timestamp)(nil),           // 22: google.protobuf.Timestamp
 }
 var file_gatepost_v1_upload_proto_depIdxs = []int32{
-	2, // 0: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
-	3, // 1: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	4, // 2: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
-	0, // 3: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
-	1, // 4: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	16, // 0: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
+	17, // 1: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
+	22, // 2: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
+	18, // 3: gatepost.v1.CreatePresignedPutRequest.metadata:type_name -> gatepost.v1.CreatePresignedPutRequest.MetadataEntry
+	19, // 4: gatepost.v1.CreatePresignedPutResponse.headers:type_name -> gatepost.v1.CreatePresignedPutResponse.HeadersEntry
+	22, // 5: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 6: gatepost.v1.CreateMultipartUploadRequest.metadata:type_name -> gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
+	22, // 7: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
+	7,  // 8: gatepost.v1.PresignUploadPartsResponse.parts:type_name -> gatepost.v1.PresignedPart
+	22, // 9: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
+	9,  // 10: gatepost.v1.CompleteMultipartUploadRequest.parts:type_name -> gatepost.v1.CompletedPart
+	22, // 11: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
+	21, // 12: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
+	0,  // 13: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
+	2,  // 14: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
+	4,  // 15: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
+	6,  // 16: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
+	10, // 17: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
+	12, // 18: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
+	14, // 19: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
+	1,  // 20: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
+	3,  // 21: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
+	5,  // 22: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
+	8,  // 23: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
+	11, // 24: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
+	13, // 25: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
+	15, // 26: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
+	20, // [20:27] is the sub-list for method output_type
+	13, // [13:20] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_gatepost_v1_upload_proto_init() }
@@ -274,7 +1419,7 @@ func file_gatepost_v1_upload_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatepost_v1_upload_proto_rawDesc), len(file_gatepost_v1_upload_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

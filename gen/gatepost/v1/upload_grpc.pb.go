@@ -19,7 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UploadService_CreatePresignedPost_FullMethodName = "/gatepost.v1.UploadService/CreatePresignedPost"
+	UploadService_CreatePresignedPost_FullMethodName     = "/gatepost.v1.UploadService/CreatePresignedPost"
+	UploadService_CreatePresignedPut_FullMethodName      = "/gatepost.v1.UploadService/CreatePresignedPut"
+	UploadService_CreateMultipartUpload_FullMethodName   = "/gatepost.v1.UploadService/CreateMultipartUpload"
+	UploadService_PresignUploadParts_FullMethodName      = "/gatepost.v1.UploadService/PresignUploadParts"
+	UploadService_CompleteMultipartUpload_FullMethodName = "/gatepost.v1.UploadService/CompleteMultipartUpload"
+	UploadService_AbortMultipartUpload_FullMethodName    = "/gatepost.v1.UploadService/AbortMultipartUpload"
+	UploadService_GetUpload_FullMethodName               = "/gatepost.v1.UploadService/GetUpload"
 )
 
 // UploadServiceClient is the client API for UploadService service.
@@ -31,11 +37,30 @@ const (
 // final key, the allowed sizes, content types, metadata and expiry, and writes
 // all of them into a signed POST policy that S3 itself enforces.
 //
-// REST mapping (see upload_http.yaml): GET /v1/presign.
+// REST mappings are in upload_http.yaml.
 type UploadServiceClient interface {
 	// CreatePresignedPost validates the request against a server-side profile and
 	// returns the URL and form fields of a presigned S3 POST upload.
 	CreatePresignedPost(ctx context.Context, in *CreatePresignedPostRequest, opts ...grpc.CallOption) (*CreatePresignedPostResponse, error)
+	// CreatePresignedPut returns a presigned PUT URL with the exact size,
+	// Content-Type, metadata and (optionally) checksum signed in, for stores
+	// without POST uploads (for example Cloudflare R2).
+	CreatePresignedPut(ctx context.Context, in *CreatePresignedPutRequest, opts ...grpc.CallOption) (*CreatePresignedPutResponse, error)
+	// CreateMultipartUpload starts a multipart upload of a declared total size;
+	// the server chooses the part size and returns an upload token that binds
+	// the upload to the caller, profile, key and size.
+	CreateMultipartUpload(ctx context.Context, in *CreateMultipartUploadRequest, opts ...grpc.CallOption) (*CreateMultipartUploadResponse, error)
+	// PresignUploadParts returns presigned UploadPart URLs for a batch of parts,
+	// each signed with its exact Content-Length.
+	PresignUploadParts(ctx context.Context, in *PresignUploadPartsRequest, opts ...grpc.CallOption) (*PresignUploadPartsResponse, error)
+	// CompleteMultipartUpload checks the uploaded parts (count, sizes, total)
+	// against the upload token and completes the upload.
+	CompleteMultipartUpload(ctx context.Context, in *CompleteMultipartUploadRequest, opts ...grpc.CallOption) (*CompleteMultipartUploadResponse, error)
+	// AbortMultipartUpload aborts the upload and frees its parts.
+	AbortMultipartUpload(ctx context.Context, in *AbortMultipartUploadRequest, opts ...grpc.CallOption) (*AbortMultipartUploadResponse, error)
+	// GetUpload reports whether an object under the caller's prefix exists and
+	// whether it satisfies its profile's rules.
+	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error)
 }
 
 type uploadServiceClient struct {
@@ -56,6 +81,66 @@ func (c *uploadServiceClient) CreatePresignedPost(ctx context.Context, in *Creat
 	return out, nil
 }
 
+func (c *uploadServiceClient) CreatePresignedPut(ctx context.Context, in *CreatePresignedPutRequest, opts ...grpc.CallOption) (*CreatePresignedPutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreatePresignedPutResponse)
+	err := c.cc.Invoke(ctx, UploadService_CreatePresignedPut_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *uploadServiceClient) CreateMultipartUpload(ctx context.Context, in *CreateMultipartUploadRequest, opts ...grpc.CallOption) (*CreateMultipartUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateMultipartUploadResponse)
+	err := c.cc.Invoke(ctx, UploadService_CreateMultipartUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *uploadServiceClient) PresignUploadParts(ctx context.Context, in *PresignUploadPartsRequest, opts ...grpc.CallOption) (*PresignUploadPartsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PresignUploadPartsResponse)
+	err := c.cc.Invoke(ctx, UploadService_PresignUploadParts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *uploadServiceClient) CompleteMultipartUpload(ctx context.Context, in *CompleteMultipartUploadRequest, opts ...grpc.CallOption) (*CompleteMultipartUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteMultipartUploadResponse)
+	err := c.cc.Invoke(ctx, UploadService_CompleteMultipartUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *uploadServiceClient) AbortMultipartUpload(ctx context.Context, in *AbortMultipartUploadRequest, opts ...grpc.CallOption) (*AbortMultipartUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AbortMultipartUploadResponse)
+	err := c.cc.Invoke(ctx, UploadService_AbortMultipartUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *uploadServiceClient) GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUploadResponse)
+	err := c.cc.Invoke(ctx, UploadService_GetUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UploadServiceServer is the server API for UploadService service.
 // All implementations must embed UnimplementedUploadServiceServer
 // for forward compatibility.
@@ -65,11 +150,30 @@ func (c *uploadServiceClient) CreatePresignedPost(ctx context.Context, in *Creat
 // final key, the allowed sizes, content types, metadata and expiry, and writes
 // all of them into a signed POST policy that S3 itself enforces.
 //
-// REST mapping (see upload_http.yaml): GET /v1/presign.
+// REST mappings are in upload_http.yaml.
 type UploadServiceServer interface {
 	// CreatePresignedPost validates the request against a server-side profile and
 	// returns the URL and form fields of a presigned S3 POST upload.
 	CreatePresignedPost(context.Context, *CreatePresignedPostRequest) (*CreatePresignedPostResponse, error)
+	// CreatePresignedPut returns a presigned PUT URL with the exact size,
+	// Content-Type, metadata and (optionally) checksum signed in, for stores
+	// without POST uploads (for example Cloudflare R2).
+	CreatePresignedPut(context.Context, *CreatePresignedPutRequest) (*CreatePresignedPutResponse, error)
+	// CreateMultipartUpload starts a multipart upload of a declared total size;
+	// the server chooses the part size and returns an upload token that binds
+	// the upload to the caller, profile, key and size.
+	CreateMultipartUpload(context.Context, *CreateMultipartUploadRequest) (*CreateMultipartUploadResponse, error)
+	// PresignUploadParts returns presigned UploadPart URLs for a batch of parts,
+	// each signed with its exact Content-Length.
+	PresignUploadParts(context.Context, *PresignUploadPartsRequest) (*PresignUploadPartsResponse, error)
+	// CompleteMultipartUpload checks the uploaded parts (count, sizes, total)
+	// against the upload token and completes the upload.
+	CompleteMultipartUpload(context.Context, *CompleteMultipartUploadRequest) (*CompleteMultipartUploadResponse, error)
+	// AbortMultipartUpload aborts the upload and frees its parts.
+	AbortMultipartUpload(context.Context, *AbortMultipartUploadRequest) (*AbortMultipartUploadResponse, error)
+	// GetUpload reports whether an object under the caller's prefix exists and
+	// whether it satisfies its profile's rules.
+	GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error)
 	mustEmbedUnimplementedUploadServiceServer()
 }
 
@@ -82,6 +186,24 @@ type UnimplementedUploadServiceServer struct{}
 
 func (UnimplementedUploadServiceServer) CreatePresignedPost(context.Context, *CreatePresignedPostRequest) (*CreatePresignedPostResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreatePresignedPost not implemented")
+}
+func (UnimplementedUploadServiceServer) CreatePresignedPut(context.Context, *CreatePresignedPutRequest) (*CreatePresignedPutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePresignedPut not implemented")
+}
+func (UnimplementedUploadServiceServer) CreateMultipartUpload(context.Context, *CreateMultipartUploadRequest) (*CreateMultipartUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateMultipartUpload not implemented")
+}
+func (UnimplementedUploadServiceServer) PresignUploadParts(context.Context, *PresignUploadPartsRequest) (*PresignUploadPartsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PresignUploadParts not implemented")
+}
+func (UnimplementedUploadServiceServer) CompleteMultipartUpload(context.Context, *CompleteMultipartUploadRequest) (*CompleteMultipartUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteMultipartUpload not implemented")
+}
+func (UnimplementedUploadServiceServer) AbortMultipartUpload(context.Context, *AbortMultipartUploadRequest) (*AbortMultipartUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AbortMultipartUpload not implemented")
+}
+func (UnimplementedUploadServiceServer) GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUpload not implemented")
 }
 func (UnimplementedUploadServiceServer) mustEmbedUnimplementedUploadServiceServer() {}
 func (UnimplementedUploadServiceServer) testEmbeddedByValue()                       {}
@@ -122,6 +244,114 @@ func _UploadService_CreatePresignedPost_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UploadService_CreatePresignedPut_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePresignedPutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).CreatePresignedPut(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_CreatePresignedPut_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).CreatePresignedPut(ctx, req.(*CreatePresignedPutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UploadService_CreateMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMultipartUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).CreateMultipartUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_CreateMultipartUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).CreateMultipartUpload(ctx, req.(*CreateMultipartUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UploadService_PresignUploadParts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PresignUploadPartsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).PresignUploadParts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_PresignUploadParts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).PresignUploadParts(ctx, req.(*PresignUploadPartsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UploadService_CompleteMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteMultipartUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).CompleteMultipartUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_CompleteMultipartUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).CompleteMultipartUpload(ctx, req.(*CompleteMultipartUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UploadService_AbortMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AbortMultipartUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).AbortMultipartUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_AbortMultipartUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).AbortMultipartUpload(ctx, req.(*AbortMultipartUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UploadService_GetUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).GetUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_GetUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).GetUpload(ctx, req.(*GetUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // UploadService_ServiceDesc is the grpc.ServiceDesc for UploadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -132,6 +362,30 @@ var UploadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreatePresignedPost",
 			Handler:    _UploadService_CreatePresignedPost_Handler,
+		},
+		{
+			MethodName: "CreatePresignedPut",
+			Handler:    _UploadService_CreatePresignedPut_Handler,
+		},
+		{
+			MethodName: "CreateMultipartUpload",
+			Handler:    _UploadService_CreateMultipartUpload_Handler,
+		},
+		{
+			MethodName: "PresignUploadParts",
+			Handler:    _UploadService_PresignUploadParts_Handler,
+		},
+		{
+			MethodName: "CompleteMultipartUpload",
+			Handler:    _UploadService_CompleteMultipartUpload_Handler,
+		},
+		{
+			MethodName: "AbortMultipartUpload",
+			Handler:    _UploadService_AbortMultipartUpload_Handler,
+		},
+		{
+			MethodName: "GetUpload",
+			Handler:    _UploadService_GetUpload_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,187 @@
+package s3post
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+)
+
+// ErrNoSuchUpload means the multipart upload does not exist (any more).
+var ErrNoSuchUpload = errors.New("no such multipart upload")
+
+// SignPut presigns a PUT with the exact Content-Length, Content-Type,
+// metadata and checksum signed in. The URL never outlives the credentials.
+func (s *Signer) SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
+	expires, expiresAt, err := s.clampExpiry(ctx, p.Expires)
+	if err != nil {
+		return nil, err
+	}
+	in := &s3.PutObjectInput{
+		Bucket:        aws.String(p.Bucket),
+		Key:           aws.String(p.Key),
+		ContentType:   aws.String(p.ContentType),
+		ContentLength: aws.Int64(p.ContentLength),
+		Metadata:      p.Metadata,
+	}
+	if p.ChecksumSHA256 != "" {
+		in.ChecksumSHA256 = aws.String(p.ChecksumSHA256)
+	}
+	req, err := s.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(expires))
+	if err != nil {
+		return nil, fmt.Errorf("presign PUT for s3://%s/%s: %w", p.Bucket, p.Key, err)
+	}
+	return &uploadpolicy.SignedRequest{Method: req.Method, URL: req.URL, Headers: headers(req.SignedHeader), ExpiresAt: expiresAt}, nil
+}
+
+// headers flattens signed headers for a client, without Host (which HTTP
+// clients set themselves).
+func headers(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if strings.EqualFold(k, "Host") || len(v) == 0 {
+			continue
+		}
+		out[k] = strings.Join(v, ",")
+	}
+	return out
+}
+
+// clampExpiry cuts a presigned URL's lifetime to the credentials' own.
+func (s *Signer) clampExpiry(ctx context.Context, want time.Duration) (time.Duration, time.Time, error) {
+	creds, err := s.credentials.Retrieve(ctx)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("retrieve AWS credentials: %w", err)
+	}
+	now := time.Now()
+	expiresAt := now.Add(want)
+	if creds.CanExpire && creds.Expires.Before(expiresAt) {
+		expiresAt = creds.Expires
+	}
+	d := expiresAt.Sub(now).Truncate(time.Second)
+	if d < time.Second {
+		return 0, time.Time{}, ErrCredentialsExpired
+	}
+	return d, now.Add(d).UTC().Truncate(time.Second), nil
+}
+
+// CreateMultipart starts a multipart upload and returns its upload id.
+func (s *Signer) CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error) {
+	out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:      aws.String(m.Bucket),
+		Key:         aws.String(m.Key),
+		ContentType: aws.String(m.ContentType),
+		Metadata:    m.Metadata,
+	})
+	if err != nil {
+		return "", fmt.Errorf("create multipart upload s3://%s/%s: %w", m.Bucket, m.Key, err)
+	}
+	return aws.ToString(out.UploadId), nil
+}
+
+// SignUploadPart presigns the UploadPart request of one part, with its exact
+// Content-Length signed in.
+func (s *Signer) SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error) {
+	d, expiresAt, err := s.clampExpiry(ctx, expires)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+		PartNumber: aws.Int32(part), ContentLength: aws.Int64(size),
+	}, s3.WithPresignExpires(d))
+	if err != nil {
+		return nil, fmt.Errorf("presign part %d of s3://%s/%s: %w", part, bucket, key, err)
+	}
+	return &uploadpolicy.SignedRequest{Method: req.Method, URL: req.URL, Headers: headers(req.SignedHeader), ExpiresAt: expiresAt}, nil
+}
+
+// ListParts lists every uploaded part of a multipart upload.
+func (s *Signer) ListParts(ctx context.Context, bucket, key, uploadID string) ([]uploadpolicy.Part, error) {
+	var parts []uploadpolicy.Part
+	p := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, storeError(err, "list parts of s3://%s/%s", bucket, key)
+		}
+		for _, part := range page.Parts {
+			parts = append(parts, uploadpolicy.Part{
+				Number: aws.ToInt32(part.PartNumber), Size: aws.ToInt64(part.Size), ETag: aws.ToString(part.ETag),
+			})
+		}
+	}
+	slices.SortFunc(parts, func(a, b uploadpolicy.Part) int { return int(a.Number - b.Number) })
+	return parts, nil
+}
+
+// CompleteMultipart completes an upload from the given parts and returns
+// the object's ETag.
+func (s *Signer) CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part) (string, error) {
+	completed := make([]types.CompletedPart, len(parts))
+	for i, p := range parts {
+		completed[i] = types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag)}
+	}
+	out, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
+	})
+	if err != nil {
+		return "", storeError(err, "complete s3://%s/%s", bucket, key)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// AbortMultipart aborts an upload and frees its parts.
+func (s *Signer) AbortMultipart(ctx context.Context, bucket, key, uploadID string) error {
+	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+	})
+	if err != nil {
+		return storeError(err, "abort s3://%s/%s", bucket, key)
+	}
+	return nil
+}
+
+// Head describes a stored object, or returns nil when there is none.
+func (s *Signer) Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NotFound" || apiErr.ErrorCode() == "NoSuchKey") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("head s3://%s/%s: %w", bucket, key, err)
+	}
+	return &uploadpolicy.Object{
+		Size:           aws.ToInt64(out.ContentLength),
+		ContentType:    aws.ToString(out.ContentType),
+		ETag:           aws.ToString(out.ETag),
+		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
+		LastModified:   aws.ToTime(out.LastModified),
+		Metadata:       out.Metadata,
+	}, nil
+}
+
+// storeError marks NoSuchUpload errors with ErrNoSuchUpload.
+func storeError(err error, format string, args ...any) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchUpload" {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrNoSuchUpload)
+	}
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+}

@@ -1,0 +1,101 @@
+// Package uploadtoken binds a multipart upload to the caller, profile,
+// bucket, key, upload id and sizes without server-side state: the token is
+// an HS256 JWT (golang-jwt) signed with a secret every replica shares, so
+// any replica can serve any step and a client cannot change what it binds.
+package uploadtoken
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// audience keeps upload tokens from being mistaken for any other JWT.
+const audience = "gatepost-multipart-upload"
+
+// MinSecretBytes is the shortest secret accepted.
+const MinSecretBytes = 32
+
+// ErrInvalid means the token is not one this service issued, or it expired.
+var ErrInvalid = errors.New("invalid or expired upload token")
+
+// Upload is what a token binds.
+type Upload struct {
+	Subject   string `json:"usr"`
+	Profile   string `json:"prf"`
+	Bucket    string `json:"bkt"`
+	Key       string `json:"key"`
+	UploadID  string `json:"uid"`
+	TotalSize int64  `json:"tot"`
+	PartSize  int64  `json:"psz"`
+}
+
+type claims struct {
+	Upload
+	jwt.RegisteredClaims
+}
+
+// Sealer issues and checks upload tokens.
+type Sealer struct {
+	secret  []byte
+	expires time.Duration
+	parser  *jwt.Parser
+}
+
+// New returns a Sealer with the given secret (at least 32 bytes) whose
+// tokens last expires.
+func New(secret []byte, expires time.Duration) (*Sealer, error) {
+	if len(secret) < MinSecretBytes {
+		return nil, fmt.Errorf("upload token secret must be at least %d bytes", MinSecretBytes)
+	}
+	return &Sealer{
+		secret:  secret,
+		expires: expires,
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithAudience(audience), jwt.WithExpirationRequired()),
+	}, nil
+}
+
+// NewRandom returns a Sealer with a random secret: tokens are then only
+// valid in this process.
+func NewRandom(expires time.Duration) *Sealer {
+	secret := make([]byte, MinSecretBytes)
+	if _, err := rand.Read(secret); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	s, _ := New(secret, expires)
+	return s
+}
+
+// Seal returns a token for u and when it expires.
+func (s *Sealer) Seal(u Upload, now time.Time) (string, time.Time, error) {
+	exp := now.Add(s.expires).Truncate(time.Second)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
+		Upload: u,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Audience:  jwt.ClaimStrings{audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+	}).SignedString(s.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign upload token: %w", err)
+	}
+	return token, exp, nil
+}
+
+// Open checks a token and returns what it binds.
+func (s *Sealer) Open(token string) (*Upload, error) {
+	var c claims
+	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.secret, nil })
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if c.UploadID == "" || c.Key == "" || c.PartSize <= 0 {
+		return nil, ErrInvalid
+	}
+	return &c.Upload, nil
+}

@@ -1,0 +1,53 @@
+package uploadtoken_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatepost/gatepost/internal/uploadtoken"
+)
+
+func TestSealOpen(t *testing.T) {
+	t.Parallel()
+	s, err := uploadtoken.New([]byte(strings.Repeat("s", 32)), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := uploadtoken.Upload{Subject: "alice", Profile: "default", Bucket: "b", Key: "k", UploadID: "id", TotalSize: 10 << 20, PartSize: 8 << 20}
+	token, exp, err := s.Seal(u, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Until(exp) < 59*time.Minute {
+		t.Errorf("expires at %s", exp)
+	}
+	got, err := s.Open(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(u, *got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+
+	other, _ := uploadtoken.New([]byte(strings.Repeat("o", 32)), time.Hour)
+	expired, _, _ := s.Seal(u, time.Now().Add(-2*time.Hour))
+	parts := strings.Split(token, ".")
+	tampered := parts[0] + "." + strings.Replace(parts[1], parts[1][:4], "eyJz", 1) + "." + parts[2]
+	for name, bad := range map[string]string{
+		"empty": "", "garbage": "x.y.z", "expired": expired, "tampered": tampered,
+	} {
+		if _, err := s.Open(bad); !errors.Is(err, uploadtoken.ErrInvalid) {
+			t.Errorf("%s: Open = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := other.Open(token); !errors.Is(err, uploadtoken.ErrInvalid) {
+		t.Errorf("a token from another secret was accepted: %v", err)
+	}
+	if _, err := uploadtoken.New([]byte("short"), time.Hour); err == nil {
+		t.Error("a short secret was accepted")
+	}
+}

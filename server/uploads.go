@@ -1,0 +1,361 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/objectkey"
+	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+	"github.com/gatepost/gatepost/internal/uploadtoken"
+)
+
+// maxPartsPerCall bounds one PresignUploadParts call.
+const maxPartsPerCall = 1000
+
+// Store is the object store beyond POST signing: presigned PUTs, multipart
+// uploads and object metadata. The S3 adapter (package s3post) implements
+// it; a PostSigner that does not leaves these RPCs Unimplemented.
+type Store interface {
+	SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error)
+	CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error)
+	SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error)
+	ListParts(ctx context.Context, bucket, key, uploadID string) ([]uploadpolicy.Part, error)
+	CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part) (string, error)
+	AbortMultipart(ctx context.Context, bucket, key, uploadID string) error
+	Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error)
+}
+
+// WithUploadTokens sets the sealer of multipart upload tokens. Without it
+// the Service makes one with a random secret (tokens then only work on
+// this replica).
+func WithUploadTokens(s *uploadtoken.Sealer) ServiceOption {
+	return func(svc *Service) { svc.tokens = s }
+}
+
+// caller returns the authenticated identity and the store, or the error to
+// answer with.
+func (s *Service) caller(ctx context.Context) (*auth.Identity, Store, error) {
+	id, ok := IdentityFrom(ctx)
+	if !ok {
+		return nil, nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
+	}
+	if s.store == nil {
+		return nil, nil, status.Error(codes.Unimplemented, "this server has no object store configured")
+	}
+	return id, s.store, nil
+}
+
+// storeFailed turns a store error into the caller's answer: the caller's
+// own cancellation as such, anything else Unavailable (and logged).
+func (s *Service) storeFailed(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	s.logger.ErrorContext(ctx, what+" failed", "error", err, "request_id", RequestIDFrom(ctx))
+	return status.Errorf(codes.Unavailable, "%s failed at the object store; try again later", what)
+}
+
+// CreatePresignedPut returns a presigned PUT with the exact size, type,
+// metadata and checksum signed in.
+func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.CreatePresignedPutRequest) (*gatepostv1.CreatePresignedPutResponse, error) {
+	id, store, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.decideObject(id, config.MethodPut, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+	if err != nil {
+		return nil, err
+	}
+	if req.ContentLength == nil {
+		return nil, invalid("content_length", "required for a PUT upload (the exact size is signed in)")
+	}
+	if err := checkSize("content_length", req.GetContentLength(), o, config.MaxPostBytes, "single-upload"); err != nil {
+		return nil, err
+	}
+	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
+		return nil, err
+	}
+	if err := s.allow(ctx, id, o.profileName); err != nil {
+		return nil, err
+	}
+	signed, err := store.SignPut(ctx, &uploadpolicy.Put{
+		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, ContentLength: req.GetContentLength(),
+		Metadata: o.metadata, ChecksumSHA256: req.GetChecksumSha256(), Expires: o.profile.Expires,
+	})
+	if err != nil {
+		return nil, s.storeFailed(ctx, "signing the PUT URL", err)
+	}
+	s.auditLine(ctx, "put URL issued", id, o.profileName, o.profile.Bucket, o.key, req.GetContentLength(), signed.ExpiresAt)
+	return &gatepostv1.CreatePresignedPutResponse{
+		Url: signed.URL, Method: signed.Method, Headers: signed.Headers,
+		Key: o.key, Bucket: o.profile.Bucket, ExpiresAt: timestamppb.New(signed.ExpiresAt),
+	}, nil
+}
+
+// CreateMultipartUpload starts a multipart upload of a declared size that
+// fits the profile, with a part size the server chooses.
+func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest) (*gatepostv1.CreateMultipartUploadResponse, error) {
+	id, store, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.decideObject(id, config.MethodMultipart, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+	if err != nil {
+		return nil, err
+	}
+	if req.TotalSize == nil {
+		return nil, invalid("total_size", "required (the size of the whole object)")
+	}
+	total := req.GetTotalSize()
+	if total == 0 {
+		return nil, invalid("total_size", "must be at least 1 byte")
+	}
+	if err := checkSize("total_size", total, o, config.MaxObjectBytes, "S3 object"); err != nil {
+		return nil, err
+	}
+	partSize, err := uploadpolicy.PartSize(total)
+	if err != nil {
+		return nil, invalid("total_size", "%v", err)
+	}
+	if err := s.allow(ctx, id, o.profileName); err != nil {
+		return nil, err
+	}
+	uploadID, err := store.CreateMultipart(ctx, &uploadpolicy.Multipart{
+		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, Metadata: o.metadata,
+		TotalSize: total, PartSize: partSize,
+	})
+	if err != nil {
+		return nil, s.storeFailed(ctx, "starting the multipart upload", err)
+	}
+	token, expiresAt, err := s.tokens.Seal(uploadtoken.Upload{
+		Subject: id.Subject, Profile: o.profileName, Bucket: o.profile.Bucket, Key: o.key,
+		UploadID: uploadID, TotalSize: total, PartSize: partSize,
+	}, s.now())
+	if err != nil {
+		return nil, s.storeFailed(ctx, "sealing the upload token", err)
+	}
+	s.auditLine(ctx, "multipart upload started", id, o.profileName, o.profile.Bucket, o.key, total, expiresAt)
+	return &gatepostv1.CreateMultipartUploadResponse{
+		UploadToken: token, Key: o.key, Bucket: o.profile.Bucket, PartSize: partSize,
+		PartCount: uploadpolicy.PartCount(total, partSize), TotalSize: total, ExpiresAt: timestamppb.New(expiresAt),
+	}, nil
+}
+
+// openUpload checks an upload token and that it belongs to the caller, who
+// must still be allowed the profile.
+func (s *Service) openUpload(id *auth.Identity, token string) (*uploadtoken.Upload, error) {
+	if token == "" {
+		return nil, invalid("upload_token", "required")
+	}
+	u, err := s.tokens.Open(token)
+	if err != nil {
+		return nil, invalid("upload_token", "not a valid, unexpired upload token from this service")
+	}
+	if u.Subject != id.Subject {
+		return nil, status.Error(codes.PermissionDenied, "upload_token: this upload belongs to another caller")
+	}
+	if !id.MayUse(u.Profile) {
+		return nil, status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), u.Profile)
+	}
+	return u, nil
+}
+
+// PresignUploadParts presigns UploadPart URLs, each with its part's exact
+// size.
+func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.PresignUploadPartsRequest) (*gatepostv1.PresignUploadPartsResponse, error) {
+	id, store, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.openUpload(id, req.GetUploadToken())
+	if err != nil {
+		return nil, err
+	}
+	numbers := req.GetPartNumbers()
+	count := uploadpolicy.PartCount(u.TotalSize, u.PartSize)
+	switch {
+	case len(numbers) == 0:
+		return nil, invalid("part_numbers", "required")
+	case len(numbers) > maxPartsPerCall:
+		return nil, invalid("part_numbers", "at most %d per call", maxPartsPerCall)
+	}
+	for _, n := range numbers {
+		if n < 1 || n > count {
+			return nil, invalid("part_numbers", "%d is not a part of this upload (1 to %d)", n, count)
+		}
+	}
+	if err := s.allow(ctx, id, u.Profile); err != nil {
+		return nil, err
+	}
+	resp := &gatepostv1.PresignUploadPartsResponse{}
+	expires := s.profiles[u.Profile].Expires
+	for _, n := range numbers {
+		size := uploadpolicy.PartLength(u.TotalSize, u.PartSize, n)
+		signed, err := store.SignUploadPart(ctx, u.Bucket, u.Key, u.UploadID, n, size, expires)
+		if err != nil {
+			return nil, s.storeFailed(ctx, "signing part URLs", err)
+		}
+		resp.Parts = append(resp.Parts, &gatepostv1.PresignedPart{PartNumber: n, Url: signed.URL, ContentLength: size})
+		resp.ExpiresAt = timestamppb.New(signed.ExpiresAt)
+	}
+	return resp, nil
+}
+
+// CompleteMultipartUpload completes the upload only when the store lists
+// exactly the declared parts, each of its exact size.
+func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.CompleteMultipartUploadRequest) (*gatepostv1.CompleteMultipartUploadResponse, error) {
+	id, store, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.openUpload(id, req.GetUploadToken())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(ctx, id, u.Profile); err != nil {
+		return nil, err
+	}
+	parts, err := store.ListParts(ctx, u.Bucket, u.Key, u.UploadID)
+	if errors.Is(err, s3post.ErrNoSuchUpload) {
+		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
+	}
+	if err != nil {
+		return nil, s.storeFailed(ctx, "listing the parts", err)
+	}
+	if err := uploadpolicy.CheckParts(parts, u.TotalSize, u.PartSize); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "parts: %v; upload every part with its presigned URL, then complete", err)
+	}
+	if given := req.GetParts(); len(given) > 0 {
+		if err := sameParts(given, parts); err != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "parts: %v", err)
+		}
+	}
+	etag, err := store.CompleteMultipart(ctx, u.Bucket, u.Key, u.UploadID, parts)
+	if err != nil {
+		return nil, s.storeFailed(ctx, "completing the upload", err)
+	}
+	s.auditLine(ctx, "multipart upload completed", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
+	return &gatepostv1.CompleteMultipartUploadResponse{Key: u.Key, Bucket: u.Bucket, Etag: etag, Size: u.TotalSize}, nil
+}
+
+// sameParts checks the client's view of the parts against the store's.
+func sameParts(given []*gatepostv1.CompletedPart, listed []uploadpolicy.Part) error {
+	if len(given) != len(listed) {
+		return fmt.Errorf("%d parts given, the store has %d", len(given), len(listed))
+	}
+	for _, g := range given {
+		i := slices.IndexFunc(listed, func(p uploadpolicy.Part) bool { return p.Number == g.GetPartNumber() })
+		if i < 0 {
+			return fmt.Errorf("part %d is not in the store", g.GetPartNumber())
+		}
+		if strings.Trim(g.GetEtag(), `"`) != strings.Trim(listed[i].ETag, `"`) {
+			return fmt.Errorf("part %d has ETag %s in the store, not %q", g.GetPartNumber(), listed[i].ETag, g.GetEtag())
+		}
+	}
+	return nil
+}
+
+// AbortMultipartUpload aborts the upload.
+func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.AbortMultipartUploadRequest) (*gatepostv1.AbortMultipartUploadResponse, error) {
+	id, store, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.openUpload(id, req.GetUploadToken())
+	if err != nil {
+		return nil, err
+	}
+	err = store.AbortMultipart(ctx, u.Bucket, u.Key, u.UploadID)
+	if errors.Is(err, s3post.ErrNoSuchUpload) {
+		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
+	}
+	if err != nil {
+		return nil, s.storeFailed(ctx, "aborting the upload", err)
+	}
+	s.auditLine(ctx, "multipart upload aborted", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
+	return &gatepostv1.AbortMultipartUploadResponse{}, nil
+}
+
+// GetUpload describes an object under the caller's prefix and whether it
+// satisfies its profile.
+func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadRequest) (*gatepostv1.GetUploadResponse, error) {
+	id, store, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetProfile()
+	if name == "" {
+		name = config.DefaultProfile
+	}
+	profile, ok := s.profiles[name]
+	if !ok {
+		return nil, invalid("profile", "unknown profile %s", echo(name))
+	}
+	if !id.MayUse(name) {
+		return nil, status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), name)
+	}
+	key := req.GetKey()
+	if err := objectkey.Check(key); err != nil {
+		return nil, invalid("key", "%v", err)
+	}
+	prefix := strings.ReplaceAll(profile.KeyPrefix, "{subject}", auth.KeySegment(id.Subject))
+	if !strings.HasPrefix(key, prefix) {
+		return nil, status.Errorf(codes.PermissionDenied, "key: %s is not under your prefix %q for profile %q", echo(key), prefix, name)
+	}
+	if err := s.allow(ctx, id, name); err != nil {
+		return nil, err
+	}
+	obj, err := store.Head(ctx, profile.Bucket, key)
+	if err != nil {
+		return nil, s.storeFailed(ctx, "reading the object", err)
+	}
+	resp := &gatepostv1.GetUploadResponse{Key: key, Bucket: profile.Bucket}
+	if obj == nil {
+		return resp, nil
+	}
+	resp.Exists = true
+	resp.Size = obj.Size
+	resp.ContentType = obj.ContentType
+	resp.Etag = obj.ETag
+	resp.ChecksumSha256 = obj.ChecksumSHA256
+	resp.Metadata = obj.Metadata
+	if !obj.LastModified.IsZero() {
+		resp.LastModified = timestamppb.New(obj.LastModified)
+	}
+	resp.Violations = violations(obj, &profile)
+	resp.SatisfiesProfile = len(resp.Violations) == 0
+	return resp, nil
+}
+
+// violations lists how a stored object breaks its profile's rules.
+func violations(obj *uploadpolicy.Object, p *config.Profile) []string {
+	var out []string
+	if obj.Size < p.MinBytes {
+		out = append(out, fmt.Sprintf("size %d is under the minimum of %d bytes", obj.Size, p.MinBytes))
+	}
+	if obj.Size > p.MaxBytes {
+		out = append(out, fmt.Sprintf("size %d is over the maximum of %d bytes", obj.Size, p.MaxBytes))
+	}
+	if _, mt, err := uploadpolicy.ParseContentType(obj.ContentType); err != nil || !uploadpolicy.ContentTypeAllowed(mt, p.ContentTypes) {
+		out = append(out, fmt.Sprintf("Content-Type %q is not allowed", obj.ContentType))
+	}
+	for name := range obj.Metadata {
+		if !slices.Contains(p.MetadataKeys, strings.ToLower(name)) {
+			out = append(out, fmt.Sprintf("metadata %q is not allowed", name))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
