@@ -32,8 +32,12 @@ var stack struct {
 	allowedSite, otherSite *httptest.Server
 }
 
-// apiKey is the API key the tests authenticate with (subject "e2e").
-const apiKey = "gp_e2e_test_key_0123456789abcdefghij"
+// apiKey is the API key the tests authenticate with (subject "e2e");
+// otherKey is another caller's (subject "e2e-other").
+const (
+	apiKey   = "gp_e2e_test_key_0123456789abcdefghij"
+	otherKey = "gp_e2e_other_key_0123456789abcdefgh"
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -125,6 +129,7 @@ func testConfig(endpoint string) *config.Config {
 	return &config.Config{
 		Auth: config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
 			{Subject: "e2e", SHA256: auth.HashKey(apiKey), Profiles: []string{config.AllProfiles}},
+			{Subject: "e2e-other", SHA256: auth.HashKey(otherKey), Profiles: []string{config.AllProfiles}},
 		}},
 		RateLimit: config.RateLimit{Disabled: true},
 		GRPCAddr:  "127.0.0.1:0",
@@ -143,6 +148,18 @@ func testConfig(endpoint string) *config.Config {
 				MinBytes: 1, MaxBytes: 1024,
 				ContentTypes: []string{"*/*"},
 				Expires:      15 * time.Minute,
+			},
+			"large": {
+				Bucket: bucket, KeyPrefix: "large/{subject}/", KeyMode: config.KeyModeClient,
+				MinBytes: 1, MaxBytes: 64 << 20,
+				ContentTypes: []string{"application/octet-stream", "text/plain"},
+				Expires:      15 * time.Minute,
+				MetadataKeys: []string{"owner"},
+			},
+			"postonly": {
+				Bucket: bucket, KeyPrefix: "postonly/", MaxBytes: 1024,
+				ContentTypes: []string{"text/plain"}, Expires: time.Minute,
+				Methods: []config.Method{config.MethodPost},
 			},
 			"shortlived": {
 				Bucket: bucket, KeyPrefix: "short/", KeyMode: config.KeyModeClient,

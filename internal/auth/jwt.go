@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -57,10 +56,15 @@ func newJWT(ctx context.Context, cfg config.JWT, getenv func(string) string,
 			HTTPTimeout:     cfg.JWKSTimeout,
 			RefreshInterval: cfg.JWKSRefresh,
 			// A token with an unknown key id (after a key rotation)
-			// triggers a refetch, at most once per JWKSMinRefresh; a
-			// request never waits for that allowance.
+			// triggers a refetch, at most once per JWKSMinRefresh.
+			// jwkset bounds the wait for that allowance and the refetch
+			// itself by one deadline, RateLimitWaitMax, so it must be
+			// the fetch timeout: a tiny one cancels every refetch
+			// before the JWKS arrives. A request waits for the
+			// allowance only when it comes within JWKSTimeout (the
+			// limiter refuses at once otherwise).
 			RefreshUnknownKID: rate.NewLimiter(rate.Every(cfg.JWKSMinRefresh), 1),
-			RateLimitWaitMax:  time.Millisecond,
+			RateLimitWaitMax:  cfg.JWKSTimeout,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("auth.jwt.jwks_url: %w", err)

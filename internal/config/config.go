@@ -268,7 +268,7 @@ func (p *Profile) validate(at, name string) []error {
 	if err := objectkey.CheckPrefix(strings.ReplaceAll(p.KeyPrefix, subjectPlaceholder, subjectPlaceholderValue)); err != nil {
 		bad("key_prefix", "%v", err)
 	}
-	if p.KeyMode != KeyModeClient && p.KeyMode != KeyModeGenerated {
+	if p.KeyMode != "" && p.KeyMode != KeyModeClient && p.KeyMode != KeyModeGenerated {
 		bad("key_mode", "%q is not one of client, generated", p.KeyMode)
 	}
 	switch {
