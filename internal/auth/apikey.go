@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"slices"
 
 	"github.com/gatepost/gatepost/internal/config"
 )
@@ -53,6 +54,5 @@ func (a *apiKeys) Authenticate(_ context.Context, token string) (*Identity, erro
 	if found == nil {
 		return nil, fmt.Errorf("%w: unknown API key", ErrInvalidToken)
 	}
-	id := *found
-	return &id, nil
+	return &Identity{Subject: found.Subject, Profiles: slices.Clone(found.Profiles)}, nil
 }
