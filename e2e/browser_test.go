@@ -228,3 +228,48 @@ func TestBrowserStoreRefusalInPlainWords(t *testing.T) {
 		t.Error("the refused upload was stored")
 	}
 }
+
+// TestBrowserLargeFile: uploadLargeFile sends a 12 MiB file as a multipart
+// upload from the browser (two parts in parallel) and the object's bytes
+// are the file's. The page also records that progress reached the total.
+func TestBrowserLargeFile(t *testing.T) {
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+stack.gatepost.HTTPAddr()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		Key      string  `json:"key"`
+		Size     int     `json:"size"`
+		Progress float64 `json:"progress"`
+		Error    string  `json:"error"`
+	}
+	// The bytes are a pattern the test can rebuild: byte i is i mod 251.
+	script := `(async () => {
+	  const { uploadLargeFile } = await import("/gatepost.js");
+	  const bytes = new Uint8Array(12 << 20);
+	  for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
+	  const file = new File([bytes], "large.bin", { type: "application/octet-stream" });
+	  let progress = 0;
+	  try {
+	    const r = await uploadLargeFile(file, { token: ` + strconv.Quote(apiKey) + `, profile: "large",
+	      onProgress: (p) => { progress = Math.max(progress, p.fraction); } });
+	    return { key: r.key, size: r.size, progress };
+	  } catch (e) {
+	    return { error: e.message + " " + e.code };
+	  }
+	})()`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[result](script, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Error != "" || got.Key != "large/e2e/large.bin" || got.Size != 12<<20 || got.Progress != 1 {
+		t.Fatalf("uploadLargeFile = %+v", got)
+	}
+	want := make([]byte, 12<<20)
+	for i := range want {
+		want[i] = byte(i % 251)
+	}
+	if stored := getObject(t, got.Key); !bytes.Equal(stored, want) {
+		t.Errorf("stored %d bytes that differ from the file", len(stored))
+	}
+}

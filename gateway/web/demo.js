@@ -1,6 +1,9 @@
 // The demo page's behaviour: it uses gatepost.js exactly as an application
 // would.
-import { uploadFile } from "/gatepost.js";
+import { uploadFile, uploadLargeFile } from "/gatepost.js";
+
+// Files above this go up as multipart uploads (parallel parts).
+const multipartThreshold = 64 << 20;
 
 const $ = (id) => document.getElementById(id);
 let controller = null;
@@ -30,7 +33,8 @@ $("form").addEventListener("submit", async (event) => {
   controller = new AbortController();
   const started = performance.now();
   try {
-    const r = await uploadFile(file, {
+    const upload = file.size > multipartThreshold ? uploadLargeFile : uploadFile;
+    const r = await upload(file, {
       profile: $("profile").value.trim() || undefined,
       token: $("token").value.trim() || undefined,
       signal: controller.signal,

@@ -15,6 +15,10 @@
 // who refused ("gatepost", "s3", "network" or "abort"), with `code` (the
 // gRPC code name or the S3 error code), `status` (HTTP) and a plain-words
 // `message`.
+//
+// uploadLargeFile(file, {...the same options, concurrency}) uploads files of
+// any size as a multipart upload: parallel parts straight to the store,
+// progress over all of them, and an abort of the upload on any failure.
 
 /** An upload that failed, with who refused it and why. */
 export class UploadError extends Error {
@@ -45,6 +49,31 @@ const s3Words = {
   ExpiredToken: "The upload permission has expired; try again.",
 };
 
+// callGatepost fetches a gatepost API and returns its JSON answer, or
+// throws an UploadError with gatepost's refusal in plain words.
+async function callGatepost(url, { token, signal, method = "GET", body } = {}) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(url, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    if (err.name === "AbortError") throw new UploadError("The upload was cancelled.", { source: "abort", code: "Aborted" });
+    throw new UploadError("gatepost could not be reached (network or CORS).", { source: "network", code: "NetworkError", detail: String(err) });
+  }
+  let answer = {};
+  try { answer = await res.json(); } catch { /* not JSON */ }
+  if (!res.ok) {
+    const retry = Number(res.headers.get("Retry-After")) || undefined;
+    const words = gatepostWords[res.status];
+    const detail = answer.message || res.statusText;
+    throw new UploadError(words ? words(detail, retry) : `gatepost answered ${res.status}: ${detail}`, {
+      source: "gatepost", code: grpcCodeName(answer.code), status: res.status, detail, retryAfter: retry,
+    });
+  }
+  return answer;
+}
+
 /**
  * Asks gatepost for a presigned POST for file.
  * @returns {Promise<{url: string, fields: Object<string,string>, key: string, bucket: string}>}
@@ -57,25 +86,7 @@ export async function presign(file, { profile, token, endpoint = "", key, conten
   });
   if (profile) q.set("profile", profile);
   for (const [name, value] of Object.entries(metadata || {})) q.set(`metadata[${name}]`, value);
-  const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  let res;
-  try {
-    res = await fetch(`${endpoint}/v1/presign?${q}`, { headers, signal });
-  } catch (err) {
-    if (err.name === "AbortError") throw new UploadError("The upload was cancelled.", { source: "abort", code: "Aborted" });
-    throw new UploadError("gatepost could not be reached (network or CORS).", { source: "network", code: "NetworkError", detail: String(err) });
-  }
-  let body = {};
-  try { body = await res.json(); } catch { /* not JSON */ }
-  if (!res.ok) {
-    const retry = Number(res.headers.get("Retry-After")) || undefined;
-    const words = gatepostWords[res.status];
-    const detail = body.message || res.statusText;
-    throw new UploadError(words ? words(detail, retry) : `gatepost answered ${res.status}: ${detail}`, {
-      source: "gatepost", code: grpcCodeName(body.code), status: res.status, detail, retryAfter: retry,
-    });
-  }
-  return body;
+  return callGatepost(`${endpoint}/v1/presign?${q}`, { token, signal });
 }
 
 /**
@@ -87,17 +98,74 @@ export async function uploadFile(file, options = {}) {
   const form = new FormData();
   Object.entries(p.fields).forEach(([k, v]) => form.append(k, v));
   form.append("file", file);
-  await post(p.url, form, file.size, options);
-  const location = `${p.url.replace(/\/$/, "")}/${p.key.split("/").map(encodeURIComponent).join("/")}`;
-  return { key: p.key, bucket: p.bucket, location, size: file.size };
+  await send("POST", p.url, form, file.size, options.onProgress, options.signal);
+  return { key: p.key, bucket: p.bucket, location: locationOf(p.url, p.key), size: file.size };
 }
 
-// post sends the form with XMLHttpRequest, the one browser API that
-// reports upload progress.
-function post(url, form, size, { onProgress, signal }) {
+/**
+ * Uploads a large file as a multipart upload: gatepost chooses the part
+ * size and signs each part's URL with its exact size; parts go up in
+ * parallel (options.concurrency, default 4) straight to the store; gatepost
+ * checks every part and completes. On any failure or abort the upload is
+ * aborted, so no parts are left behind.
+ * @returns {Promise<{key: string, bucket: string, location: string, size: number}>}
+ */
+export async function uploadLargeFile(file, options = {}) {
+  const { profile, token, endpoint = "", key, contentType, metadata, signal, onProgress } = options;
+  const concurrency = Math.max(1, options.concurrency || 4);
+  const api = (path, body) => callGatepost(`${endpoint}${path}`, { token, signal, method: "POST", body });
+  const up = await api("/v1/multipart", {
+    key: key || file.name,
+    content_type: contentType || file.type || "application/octet-stream",
+    total_size: String(file.size),
+    profile: profile || "",
+    metadata: metadata || {},
+  });
+  const partSize = Number(up.part_size);
+  const count = Number(up.part_count);
+  const loaded = new Array(count + 1).fill(0);
+  const report = () => {
+    if (!onProgress) return;
+    const sum = loaded.reduce((a, b) => a + b, 0);
+    onProgress({ loaded: sum, total: file.size, fraction: file.size ? sum / file.size : 1 });
+  };
+  let location = "";
+  try {
+    let next = 1;
+    const worker = async () => {
+      while (next <= count) {
+        const batch = [];
+        while (batch.length < 8 && next <= count) batch.push(next++);
+        const { parts } = await api("/v1/multipart/parts", { upload_token: up.upload_token, part_numbers: batch });
+        for (const p of parts) {
+          location = p.url.split("?")[0]; // the object's URL, without the part's signature
+          const start = (p.part_number - 1) * partSize;
+          const blob = file.slice(start, start + Number(p.content_length));
+          await send("PUT", p.url, blob, blob.size, (e) => { loaded[p.part_number] = e.loaded; report(); }, signal);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    const done = await api("/v1/multipart/complete", { upload_token: up.upload_token });
+    return { key: done.key, bucket: done.bucket, location, size: Number(done.size) };
+  } catch (err) {
+    // Best effort: free the parts. Not tied to signal, so it also runs
+    // after a cancellation.
+    callGatepost(`${endpoint}/v1/multipart/abort`, { token, method: "POST", body: { upload_token: up.upload_token } }).catch(() => {});
+    throw err;
+  }
+}
+
+function locationOf(url, key) {
+  return `${url.replace(/\/$/, "")}/${key.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+// send uploads body with XMLHttpRequest, the one browser API that reports
+// upload progress.
+function send(method, url, body, size, onProgress, signal) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", url);
+    xhr.open(method, url);
     xhr.upload.onprogress = (e) => {
       if (onProgress) {
         const total = e.lengthComputable ? e.total : size;
@@ -121,7 +189,7 @@ function post(url, form, size, { onProgress, signal }) {
       if (signal.aborted) { xhr.abort(); return; }
       signal.addEventListener("abort", () => xhr.abort(), { once: true });
     }
-    xhr.send(form);
+    xhr.send(body);
   });
 }
 
