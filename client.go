@@ -128,6 +128,8 @@ func uploadCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs.SetOutput(stderr)
 	c := newClientFlags(fs, getenv)
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	threshold := fs.Int64("multipart-threshold", 64<<20, "files larger than this many bytes go up as multipart uploads")
+	parallel := fs.Int("parallel", 4, "parts uploaded at once in a multipart upload")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -156,12 +158,6 @@ func uploadCommand(ctx context.Context, args []string, getenv func(string) strin
 			c.contentType = "application/octet-stream"
 		}
 	}
-	req := c.request()
-	req.ContentLength = proto.Int64(info.Size())
-	p, _, err := c.client.Presign(ctx, req)
-	if err != nil {
-		return err
-	}
 	var progress func(io.Reader) io.Reader
 	if !*quiet && isTerminal(stderr) {
 		bar := progressbar.DefaultBytes(info.Size(), "uploading "+filepath.Base(path))
@@ -170,6 +166,23 @@ func uploadCommand(ctx context.Context, args []string, getenv func(string) strin
 			pr := progressbar.NewReader(r, bar)
 			return &pr
 		}
+	}
+	req := c.request()
+	if info.Size() > *threshold {
+		done, err := c.client.UploadMultipart(ctx, &gatepostv1.CreateMultipartUploadRequest{
+			Key: req.GetKey(), ContentType: req.GetContentType(), Profile: req.GetProfile(),
+			Metadata: req.GetMetadata(), TotalSize: proto.Int64(info.Size()),
+		}, f, *parallel, progress)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "uploaded %s (%d bytes, multipart) to s3://%s/%s\n", path, info.Size(), done.GetBucket(), done.GetKey())
+		return nil
+	}
+	req.ContentLength = proto.Int64(info.Size())
+	p, _, err := c.client.Presign(ctx, req)
+	if err != nil {
+		return err
 	}
 	if err := c.client.Upload(ctx, p, filepath.Base(path), f, info.Size(), progress); err != nil {
 		return err

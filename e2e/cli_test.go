@@ -55,6 +55,9 @@ func TestCLIUpload(t *testing.T) {
 		{"over the limit, REST", append(restArgs, "-key", "cli/big-rest.txt", big), apiKey, 3, "over the maximum", "", "user-uploads/cli/big-rest.txt"},
 		{"bad token", append(grpcArgs, "-key", "cli/denied.txt", small), "wrong-token", 3, "Unauthenticated", "", "user-uploads/cli/denied.txt"},
 		{"bad token, REST", append(restArgs, "-key", "cli/denied-rest.txt", small), "wrong-token", 3, "HTTP 401", "", "user-uploads/cli/denied-rest.txt"},
+		{"multipart over gRPC", append(grpcArgs, "-profile", "large", "-multipart-threshold", "1000", "-key", "cli/multi.txt", big), apiKey, 0, "multipart", "large/e2e/cli/multi.txt", ""},
+		{"multipart over REST", append(restArgs, "-profile", "large", "-multipart-threshold", "1000", "-key", "cli/multi-rest.txt", big), apiKey, 0, "multipart", "large/e2e/cli/multi-rest.txt", ""},
+		{"multipart over the limit", append(grpcArgs, "-multipart-threshold", "1000", "-key", "cli/multi-big.txt", big), apiKey, 3, "over the maximum", "", "user-uploads/cli/multi-big.txt"},
 		{"no file", append(grpcArgs, filepath.Join(dir, "missing.txt")), apiKey, 1, "no such file", "", ""},
 		{"no arguments", nil, apiKey, 2, "usage", "", ""},
 	}

@@ -155,14 +155,7 @@ func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresigne
 		return nil, nil, fmt.Errorf("read presign answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var st struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(body, &st) != nil {
-			st.Message = strings.TrimSpace(string(body))
-		}
-		return nil, nil, &GatepostError{HTTPStatus: resp.StatusCode, Code: codeName(st.Code), Message: st.Message}
+		return nil, nil, restError(resp.StatusCode, body)
 	}
 	var p Presigned
 	if err := json.Unmarshal(body, &p); err != nil {
@@ -172,7 +165,7 @@ func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresigne
 }
 
 func codeName(code int) string {
-	names := map[int]string{3: "InvalidArgument", 7: "PermissionDenied", 8: "ResourceExhausted", 14: "Unavailable", 16: "Unauthenticated", 13: "Internal"}
+	names := map[int]string{3: "InvalidArgument", 5: "NotFound", 7: "PermissionDenied", 8: "ResourceExhausted", 9: "FailedPrecondition", 13: "Internal", 14: "Unavailable", 16: "Unauthenticated"}
 	if n, ok := names[code]; ok {
 		return n
 	}
@@ -214,15 +207,32 @@ func (c *Client) Upload(ctx context.Context, p *Presigned, filename string, body
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
+	return storeErrorFrom(resp.StatusCode, respBody)
+}
+
+// storeErrorFrom reads S3's XML error answer.
+func storeErrorFrom(httpStatus int, body []byte) error {
 	var s3err struct {
 		Code    string `xml:"Code"`
 		Message string `xml:"Message"`
 	}
-	if xml.Unmarshal(respBody, &s3err) != nil || s3err.Code == "" {
-		s3err.Code = http.StatusText(resp.StatusCode)
-		s3err.Message = strings.TrimSpace(string(respBody))
+	if xml.Unmarshal(body, &s3err) != nil || s3err.Code == "" {
+		s3err.Code = http.StatusText(httpStatus)
+		s3err.Message = strings.TrimSpace(string(body))
 	}
-	return &StoreError{HTTPStatus: resp.StatusCode, Code: s3err.Code, Message: s3err.Message}
+	return &StoreError{HTTPStatus: httpStatus, Code: s3err.Code, Message: s3err.Message}
+}
+
+// restError reads the gateway's JSON status answer.
+func restError(httpStatus int, body []byte) error {
+	var st struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &st) != nil {
+		st.Message = strings.TrimSpace(string(body))
+	}
+	return &GatepostError{HTTPStatus: httpStatus, Code: codeName(st.Code), Message: st.Message}
 }
 
 // IsGatepostError reports whether err is gatepost refusing the request.
