@@ -31,6 +31,8 @@ type Options struct {
 	Ready func(context.Context) error
 	// CORS lets browser pages from other origins call the REST API.
 	CORS config.CORS
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
 }
 
 // New returns the HTTP handler of the gateway. conn is a client connection
@@ -81,6 +83,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(opts.OpenAPI)
 		})
+	}
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics)
 	}
 	serveWeb(mux)
 	return withCORS(mux, opts.CORS), nil

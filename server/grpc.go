@@ -15,6 +15,7 @@ import (
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
+	"github.com/gatepost/gatepost/internal/metrics"
 )
 
 // Limits on what a caller can make the gRPC server hold. Requests are a few
@@ -30,24 +31,33 @@ const (
 // on every call, and authentication of UploadService callers with authn.
 // It also returns the health server, so the caller can report NOT_SERVING
 // while shutting down.
-func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator, logger *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+//
+// m, when not nil, adds gRPC server metrics, counts rejections by reason and
+// authentication failures.
+func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	interceptors := []grpc.UnaryServerInterceptor{
+		RequestIDInterceptor(),
+		logging.UnaryServerInterceptor(slogAdapter(logger),
+			logging.WithLogOnEvents(logging.FinishCall),
+			logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+				return logging.Fields{"request_id", RequestIDFrom(ctx)}
+			})),
+	}
+	if m != nil {
+		interceptors = append(interceptors, m.GRPC.UnaryServerInterceptor(), RejectionInterceptor(m))
+	}
+	interceptors = append(interceptors,
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+			logger.ErrorContext(ctx, "panic in handler", "panic", p)
+			return status.Error(codes.Internal, "internal error")
+		})),
+		DeadlineInterceptor(MaxRPCDuration),
+		AuthInterceptor(authn, logger, m),
+	)
 	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
-		grpc.ChainUnaryInterceptor(
-			RequestIDInterceptor(),
-			logging.UnaryServerInterceptor(slogAdapter(logger),
-				logging.WithLogOnEvents(logging.FinishCall),
-				logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-					return logging.Fields{"request_id", RequestIDFrom(ctx)}
-				})),
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-				logger.ErrorContext(ctx, "panic in handler", "panic", p)
-				return status.Error(codes.Internal, "internal error")
-			})),
-			DeadlineInterceptor(MaxRPCDuration),
-			AuthInterceptor(authn, logger),
-		),
+		grpc.ChainUnaryInterceptor(interceptors...),
 	}, opts...)
 	srv := grpc.NewServer(opts...)
 	gatepostv1.RegisterUploadServiceServer(srv, svc)
@@ -57,6 +67,9 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 	hs.SetServingStatus(gatepostv1.UploadService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	if m != nil {
+		m.GRPC.InitializeMetrics(srv)
+	}
 	return srv, hs
 }
 

@@ -33,7 +33,7 @@ func startGRPC(t *testing.T, signer PostSigner) *grpc.ClientConn {
 		t.Fatalf("listen: %v", err)
 	}
 	logger := discardLogger()
-	srv, _ := NewGRPCServer(NewService(testProfiles(t), signer, logger), noAuth, logger)
+	srv, _ := NewGRPCServer(NewService(testProfiles(t), signer, logger), noAuth, logger, nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {

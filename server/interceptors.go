@@ -17,6 +17,7 @@ import (
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
+	"github.com/gatepost/gatepost/internal/metrics"
 )
 
 // MaxRPCDuration is the deadline every RPC gets when the caller sets none
@@ -101,7 +102,7 @@ var uploadServicePrefix = "/" + gatepostv1.UploadService_ServiceDesc.ServiceName
 // "authorization: Bearer <token>" metadata (REST: the Authorization
 // header). Failures are Unauthenticated with a www-authenticate header
 // (WWW-Authenticate on REST) and a message that never echoes the token.
-func AuthInterceptor(a auth.Authenticator, logger *slog.Logger) grpc.UnaryServerInterceptor {
+func AuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !strings.HasPrefix(info.FullMethod, uploadServicePrefix) {
 			return handler(ctx, req)
@@ -114,11 +115,14 @@ func AuthInterceptor(a auth.Authenticator, logger *slog.Logger) grpc.UnaryServer
 		if err != nil {
 			challenge := `Bearer realm="gatepost"`
 			msg := auth.ErrInvalidToken.Error()
+			reason := "invalid_token"
 			if errors.Is(err, auth.ErrNoToken) {
 				msg = auth.ErrNoToken.Error()
+				reason = "missing_token"
 			} else {
 				challenge += `, error="invalid_token"`
 			}
+			m.AuthFailed(reason)
 			_ = grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", challenge))
 			attrs := []any{"method", info.FullMethod, "reason", err.Error(), "request_id", RequestIDFrom(ctx)}
 			if p, ok := peer.FromContext(ctx); ok {
@@ -128,6 +132,18 @@ func AuthInterceptor(a auth.Authenticator, logger *slog.Logger) grpc.UnaryServer
 			return nil, status.Error(codes.Unauthenticated, msg)
 		}
 		return handler(ContextWithIdentity(ctx, id), req)
+	}
+}
+
+// RejectionInterceptor counts UploadService calls that end in an error,
+// by method and gRPC code.
+func RejectionInterceptor(m *metrics.Metrics) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err != nil && strings.HasPrefix(info.FullMethod, uploadServicePrefix) {
+			m.Rejected(strings.TrimPrefix(info.FullMethod, uploadServicePrefix), status.Code(err).String())
+		}
+		return resp, err
 	}
 }
 

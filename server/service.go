@@ -17,6 +17,7 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/ratelimit"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 	"github.com/gatepost/gatepost/internal/uploadtoken"
@@ -40,6 +41,13 @@ type Service struct {
 	now        func() time.Time
 	store      Store
 	tokens     *uploadtoken.Sealer
+	metrics    *metrics.Metrics
+}
+
+// WithMetrics records issued credentials, rate-limit hits and signing
+// latency in m.
+func WithMetrics(m *metrics.Metrics) ServiceOption {
+	return func(s *Service) { s.metrics = m }
 }
 
 // ServiceOption configures a Service.
@@ -97,7 +105,9 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 	if err := s.allow(ctx, id, profile); err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	signed, err := s.signer.SignPost(ctx, post)
+	s.metrics.Signed("post", time.Since(started))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, status.FromContextError(ctx.Err()).Err()
@@ -106,6 +116,7 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 		return nil, status.Error(codes.Unavailable, "the upload policy could not be signed; try again later")
 	}
 	s.audit(ctx, id, profile, post, signed)
+	s.metrics.Issued(profile, "post")
 	return &gatepostv1.CreatePresignedPostResponse{
 		Url:              signed.URL,
 		Fields:           signed.Fields,
@@ -130,6 +141,7 @@ func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) 
 	if ok {
 		return nil
 	}
+	s.metrics.RateLimited(profile)
 	seconds := int(math.Ceil(wait.Seconds()))
 	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(seconds)))
 	return status.Errorf(codes.ResourceExhausted, "rate limit exceeded for subject %s; retry after %ds", echo(id.Subject), seconds)

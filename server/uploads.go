@@ -90,13 +90,16 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	if err := s.allow(ctx, id, o.profileName); err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	signed, err := store.SignPut(ctx, &uploadpolicy.Put{
 		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, ContentLength: req.GetContentLength(),
 		Metadata: o.metadata, ChecksumSHA256: req.GetChecksumSha256(), Expires: o.profile.Expires,
 	})
+	s.metrics.Signed("put", time.Since(started))
 	if err != nil {
 		return nil, s.storeFailed(ctx, "signing the PUT URL", err)
 	}
+	s.metrics.Issued(o.profileName, "put")
 	s.auditLine(ctx, "put URL issued", id, o.profileName, o.profile.Bucket, o.key, req.GetContentLength(), signed.ExpiresAt)
 	return &gatepostv1.CreatePresignedPutResponse{
 		Url: signed.URL, Method: signed.Method, Headers: signed.Headers,
@@ -132,13 +135,16 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	if err := s.allow(ctx, id, o.profileName); err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	uploadID, err := store.CreateMultipart(ctx, &uploadpolicy.Multipart{
 		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, Metadata: o.metadata,
 		TotalSize: total, PartSize: partSize,
 	})
+	s.metrics.Signed("multipart_create", time.Since(started))
 	if err != nil {
 		return nil, s.storeFailed(ctx, "starting the multipart upload", err)
 	}
+	s.metrics.Issued(o.profileName, "multipart")
 	token, expiresAt, err := s.tokens.Seal(uploadtoken.Upload{
 		Subject: id.Subject, Profile: o.profileName, Bucket: o.profile.Bucket, Key: o.key,
 		UploadID: uploadID, TotalSize: total, PartSize: partSize,
@@ -203,7 +209,9 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 	expires := s.profiles[u.Profile].Expires
 	for _, n := range numbers {
 		size := uploadpolicy.PartLength(u.TotalSize, u.PartSize, n)
+		started := time.Now()
 		signed, err := store.SignUploadPart(ctx, u.Bucket, u.Key, u.UploadID, n, size, expires)
+		s.metrics.Signed("upload_part", time.Since(started))
 		if err != nil {
 			return nil, s.storeFailed(ctx, "signing part URLs", err)
 		}
@@ -242,7 +250,9 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 			return nil, status.Errorf(codes.FailedPrecondition, "parts: %v", err)
 		}
 	}
+	started := time.Now()
 	etag, err := store.CompleteMultipart(ctx, u.Bucket, u.Key, u.UploadID, parts)
+	s.metrics.Signed("multipart_complete", time.Since(started))
 	if err != nil {
 		return nil, s.storeFailed(ctx, "completing the upload", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gatepost/gatepost/gateway"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/s3post"
 	"github.com/gatepost/gatepost/internal/uploadtoken"
 	"github.com/gatepost/gatepost/server"
@@ -60,7 +61,9 @@ func (o Options) getenv() func(string) string {
 
 // App is a configured gatepost with its listeners bound.
 type App struct {
-	logger     *slog.Logger
+	logger      *slog.Logger
+	adminLis    net.Listener
+	adminServer *http.Server
 	grpcLis    net.Listener
 	httpLis    net.Listener
 	grpcServer *grpc.Server
@@ -110,8 +113,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err != nil {
 		return nil, err
 	}
-	svc := server.NewService(cfg.Profiles, signer, logger, server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens))
-	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger)
+	var m *metrics.Metrics
+	if !cfg.Metrics.Disabled {
+		m = metrics.New()
+	}
+	svc := server.NewService(cfg.Profiles, signer, logger,
+		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m))
+	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m)
 
 	// The gateway calls the gRPC server through a real client connection so
 	// that every interceptor (logging, recovery, and later auth and limits)
@@ -120,9 +128,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err != nil {
 		return nil, fmt.Errorf("connect gateway to gRPC server: %w", err)
 	}
-	handler, err := gateway.New(ctx, a.conn, gateway.Options{OpenAPI: opts.OpenAPI, Ready: signer.Ready, CORS: cfg.CORS})
+	gwOpts := gateway.Options{OpenAPI: opts.OpenAPI, Ready: signer.Ready, CORS: cfg.CORS}
+	if m != nil && cfg.Metrics.Addr == "" {
+		gwOpts.Metrics = m.Handler()
+	}
+	handler, err := gateway.New(ctx, a.conn, gwOpts)
 	if err != nil {
 		return nil, err
+	}
+	handler = m.InstrumentHTTP(handler)
+	if m != nil && cfg.Metrics.Addr != "" {
+		if a.adminLis, err = lc.Listen(ctx, "tcp", cfg.Metrics.Addr); err != nil {
+			return nil, fmt.Errorf("listen on metrics.addr: %w", err)
+		}
+		admin := http.NewServeMux()
+		admin.Handle("GET /metrics", m.Handler())
+		a.adminServer = &http.Server{Handler: admin, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	}
 	a.httpServer = &http.Server{
 		// Every API call is a GET; a body is never needed, so cap it.
@@ -159,6 +180,15 @@ func uploadTokens(cfg config.Multipart, getenv func(string) string, logger *slog
 // GRPCAddr is the address the gRPC server listens on.
 func (a *App) GRPCAddr() string { return a.grpcLis.Addr().String() }
 
+// MetricsAddr is the address of the separate metrics listener, or "" when
+// /metrics is served on the HTTP address (or metrics are off).
+func (a *App) MetricsAddr() string {
+	if a.adminLis == nil {
+		return ""
+	}
+	return a.adminLis.Addr().String()
+}
+
 // HTTPAddr is the address the REST gateway listens on.
 func (a *App) HTTPAddr() string { return a.httpLis.Addr().String() }
 
@@ -166,7 +196,14 @@ func (a *App) HTTPAddr() string { return a.httpLis.Addr().String() }
 // gracefully: health turns NOT_SERVING, in-flight calls finish within
 // ShutdownTimeout, and the listeners close.
 func (a *App) Run(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	if a.adminServer != nil {
+		go func() {
+			if err := a.adminServer.Serve(a.adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics server: %w", err)
+			}
+		}()
+	}
 	go func() {
 		if err := a.grpcServer.Serve(a.grpcLis); err != nil {
 			errc <- fmt.Errorf("gRPC server: %w", err)
@@ -192,6 +229,9 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if err := a.httpServer.Shutdown(shutdownCtx); err != nil {
 		a.logger.Warn("HTTP server did not stop in time", "error", err)
+	}
+	if a.adminServer != nil {
+		_ = a.adminServer.Shutdown(shutdownCtx)
 	}
 	stopped := make(chan struct{})
 	go func() {
@@ -219,6 +259,9 @@ func (a *App) Close() {
 	}
 	if a.httpLis != nil {
 		_ = a.httpLis.Close()
+	}
+	if a.adminLis != nil {
+		_ = a.adminLis.Close()
 	}
 }
 

@@ -62,6 +62,17 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Multipart configures multipart uploads.
 	Multipart Multipart `yaml:"multipart"`
+	// Metrics configures the Prometheus endpoint.
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// Metrics configures the Prometheus endpoint /metrics.
+type Metrics struct {
+	// Addr, when set, serves /metrics on its own listener (an admin port)
+	// instead of on http_addr.
+	Addr string `yaml:"addr"`
+	// Disabled turns metrics off.
+	Disabled bool `yaml:"disabled"`
 }
 
 // S3 configures the connection to S3 or an S3-compatible store.
