@@ -64,12 +64,12 @@ type App struct {
 	logger      *slog.Logger
 	adminLis    net.Listener
 	adminServer *http.Server
-	grpcLis    net.Listener
-	httpLis    net.Listener
-	grpcServer *grpc.Server
-	health     *health.Server
-	httpServer *http.Server
-	conn       *grpc.ClientConn
+	grpcLis     net.Listener
+	httpLis     net.Listener
+	grpcServer  *grpc.Server
+	health      *health.Server
+	httpServer  *http.Server
+	conn        *grpc.ClientConn
 }
 
 // New builds gatepost from a validated configuration and binds its
