@@ -21,9 +21,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/gatepost/gatepost/internal/app"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/tracing"
 )
 
 //go:embed gen/gatepost/v1/upload.swagger.json
@@ -76,7 +78,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	a, err := app.New(ctx, cfg, app.Options{Logger: logger, OpenAPI: openAPI})
+	tp, shutdownTracing, err := tracing.Setup(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(flushCtx); err != nil {
+			logger.Warn("flushing traces failed", "error", err)
+		}
+	}()
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, OpenAPI: openAPI, Getenv: getenv, TracerProvider: tp})
 	if err != nil {
 		return err
 	}

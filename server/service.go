@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -130,6 +132,10 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 // allow applies the profile's rate limit, or the global one, to the
 // caller. A profile's own limit is counted per subject and profile.
 func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) error {
+	// Every RPC passes here once it knows caller and profile: the place to
+	// put them on the trace.
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.String("gatepost.subject", id.Subject), attribute.String("gatepost.profile", profile))
 	limit, key := s.globalRate, id.Subject
 	if p := s.profiles[profile].RateLimit; p != nil {
 		limit, key = *p, id.Subject+"\x00"+profile

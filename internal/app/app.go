@@ -11,6 +11,11 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -50,6 +55,9 @@ type Options struct {
 	// Getenv reads environment variables (the JWT secret); os.Getenv when
 	// nil.
 	Getenv func(string) string
+	// TracerProvider traces gRPC and HTTP requests; the global provider
+	// (a no-op unless tracing.Setup enabled one) when nil.
+	TracerProvider trace.TracerProvider
 }
 
 func (o Options) getenv() func(string) string {
@@ -119,12 +127,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 	svc := server.NewService(cfg.Profiles, signer, logger,
 		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m))
-	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m)
+	tp := opts.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	propagators := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m,
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators))))
 
 	// The gateway calls the gRPC server through a real client connection so
 	// that every interceptor (logging, recovery, and later auth and limits)
 	// applies to REST callers exactly as to gRPC callers.
-	a.conn, err = grpc.NewClient(dialTarget(a.grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	a.conn, err = grpc.NewClient(dialTarget(a.grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators))))
 	if err != nil {
 		return nil, fmt.Errorf("connect gateway to gRPC server: %w", err)
 	}
@@ -136,7 +151,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err != nil {
 		return nil, err
 	}
-	handler = m.InstrumentHTTP(handler)
+	handler = m.InstrumentHTTP(otelhttp.NewHandler(handler, "gatepost.http",
+		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagators),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path })))
 	if m != nil && cfg.Metrics.Addr != "" {
 		if a.adminLis, err = lc.Listen(ctx, "tcp", cfg.Metrics.Addr); err != nil {
 			return nil, fmt.Errorf("listen on metrics.addr: %w", err)

@@ -60,6 +60,13 @@ const (
 // authentication. Each change is applied to the configuration first.
 func start(t *testing.T, changes ...func(*config.Config)) *started {
 	t.Helper()
+	return startWith(t, app.Options{}, changes...)
+}
+
+// startWith is start with extra app options (Logger, Getenv and
+// AWSOptions are always the test's own).
+func startWith(t *testing.T, extra app.Options, changes ...func(*config.Config)) *started {
+	t.Helper()
 	cfg := &config.Config{
 		Auth: config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
 			{Subject: "alice", SHA256: auth.HashKey(aliceKey), Profiles: []string{"default"}},
@@ -92,9 +99,10 @@ func start(t *testing.T, changes ...func(*config.Config)) *started {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, app.Options{
-		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
-		Getenv:  testEnv,
-		OpenAPI: []byte(`{}`),
+		TracerProvider: extra.TracerProvider,
+		Logger:         slog.New(slog.NewJSONHandler(logs, nil)),
+		Getenv:         testEnv,
+		OpenAPI:        []byte(`{}`),
 		AWSOptions: []func(*awsconfig.LoadOptions) error{
 			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")),
 		},
