@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -107,6 +109,11 @@ func AuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metri
 		if !strings.HasPrefix(info.FullMethod, uploadServicePrefix) {
 			return handler(ctx, req)
 		}
+		if leaf := verifiedClientCert(ctx); leaf != nil {
+			if ca, ok := a.(auth.CertAuthenticator); ok {
+				return handler(ContextWithIdentity(ctx, ca.AuthenticateCert(leaf)), req)
+			}
+		}
 		token, err := bearerFrom(ctx)
 		var id *auth.Identity
 		if err == nil {
@@ -133,6 +140,20 @@ func AuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metri
 		}
 		return handler(ContextWithIdentity(ctx, id), req)
 	}
+}
+
+// verifiedClientCert returns the caller's client certificate when the TLS
+// handshake verified it against the configured CAs.
+func verifiedClientCert(ctx context.Context) *x509.Certificate {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return info.State.VerifiedChains[0][0]
 }
 
 // RejectionInterceptor counts UploadService calls that end in an error,

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,11 +19,13 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 
 	"github.com/gatepost/gatepost/gateway"
 	"github.com/gatepost/gatepost/internal/auth"
+	"github.com/gatepost/gatepost/internal/certreload"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/s3post"
@@ -78,6 +82,13 @@ type App struct {
 	health      *health.Server
 	httpServer  *http.Server
 	conn        *grpc.ClientConn
+	// The gateway's own gRPC server: the same service and interceptors on
+	// a plaintext loopback listener, so REST works whatever TLS and mTLS
+	// the public gRPC listener requires.
+	innerLis    net.Listener
+	innerServer *grpc.Server
+	innerHealth *health.Server
+	tlsOn       bool
 }
 
 // New builds gatepost from a validated configuration and binds its
@@ -132,13 +143,27 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		tp = otel.GetTracerProvider()
 	}
 	propagators := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m,
-		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators))))
+	stats := grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators)))
+	grpcOpts := []grpc.ServerOption{stats}
+	var httpTLS *tls.Config
+	if cfg.TLS.Enabled() {
+		var grpcTLS *tls.Config
+		if httpTLS, grpcTLS, err = tlsConfigs(cfg.TLS); err != nil {
+			return nil, err
+		}
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(grpcTLS)))
+		a.tlsOn = true
+	}
+	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m, grpcOpts...)
+	if a.innerLis, err = lc.Listen(ctx, "tcp", "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("listen for the gateway's gRPC server: %w", err)
+	}
+	a.innerServer, a.innerHealth = server.NewGRPCServer(svc, authn, logger, m, stats)
 
 	// The gateway calls the gRPC server through a real client connection so
 	// that every interceptor (logging, recovery, and later auth and limits)
 	// applies to REST callers exactly as to gRPC callers.
-	a.conn, err = grpc.NewClient(dialTarget(a.grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	a.conn, err = grpc.NewClient(a.innerLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators))))
 	if err != nil {
 		return nil, fmt.Errorf("connect gateway to gRPC server: %w", err)
@@ -171,6 +196,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:         httpTLS,
 	}
 	return a, nil
 }
@@ -221,17 +247,29 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	for _, g := range []struct {
+		srv *grpc.Server
+		lis net.Listener
+	}{{a.grpcServer, a.grpcLis}, {a.innerServer, a.innerLis}} {
+		go func() {
+			if err := g.srv.Serve(g.lis); err != nil {
+				errc <- fmt.Errorf("gRPC server: %w", err)
+			}
+		}()
+	}
 	go func() {
-		if err := a.grpcServer.Serve(a.grpcLis); err != nil {
-			errc <- fmt.Errorf("gRPC server: %w", err)
+		var err error
+		if a.tlsOn {
+			err = a.httpServer.ServeTLS(a.httpLis, "", "") // the certificate comes from TLSConfig
+		} else {
+			err = a.httpServer.Serve(a.httpLis)
 		}
-	}()
-	go func() {
-		if err := a.httpServer.Serve(a.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("HTTP server: %w", err)
 		}
 	}()
-	a.logger.InfoContext(ctx, "gatepost listening", "grpc_addr", a.GRPCAddr(), "http_addr", a.HTTPAddr())
+	a.logger.InfoContext(ctx, "gatepost listening", "grpc_addr", a.GRPCAddr(), "http_addr", a.HTTPAddr(),
+		"tls", a.tlsOn, "metrics_addr", a.MetricsAddr())
 
 	var runErr error
 	select {
@@ -241,6 +279,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.logger.Error("server failed; shutting down", "error", runErr)
 	}
 	a.health.Shutdown()
+	a.innerHealth.Shutdown()
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
@@ -250,16 +289,18 @@ func (a *App) Run(ctx context.Context) error {
 	if a.adminServer != nil {
 		_ = a.adminServer.Shutdown(shutdownCtx)
 	}
-	stopped := make(chan struct{})
-	go func() {
-		a.grpcServer.GracefulStop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-	case <-shutdownCtx.Done():
-		a.logger.Warn("gRPC server did not stop in time; closing connections")
-		a.grpcServer.Stop()
+	for _, srv := range []*grpc.Server{a.grpcServer, a.innerServer} {
+		stopped := make(chan struct{})
+		go func() {
+			srv.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-shutdownCtx.Done():
+			a.logger.Warn("gRPC server did not stop in time; closing connections")
+			srv.Stop()
+		}
 	}
 	a.Close()
 	return runErr
@@ -280,18 +321,34 @@ func (a *App) Close() {
 	if a.adminLis != nil {
 		_ = a.adminLis.Close()
 	}
+	if a.innerLis != nil {
+		_ = a.innerLis.Close()
+	}
 }
 
-// dialTarget turns a listener address into one the gateway can dial: a
-// wildcard host (":9090", "0.0.0.0", "::") becomes loopback.
-func dialTarget(addr net.Addr) string {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
-		port := 0
-		if ok {
-			port = tcp.Port
-		}
-		return net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+// tlsConfigs builds the HTTP and gRPC TLS configurations: one reloading
+// server certificate, and for gRPC the client CAs of mTLS.
+func tlsConfigs(c config.TLS) (httpTLS, grpcTLS *tls.Config, err error) {
+	loader, err := certreload.New(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tls: %w", err)
 	}
-	return tcp.String()
+	httpTLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: loader.GetCertificate}
+	grpcTLS = httpTLS.Clone()
+	if c.ClientCAFile != "" {
+		pem, err := os.ReadFile(c.ClientCAFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tls.client_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("tls.client_ca_file: %s holds no PEM certificate", c.ClientCAFile)
+		}
+		grpcTLS.ClientCAs = pool
+		grpcTLS.ClientAuth = tls.VerifyClientCertIfGiven
+		if c.ClientAuth == "require" {
+			grpcTLS.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	return httpTLS, grpcTLS, nil
 }

@@ -3,11 +3,13 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/gatepost/gatepost/internal/config"
@@ -46,16 +48,56 @@ type Authenticator interface {
 // the HS256 secret); client fetches a JWKS URL (nil for a default client).
 // The context bounds background JWKS refreshing.
 func New(ctx context.Context, cfg config.Auth, getenv func(string) string, client *http.Client) (Authenticator, error) {
+	var a Authenticator
+	var err error
 	switch cfg.Mode {
 	case config.AuthNone:
-		return anyone{}, nil
+		a = anyone{}
 	case config.AuthAPIKey:
-		return newAPIKeys(cfg.APIKeys)
+		a, err = newAPIKeys(cfg.APIKeys)
 	case config.AuthJWT:
-		return newJWT(ctx, cfg.JWT, getenv, os.ReadFile, client)
+		a, err = newJWT(ctx, cfg.JWT, getenv, os.ReadFile, client)
 	default:
 		return nil, fmt.Errorf("auth.mode: %q is not supported", cfg.Mode)
 	}
+	if err != nil || !cfg.MTLS.Enabled {
+		return a, err
+	}
+	return &withCertificates{Authenticator: a, profiles: cfg.MTLS.Profiles}, nil
+}
+
+// CertAuthenticator authenticates a caller by a verified client
+// certificate. The Authenticator from New implements it when auth.mtls is
+// enabled.
+type CertAuthenticator interface {
+	// AuthenticateCert returns the identity of the certificate's holder.
+	AuthenticateCert(leaf *x509.Certificate) *Identity
+}
+
+// withCertificates adds client-certificate authentication to a token
+// authenticator.
+type withCertificates struct {
+	Authenticator
+	profiles map[string][]string
+}
+
+// AuthenticateCert names the holder by the certificate's Common Name, else
+// its first URI or DNS name, with the profiles configured for that name (or
+// for "*").
+func (w *withCertificates) AuthenticateCert(leaf *x509.Certificate) *Identity {
+	subject := leaf.Subject.CommonName
+	switch {
+	case subject != "":
+	case len(leaf.URIs) > 0:
+		subject = leaf.URIs[0].String()
+	case len(leaf.DNSNames) > 0:
+		subject = leaf.DNSNames[0]
+	}
+	profiles, ok := w.profiles[subject]
+	if !ok {
+		profiles = w.profiles[config.AllProfiles]
+	}
+	return &Identity{Subject: subject, Profiles: slices.Clone(profiles)}
 }
 
 // BearerToken extracts the token from an Authorization header value. It

@@ -64,6 +64,8 @@ type Config struct {
 	Multipart Multipart `yaml:"multipart"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
+	// TLS configures TLS on both listeners and mTLS on gRPC.
+	TLS TLS `yaml:"tls"`
 }
 
 // Metrics configures the Prometheus endpoint /metrics.
@@ -253,6 +255,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Auth.validate(c.Profiles)...)
 	errs = append(errs, c.RateLimit.validate("rate_limit")...)
 	errs = append(errs, c.CORS.validate()...)
+	errs = append(errs, c.TLS.validate(&c.Auth)...)
 	if e := c.Multipart.TokenExpires; e != 0 && (e < time.Minute || e > MaxExpires) {
 		errs = append(errs, fmt.Errorf("multipart.token_expires: %s is outside 1m..168h", c.Multipart.TokenExpires))
 	}
