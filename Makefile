@@ -27,9 +27,10 @@ run: build weed ## Run gatepost end to end against a local SeaweedFS (Ctrl-C sto
 	go run ./e2e/devstack -gatepost $(BIN)/gatepost -weed $(WEED) -grpcurl $(BIN)/grpcurl
 
 .PHONY: test
-test: weed build tools ## Run every test: unit, gateway, integration (SeaweedFS) and make run's smoke test
+test: weed build tools ## Run every test: unit, gateway, integration (SeaweedFS, Chromium), make run's smoke test, deploy files
 	GATEPOST_REQUIRE_S3=1 GATEPOST_BIN=$(BIN)/gatepost GATEPOST_GRPCURL=$(BIN)/grpcurl \
 		go test -race -count=1 ./...
+	go -C deploy test -count=1 ./...
 
 .PHONY: test-short
 test-short: ## Run the fast tests only (no SeaweedFS)
@@ -57,6 +58,7 @@ checkgenerate: generate ## Fail if gen/ differs from what proto/ generates
 .PHONY: lint
 lint: tools ## Run go vet, gofmt, buf lint and buf format
 	go vet ./...
+	go -C deploy vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(BIN)/buf lint
