@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -185,6 +186,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 		admin := http.NewServeMux()
 		admin.Handle("GET /metrics", m.Handler())
+		if cfg.Metrics.Pprof {
+			admin.HandleFunc("/debug/pprof/", pprof.Index)
+			admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		a.adminServer = &http.Server{Handler: admin, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	}
 	a.httpServer = &http.Server{

@@ -75,6 +75,9 @@ type Metrics struct {
 	Addr string `yaml:"addr"`
 	// Disabled turns metrics off.
 	Disabled bool `yaml:"disabled"`
+	// Pprof also serves Go's /debug/pprof/ profiles on the metrics
+	// listener (needs addr; never on the API port).
+	Pprof bool `yaml:"pprof"`
 }
 
 // S3 configures the connection to S3 or an S3-compatible store.
@@ -256,6 +259,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.RateLimit.validate("rate_limit")...)
 	errs = append(errs, c.CORS.validate()...)
 	errs = append(errs, c.TLS.validate(&c.Auth)...)
+	if c.Metrics.Pprof && c.Metrics.Addr == "" {
+		errs = append(errs, errors.New("metrics.pprof: needs metrics.addr (profiles are never served on the API port)"))
+	}
 	if e := c.Multipart.TokenExpires; e != 0 && (e < time.Minute || e > MaxExpires) {
 		errs = append(errs, fmt.Errorf("multipart.token_expires: %s is outside 1m..168h", c.Multipart.TokenExpires))
 	}

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -25,6 +26,11 @@ type Signer struct {
 	client      *s3.Client
 	presign     *s3.PresignClient
 	credentials aws.CredentialsProvider
+	region      string
+	now         func() time.Time
+
+	bucketURLs sync.Map // bucket name -> POST URL
+	signingKey atomic.Pointer[signingKey]
 }
 
 // New loads AWS configuration through the SDK's default chain (environment,
@@ -44,33 +50,10 @@ func New(ctx context.Context, cfg config.S3, opts ...func(*awsconfig.LoadOptions
 		}
 		o.UsePathStyle = cfg.PathStyle
 	})
-	return &Signer{client: client, presign: s3.NewPresignClient(client), credentials: awsCfg.Credentials}, nil
-}
-
-// SignPost signs a POST policy that pins everything in p and returns the URL
-// and every form field a client must send. The policy never outlives the
-// credentials that sign it: with temporary credentials the expiry is cut to
-// theirs.
-func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
-	if what := notUTF8(p); what != "" {
-		return nil, fmt.Errorf("presign POST for s3://%s/%s: %s is not valid UTF-8", p.Bucket, p.Key, what)
-	}
-	var expiresAt time.Time
-	out, err := s.presign.PresignPostObject(ctx,
-		&s3.PutObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key)},
-		func(o *s3.PresignPostOptions) {
-			o.Expires = p.Expires
-			o.Conditions = p.Conditions()
-			o.PostPresigner = &expiryClamp{next: o.PostPresigner, expiresAt: &expiresAt}
-		})
-	if err != nil {
-		return nil, fmt.Errorf("presign POST for s3://%s/%s: %w", p.Bucket, p.Key, err)
-	}
-	fields := out.Values
-	for k, v := range p.Fields() {
-		fields[k] = v
-	}
-	return &uploadpolicy.Signed{URL: out.URL, Fields: fields, ExpiresAt: expiresAt}, nil
+	return &Signer{
+		client: client, presign: s3.NewPresignClient(client), credentials: awsCfg.Credentials,
+		region: awsCfg.Region, now: time.Now,
+	}, nil
 }
 
 // notUTF8 names the first string of p that is not valid UTF-8, or returns
@@ -104,29 +87,4 @@ func (s *Signer) Ready(ctx context.Context) error {
 		return ErrCredentialsExpired
 	}
 	return nil
-}
-
-// expiryClamp wraps the SDK's POST presigner. It is the one place that sees
-// the exact credentials and times used for a signature, so it cuts the
-// expiration to the credentials' own and records the expiration written
-// into the policy.
-type expiryClamp struct {
-	next      s3.PresignPost
-	expiresAt *time.Time
-}
-
-// PresignPost implements s3.PresignPost.
-func (c *expiryClamp) PresignPost(creds aws.Credentials, bucket, key, region, service string,
-	signingTime time.Time, conditions []any, expiration time.Time, optFns ...func(*v4.SignerOptions),
-) (map[string]string, error) {
-	if creds.CanExpire && creds.Expires.Before(expiration) {
-		expiration = creds.Expires.UTC()
-	}
-	// The policy states its expiration in whole seconds (RFC 3339).
-	expiration = expiration.Truncate(time.Second)
-	if !expiration.After(signingTime) {
-		return nil, ErrCredentialsExpired
-	}
-	*c.expiresAt = expiration
-	return c.next.PresignPost(creds, bucket, key, region, service, signingTime, conditions, expiration, optFns...)
 }
