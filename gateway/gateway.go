@@ -9,9 +9,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/rs/cors"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -26,8 +24,8 @@ const readyTimeout = 2 * time.Second
 type Options struct {
 	// OpenAPI is served at /openapi.json when not empty.
 	OpenAPI []byte
-	// Ready, when set, is consulted by /readyz besides the gRPC health check
-	// (for example: can credentials be obtained).
+	// Ready, when set, decides /readyz: nil means ready; the error's text
+	// is shown, so it must not carry secrets.
 	Ready func(context.Context) error
 	// CORS lets browser pages from other origins call the REST API.
 	CORS config.CORS
@@ -35,9 +33,10 @@ type Options struct {
 	Metrics http.Handler
 }
 
-// New returns the HTTP handler of the gateway. conn is a client connection
-// to gatepost's own gRPC server.
-func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler, error) {
+// New returns the HTTP handler of the gateway. svc is the service with
+// every gRPC interceptor applied (server.InProcess), which the REST routes
+// call in-process.
+func New(ctx context.Context, svc gatepostv1.UploadServiceServer, opts Options) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		// Field names in JSON match the query parameters and the proto:
 		// snake_case, every field present.
@@ -50,10 +49,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 	)
-	if err := gatepostv1.RegisterUploadServiceHandler(ctx, gw, conn); err != nil {
+	if err := gatepostv1.RegisterUploadServiceHandlerServer(ctx, gw, svc); err != nil {
 		return nil, fmt.Errorf("register UploadService routes: %w", err)
 	}
-	health := healthpb.NewHealthClient(conn)
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gw)
@@ -65,14 +63,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: gatepostv1.UploadService_ServiceDesc.ServiceName})
-		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			writeText(w, http.StatusServiceUnavailable, "not ready: gRPC server is not serving\n")
-			return
-		}
 		if opts.Ready != nil {
 			if err := opts.Ready(ctx); err != nil {
-				writeText(w, http.StatusServiceUnavailable, "not ready: signing credentials are unavailable\n")
+				writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
 				return
 			}
 		}

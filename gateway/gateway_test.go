@@ -5,18 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/gatepost/gatepost/gateway"
@@ -41,28 +36,11 @@ func (codeService) CreatePresignedPost(_ context.Context, req *gatepostv1.Create
 	return nil, status.Error(codes.Unknown, "no such code")
 }
 
-// newGateway starts a gRPC server with the service on a loopback port and
-// returns an httptest server running the gateway in front of it.
+// newGateway returns an httptest server running the gateway in front of
+// svc (called in-process, as gatepost does through server.InProcess).
 func newGateway(t *testing.T, svc gatepostv1.UploadServiceServer, opts gateway.Options) *httptest.Server {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	gatepostv1.RegisterUploadServiceServer(srv, svc)
-	hs := health.NewServer()
-	hs.SetServingStatus(gatepostv1.UploadService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(srv, hs)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	h, err := gateway.New(t.Context(), conn, opts)
+	h, err := gateway.New(t.Context(), svc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

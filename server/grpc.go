@@ -35,25 +35,7 @@ const (
 // m, when not nil, adds gRPC server metrics, counts rejections by reason and
 // authentication failures.
 func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	interceptors := []grpc.UnaryServerInterceptor{
-		RequestIDInterceptor(),
-		logging.UnaryServerInterceptor(slogAdapter(logger),
-			logging.WithLogOnEvents(logging.FinishCall),
-			logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-				return logging.Fields{"request_id", RequestIDFrom(ctx)}
-			})),
-	}
-	if m != nil {
-		interceptors = append(interceptors, m.GRPC.UnaryServerInterceptor(), RejectionInterceptor(m))
-	}
-	interceptors = append(interceptors,
-		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-			logger.ErrorContext(ctx, "panic in handler", "panic", p)
-			return status.Error(codes.Internal, "internal error")
-		})),
-		DeadlineInterceptor(MaxRPCDuration),
-		AuthInterceptor(authn, logger, m),
-	)
+	interceptors := Interceptors(authn, logger, m)
 	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
@@ -71,6 +53,32 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 		m.GRPC.InitializeMetrics(srv)
 	}
 	return srv, hs
+}
+
+// Interceptors returns the chain every UploadService call goes through, on
+// gRPC and (through InProcess) REST alike: request ids, one log line per
+// call, metrics and rejection counts (when m is not nil), panic recovery, a
+// deadline, and authentication.
+func Interceptors(authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics) []grpc.UnaryServerInterceptor {
+	interceptors := []grpc.UnaryServerInterceptor{
+		RequestIDInterceptor(),
+		logging.UnaryServerInterceptor(slogAdapter(logger),
+			logging.WithLogOnEvents(logging.FinishCall),
+			logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+				return logging.Fields{"request_id", RequestIDFrom(ctx)}
+			})),
+	}
+	if m != nil {
+		interceptors = append(interceptors, m.GRPC.UnaryServerInterceptor(), RejectionInterceptor(m))
+	}
+	return append(interceptors,
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+			logger.ErrorContext(ctx, "panic in handler", "panic", p)
+			return status.Error(codes.Internal, "internal error")
+		})),
+		DeadlineInterceptor(MaxRPCDuration),
+		AuthInterceptor(authn, logger, m),
+	)
 }
 
 // slogAdapter lets go-grpc-middleware's logging interceptor write to slog.

@@ -317,6 +317,10 @@ func TestAuditLogAndNoSecrets(t *testing.T) {
 					t.Errorf("audit log lacks %s", field)
 				}
 			}
+			// One line per call on both transports: 2 gRPC and 3 REST calls.
+			if n := strings.Count(logs, `"msg":"finished call"`); n != 5 {
+				t.Errorf("%d request log lines, want 5 (REST calls must be logged like gRPC calls)", n)
+			}
 			if !strings.Contains(logs, `"msg":"authentication failed"`) {
 				t.Errorf("no log line for the failed authentication")
 			}

@@ -21,10 +21,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/health"
 
 	"github.com/gatepost/gatepost/gateway"
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/certreload"
 	"github.com/gatepost/gatepost/internal/config"
@@ -82,13 +83,6 @@ type App struct {
 	grpcServer  *grpc.Server
 	health      *health.Server
 	httpServer  *http.Server
-	conn        *grpc.ClientConn
-	// The gateway's own gRPC server: the same service and interceptors on
-	// a plaintext loopback listener, so REST works whatever TLS and mTLS
-	// the public gRPC listener requires.
-	innerLis    net.Listener
-	innerServer *grpc.Server
-	innerHealth *health.Server
 	tlsOn       bool
 }
 
@@ -156,24 +150,26 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		a.tlsOn = true
 	}
 	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m, grpcOpts...)
-	if a.innerLis, err = lc.Listen(ctx, "tcp", "127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("listen for the gateway's gRPC server: %w", err)
-	}
-	a.innerServer, a.innerHealth = server.NewGRPCServer(svc, authn, logger, m, stats)
 
-	// The gateway calls the gRPC server through a real client connection so
-	// that every interceptor (logging, recovery, and later auth and limits)
-	// applies to REST callers exactly as to gRPC callers.
-	a.conn, err = grpc.NewClient(a.innerLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators))))
-	if err != nil {
-		return nil, fmt.Errorf("connect gateway to gRPC server: %w", err)
+	// The gateway calls the service in-process through the same
+	// interceptor chain as the gRPC server (authentication, validation,
+	// limits, logging, metrics), without a loopback round trip.
+	inProcess := server.InProcess(svc, server.Interceptors(authn, logger, m))
+	ready := func(ctx context.Context) error {
+		resp, err := a.health.Check(ctx, &healthpb.HealthCheckRequest{Service: gatepostv1.UploadService_ServiceDesc.ServiceName})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return errors.New("the gRPC service is not serving")
+		}
+		if err := signer.Ready(ctx); err != nil {
+			return errors.New("signing credentials are unavailable")
+		}
+		return nil
 	}
-	gwOpts := gateway.Options{OpenAPI: opts.OpenAPI, Ready: signer.Ready, CORS: cfg.CORS}
+	gwOpts := gateway.Options{OpenAPI: opts.OpenAPI, Ready: ready, CORS: cfg.CORS}
 	if m != nil && cfg.Metrics.Addr == "" {
 		gwOpts.Metrics = m.Handler()
 	}
-	handler, err := gateway.New(ctx, a.conn, gwOpts)
+	handler, err := gateway.New(ctx, inProcess, gwOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -253,16 +249,11 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	for _, g := range []struct {
-		srv *grpc.Server
-		lis net.Listener
-	}{{a.grpcServer, a.grpcLis}, {a.innerServer, a.innerLis}} {
-		go func() {
-			if err := g.srv.Serve(g.lis); err != nil {
-				errc <- fmt.Errorf("gRPC server: %w", err)
-			}
-		}()
-	}
+	go func() {
+		if err := a.grpcServer.Serve(a.grpcLis); err != nil {
+			errc <- fmt.Errorf("gRPC server: %w", err)
+		}
+	}()
 	go func() {
 		var err error
 		if a.tlsOn {
@@ -285,7 +276,6 @@ func (a *App) Run(ctx context.Context) error {
 		a.logger.Error("server failed; shutting down", "error", runErr)
 	}
 	a.health.Shutdown()
-	a.innerHealth.Shutdown()
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
@@ -295,18 +285,16 @@ func (a *App) Run(ctx context.Context) error {
 	if a.adminServer != nil {
 		_ = a.adminServer.Shutdown(shutdownCtx)
 	}
-	for _, srv := range []*grpc.Server{a.grpcServer, a.innerServer} {
-		stopped := make(chan struct{})
-		go func() {
-			srv.GracefulStop()
-			close(stopped)
-		}()
-		select {
-		case <-stopped:
-		case <-shutdownCtx.Done():
-			a.logger.Warn("gRPC server did not stop in time; closing connections")
-			srv.Stop()
-		}
+	stopped := make(chan struct{})
+	go func() {
+		a.grpcServer.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		a.logger.Warn("gRPC server did not stop in time; closing connections")
+		a.grpcServer.Stop()
 	}
 	a.Close()
 	return runErr
@@ -315,9 +303,6 @@ func (a *App) Run(ctx context.Context) error {
 // Close releases the listeners and the gateway's connection without a
 // graceful shutdown. Run calls it; use it only when Run is never called.
 func (a *App) Close() {
-	if a.conn != nil {
-		_ = a.conn.Close()
-	}
 	if a.grpcLis != nil {
 		_ = a.grpcLis.Close()
 	}
@@ -326,9 +311,6 @@ func (a *App) Close() {
 	}
 	if a.adminLis != nil {
 		_ = a.adminLis.Close()
-	}
-	if a.innerLis != nil {
-		_ = a.innerLis.Close()
 	}
 }
 

@@ -12,10 +12,10 @@ import (
 	"github.com/gatepost/gatepost/internal/config"
 )
 
-// TestTracing: with a tracer provider, gRPC and REST calls produce spans;
-// the UploadService span carries the subject and profile, and a REST call's
-// gRPC span is in the same trace as its HTTP span (the gateway propagates
-// the context).
+// TestTracing: with a tracer provider, gRPC and REST calls produce server
+// spans (otelgrpc, otelhttp) that carry the caller's subject and profile.
+// REST calls reach the service in-process, so their HTTP span is the one
+// that gets the attributes.
 func TestTracing(t *testing.T) {
 	t.Parallel()
 	rec := tracetest.NewSpanRecorder()
@@ -23,34 +23,22 @@ func TestTracing(t *testing.T) {
 	s := startWith(t, app.Options{TracerProvider: tp}, func(*config.Config) {})
 	bothTransports(t, s, "Bearer "+aliceKey, okRequest, codes.OK)
 
-	var httpSpans, rpcSpans []sdktrace.ReadOnlySpan
+	found := map[string]bool{}
 	for _, sp := range rec.Ended() {
-		switch sp.Name() {
-		case "GET /v1/presign":
-			httpSpans = append(httpSpans, sp)
-		case "gatepost.v1.UploadService/CreatePresignedPost":
-			if sp.SpanKind().String() == "server" {
-				rpcSpans = append(rpcSpans, sp)
-			}
+		if sp.SpanKind().String() != "server" {
+			continue
 		}
-	}
-	if len(httpSpans) != 1 || len(rpcSpans) != 2 {
-		t.Fatalf("%d HTTP and %d gRPC server spans, want 1 and 2", len(httpSpans), len(rpcSpans))
-	}
-	sameTrace := 0
-	for _, sp := range rpcSpans {
 		attrs := map[attribute.Key]string{}
 		for _, kv := range sp.Attributes() {
 			attrs[kv.Key] = kv.Value.Emit()
 		}
-		if attrs["gatepost.subject"] != "alice" || attrs["gatepost.profile"] != "default" {
-			t.Errorf("span attributes %v lack subject and profile", attrs)
-		}
-		if sp.SpanContext().TraceID() == httpSpans[0].SpanContext().TraceID() {
-			sameTrace++
+		if attrs["gatepost.subject"] == "alice" && attrs["gatepost.profile"] == "default" {
+			found[sp.Name()] = true
 		}
 	}
-	if sameTrace != 1 {
-		t.Errorf("the REST call's gRPC span is not in the HTTP span's trace")
+	for _, name := range []string{"GET /v1/presign", "gatepost.v1.UploadService/CreatePresignedPost"} {
+		if !found[name] {
+			t.Errorf("no server span %q with subject and profile (found %v)", name, found)
+		}
 	}
 }
