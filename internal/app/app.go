@@ -16,7 +16,6 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
@@ -61,8 +60,8 @@ type Options struct {
 	// Getenv reads environment variables (the JWT secret); os.Getenv when
 	// nil.
 	Getenv func(string) string
-	// TracerProvider traces gRPC and HTTP requests; the global provider
-	// (a no-op unless tracing.Setup enabled one) when nil.
+	// TracerProvider traces gRPC and HTTP requests; nil means no tracing
+	// instrumentation at all.
 	TracerProvider trace.TracerProvider
 }
 
@@ -134,12 +133,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	svc := server.NewService(cfg.Profiles, signer, logger,
 		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m))
 	tp := opts.TracerProvider
-	if tp == nil {
-		tp = otel.GetTracerProvider()
-	}
 	propagators := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	stats := grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators)))
-	grpcOpts := []grpc.ServerOption{stats}
+	var grpcOpts []grpc.ServerOption
+	if tp != nil {
+		grpcOpts = append(grpcOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators))))
+	}
 	var httpTLS *tls.Config
 	if cfg.TLS.Enabled() {
 		var grpcTLS *tls.Config
@@ -173,9 +171,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err != nil {
 		return nil, err
 	}
-	handler = m.InstrumentHTTP(otelhttp.NewHandler(handler, "gatepost.http",
-		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagators),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path })))
+	if tp != nil {
+		handler = otelhttp.NewHandler(handler, "gatepost.http",
+			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagators),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	}
+	handler = m.InstrumentHTTP(handler)
 	if m != nil && cfg.Metrics.Addr != "" {
 		if a.adminLis, err = lc.Listen(ctx, "tcp", cfg.Metrics.Addr); err != nil {
 			return nil, fmt.Errorf("listen on metrics.addr: %w", err)
