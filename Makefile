@@ -9,6 +9,7 @@ MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
 export AWS_EC2_METADATA_DISABLED := true
 
 BIN := $(CURDIR)/.bin
+BENCH_FLAGS ?=
 # Built once per machine and kept outside the repository: SeaweedFS takes
 # about six minutes to build.
 CACHE_DIR ?= $(HOME)/.cache/gatepost
@@ -37,8 +38,18 @@ test-short: ## Run the fast tests only (no SeaweedFS)
 	go test -short ./...
 
 .PHONY: bench
-bench: ## Run the Go benchmarks of the presign path
-	go test -run '^$$' -bench . -benchmem ./internal/s3post/ ./server/
+bench: build $(BIN)/ghz ## Measure throughput and latency (Go benchmarks, wrk, ghz, a 5-minute soak) into BENCHMARKS.md
+	@command -v wrk >/dev/null || { echo "Installing wrk from Debian"; apt-get update -qq && apt-get install -y -qq wrk; }
+	go build -o $(BIN)/baseline ./bench/baseline
+	go run ./bench/run -gatepost $(BIN)/gatepost -baseline $(BIN)/baseline -ghz $(BIN)/ghz $(BENCH_FLAGS)
+
+.PHONY: bench-quick
+bench-quick: ## Like bench, with short runs and no soak (BENCHMARKS.md is not meant to be committed from this)
+	$(MAKE) bench BENCH_FLAGS="-runs 1 -duration 3s -soak 0 -out /tmp/BENCHMARKS.quick.md"
+
+$(BIN)/ghz: tools/ghz/go.mod tools/ghz/go.sum
+	GOBIN=$(BIN) go -C tools/ghz install tool
+	@touch $@
 
 .PHONY: build
 build: ## Build the gatepost binary into .bin/

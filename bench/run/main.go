@@ -1,0 +1,450 @@
+// Command run is what `make bench` runs: on the machine it runs on, in one
+// run, it measures gatepost's presign path against the AWS SDK's bare
+// PresignPostObject (go test -bench), REST throughput with wrk against the
+// bare baseline server (bench/baseline) and /healthz, gRPC throughput with
+// ghz against grpc.health.v1.Health/Check, and a soak at a steady rate
+// with RSS at its start and end. It writes the medians to BENCHMARKS.md.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	gatepost, baseline, ghz, wrk, out string
+	runs, connections, soakRPS        int
+	duration, soak                    time.Duration
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	var o options
+	flag.StringVar(&o.gatepost, "gatepost", ".bin/gatepost", "gatepost binary")
+	flag.StringVar(&o.baseline, "baseline", ".bin/baseline", "baseline binary")
+	flag.StringVar(&o.ghz, "ghz", ".bin/ghz", "ghz binary")
+	flag.StringVar(&o.wrk, "wrk", "wrk", "wrk binary")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
+	flag.IntVar(&o.runs, "runs", 3, "runs of each load test (the median is reported)")
+	flag.IntVar(&o.connections, "connections", 64, "concurrent connections")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each load test")
+	flag.DurationVar(&o.soak, "soak", 5*time.Minute, "length of the soak (0 to skip)")
+	flag.IntVar(&o.soakRPS, "soak-rps", 2000, "steady request rate of the soak")
+	flag.Parse()
+
+	var r report
+	r.Machine = machine()
+	fmt.Println("bench: go test -bench (presign path vs the SDK's PresignPostObject) ...")
+	var err error
+	if r.GoBench, err = goBenchmarks(ctx); err != nil {
+		return err
+	}
+
+	dir, err := os.MkdirTemp("", "gatepost-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	base, err := startBaseline(ctx, o.baseline)
+	if err != nil {
+		return err
+	}
+	defer base.stop()
+	gp, err := startGatepost(ctx, o.gatepost, dir)
+	if err != nil {
+		return err
+	}
+	defer gp.stop()
+
+	presignURL := "http://" + gp.httpAddr + "/v1/presign?key=bench.txt&content_type=text/plain"
+	targets := []struct {
+		name, url, auth string
+		into            *[]wrkResult
+	}{
+		{"gatepost GET /v1/presign", presignURL, "Bearer " + benchKey, &r.RESTGatepost},
+		{"baseline GET /presign", "http://" + base.addr + "/presign?key=user-uploads/bench.txt", "", &r.RESTBaseline},
+		{"gatepost GET /healthz", "http://" + gp.httpAddr + "/healthz", "", &r.RESTHealthz},
+	}
+	for i := range o.runs {
+		for _, tg := range targets {
+			fmt.Printf("bench: wrk run %d/%d: %s ...\n", i+1, o.runs, tg.name)
+			res, err := runWrk(ctx, o, tg.url, tg.auth)
+			if err != nil {
+				return err
+			}
+			*tg.into = append(*tg.into, res)
+		}
+		for _, call := range []struct {
+			method, data string
+			into         *[]ghzResult
+		}{
+			{"gatepost.v1.UploadService/CreatePresignedPost", `{"key":"bench.txt","content_type":"text/plain"}`, &r.GRPCPresign},
+			{"grpc.health.v1.Health/Check", `{}`, &r.GRPCHealth},
+		} {
+			fmt.Printf("bench: ghz run %d/%d: %s ...\n", i+1, o.runs, call.method)
+			res, err := runGhz(ctx, o, gp.grpcAddr, call.method, call.data, o.connections, 0, o.duration)
+			if err != nil {
+				return err
+			}
+			*call.into = append(*call.into, res)
+		}
+	}
+
+	if o.soak > 0 {
+		fmt.Printf("bench: soak, %s at %d requests/s ...\n", o.soak, o.soakRPS)
+		// Warm up, then read the resident set size at the start and end.
+		if _, err := runGhz(ctx, o, gp.grpcAddr, "gatepost.v1.UploadService/CreatePresignedPost", `{"key":"soak.txt","content_type":"text/plain"}`, 16, o.soakRPS, 10*time.Second); err != nil {
+			return err
+		}
+		r.Soak.RSSStartKiB = rssKiB(gp.cmd.Process.Pid)
+		res, err := runGhz(ctx, o, gp.grpcAddr, "gatepost.v1.UploadService/CreatePresignedPost", `{"key":"soak.txt","content_type":"text/plain"}`, 16, o.soakRPS, o.soak)
+		if err != nil {
+			return err
+		}
+		r.Soak.RSSEndKiB = rssKiB(gp.cmd.Process.Pid)
+		r.Soak.Duration, r.Soak.RPS, r.Soak.Result = o.soak, o.soakRPS, res
+	}
+	r.Options = o
+	text := r.markdown()
+	if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("bench: wrote %s\n\n%s", o.out, r.summary())
+	return nil
+}
+
+// benchKey is the API key the load uses; gatepost runs with every feature
+// on: API-key authentication, validation, metrics, logging, a rate limit
+// high enough not to refuse.
+const benchKey = "gp_bench_key_0123456789abcdef0123456789"
+
+type process struct {
+	cmd                      *exec.Cmd
+	addr, httpAddr, grpcAddr string
+	stopped                  chan struct{}
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.stopped:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+func startBaseline(ctx context.Context, bin string) (*process, error) {
+	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start baseline: %w", err)
+	}
+	p := &process{cmd: cmd, stopped: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.stopped) }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("baseline address: %w", err)
+	}
+	p.addr = strings.TrimSpace(line)
+	return p, nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func startGatepost(ctx context.Context, bin, dir string) (*process, error) {
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	grpcAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(benchKey))
+	cfg := fmt.Sprintf(`grpc_addr: %q
+http_addr: %q
+s3: {region: us-east-1, endpoint: "http://127.0.0.1:9", path_style: true}
+profiles:
+  default: {bucket: uploads, key_prefix: "user-uploads/", max_bytes: 10485760, content_types: ["text/*", "image/png"]}
+auth:
+  mode: api_key
+  api_keys: [{subject: bench, sha256: %q, profiles: ["default"]}]
+rate_limit: {requests_per_second: 1000000000, burst: 1000000000}
+`, grpcAddr, httpAddr, hex.EncodeToString(sum[:]))
+	path := filepath.Join(dir, "gatepost.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "gatepost.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "-config", path)
+	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=AKIDBENCHMARK", "AWS_SECRET_ACCESS_KEY=benchmark-secret")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start gatepost: %w", err)
+	}
+	p := &process{cmd: cmd, httpAddr: httpAddr, grpcAddr: grpcAddr, stopped: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logFile.Close(); close(p.stopped) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, errors.New("gatepost did not become ready")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// wrkResult is one wrk run.
+type wrkResult struct {
+	RPS      float64
+	P50, P99 time.Duration
+	Errors   int
+}
+
+var (
+	wrkRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)`)
+	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkSocket  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+func runWrk(ctx context.Context, o options, url, auth string) (wrkResult, error) {
+	args := []string{"-t2", "-c" + strconv.Itoa(o.connections), "-d" + o.duration.String(), "--latency"}
+	if auth != "" {
+		args = append(args, "-H", "Authorization: "+auth)
+	}
+	out, err := exec.CommandContext(ctx, o.wrk, append(args, url)...).CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", url, err, out)
+	}
+	var r wrkResult
+	m := wrkRPS.FindSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("wrk output without Requests/sec:\n%s", out)
+	}
+	r.RPS, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, l := range wrkLatency.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(l[2]), 64)
+		d := time.Duration(v * float64(map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(l[3])]))
+		if string(l[1]) == "50" {
+			r.P50 = d
+		} else {
+			r.P99 = d
+		}
+	}
+	if m := wrkNon2xx.FindSubmatch(out); m != nil {
+		r.Errors, _ = strconv.Atoi(string(m[1]))
+	}
+	if m := wrkSocket.FindSubmatch(out); m != nil {
+		for _, g := range m[1:] {
+			n, _ := strconv.Atoi(string(g))
+			r.Errors += n
+		}
+	}
+	return r, nil
+}
+
+// ghzResult is one ghz run.
+type ghzResult struct {
+	RPS      float64
+	P50, P99 time.Duration
+	OK       int
+	Errors   int
+}
+
+func runGhz(ctx context.Context, o options, addr, method, data string, conns, rps int, d time.Duration) (ghzResult, error) {
+	args := []string{"--insecure", "--call", method, "-d", data, "-c", strconv.Itoa(conns),
+		"-z", d.String(), "--duration-stop", "wait", "--format", "json"}
+	if strings.HasPrefix(method, "gatepost.") {
+		args = append(args, "--metadata", `{"authorization":"Bearer `+benchKey+`"}`)
+	}
+	if rps > 0 {
+		args = append(args, "--rps", strconv.Itoa(rps))
+	}
+	cmd := exec.CommandContext(ctx, o.ghz, append(args, addr)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return ghzResult{}, fmt.Errorf("ghz %s: %w\n%s", method, err, stderr.String())
+	}
+	var rep struct {
+		RPS         float64 `json:"rps"`
+		LatencyDist []struct {
+			Percentage int   `json:"percentage"`
+			Latency    int64 `json:"latency"`
+		} `json:"latencyDistribution"`
+		StatusCodes map[string]int `json:"statusCodeDistribution"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return ghzResult{}, fmt.Errorf("ghz output: %w", err)
+	}
+	r := ghzResult{RPS: rep.RPS}
+	for _, l := range rep.LatencyDist {
+		switch l.Percentage {
+		case 50:
+			r.P50 = time.Duration(l.Latency)
+		case 99:
+			r.P99 = time.Duration(l.Latency)
+		}
+	}
+	for code, n := range rep.StatusCodes {
+		if code == "OK" {
+			r.OK += n
+		} else {
+			r.Errors += n
+		}
+	}
+	return r, nil
+}
+
+// goBench is the median of one Go benchmark over several counts.
+type goBench struct {
+	Name        string
+	NsPerOp     float64
+	AllocsPerOp float64
+	BytesPerOp  float64
+}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op\s+([0-9.]+) B/op\s+([0-9.]+) allocs/op`)
+
+func goBenchmarks(ctx context.Context) ([]goBench, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^(BenchmarkSignPost|BenchmarkBarePresignPostObject|BenchmarkCreatePresignedPost)$",
+		"-benchmem", "-count", "5", "./internal/s3post/", "./server/")
+	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("go test -bench: %w\n%s", err, out)
+	}
+	samples := map[string][][3]float64{}
+	var order []string
+	for _, line := range strings.Split(string(out), "\n") {
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		var v [3]float64
+		for i := range v {
+			v[i], _ = strconv.ParseFloat(m[i+2], 64)
+		}
+		if _, ok := samples[m[1]]; !ok {
+			order = append(order, m[1])
+		}
+		samples[m[1]] = append(samples[m[1]], v)
+	}
+	var res []goBench
+	for _, name := range order {
+		s := samples[name]
+		col := func(i int) float64 {
+			vals := make([]float64, len(s))
+			for j := range s {
+				vals[j] = s[j][i]
+			}
+			return median(vals)
+		}
+		res = append(res, goBench{Name: name, NsPerOp: col(0), BytesPerOp: col(1), AllocsPerOp: col(2)})
+	}
+	return res, nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func rssKiB(pid int) int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.Atoi(f[1])
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if f := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0]); len(f) >= 2 {
+			kb, _ := strconv.Atoi(f[1])
+			mem = fmt.Sprintf(", %.0f GiB memory", float64(kb)/(1<<20))
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%d CPUs (%s)%s, Linux %s, %s; load generators on the same machine",
+		runtime.NumCPU(), cpu, mem, strings.TrimSpace(string(kernel)), runtime.Version())
+}
