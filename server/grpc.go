@@ -69,6 +69,9 @@ func Interceptors(authn auth.Authenticator, logger *slog.Logger, m *metrics.Metr
 		RequestIDInterceptor(),
 		logging.UnaryServerInterceptor(slogAdapter(logger),
 			logging.WithLogOnEvents(logging.FinishCall),
+			// Fields that are the same on every line cost time and say
+			// nothing: the duration is in grpc.time_ms.
+			logging.WithDisableLoggingFields(logging.SystemTag[0], logging.ComponentFieldKey, logging.MethodTypeFieldKey),
 			logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
 				return logging.Fields{"request_id", RequestIDFrom(ctx)}
 			})),

@@ -53,6 +53,12 @@ func RequestIDFrom(ctx context.Context) string {
 	return id
 }
 
+func init() {
+	// Request ids are random UUIDs, one per call: draw their randomness
+	// from a buffered pool instead of one getrandom syscall each.
+	uuid.EnableRandPool()
+}
+
 // RequestIDInterceptor takes the caller's x-request-id (REST: the
 // X-Request-Id header) when it is short and printable, or generates one,
 // and returns it in the x-request-id response header.

