@@ -148,7 +148,11 @@ pprof CPU profiles from ` + "`metrics.pprof`" + ` on the admin listener guided e
 | sign POST policies directly, kSigning cached per day (bucket URLs still from the SDK) | ~7,700 | signing fell from ~45 µs to ~8.5 µs; the loopback gRPC hop (server, client, syscalls) was now the largest cost |
 | REST calls the service in-process through the same interceptor chain | ~9,800 | log writes (one write syscall per line, two lines per request) and no-op tracing wrappers |
 | buffered log writes; no tracing instrumentation when tracing is off | ~14,200 | encoding/json building the policy (~10% of gRPC CPU), stack growth of fresh gRPC stream goroutines |
-| policy JSON without reflection; gRPC stream worker pool | ~15,200 | what remains is HTTP parsing, grpc-gateway, JSON responses, logging and metrics |
+| policy JSON without reflection; gRPC stream worker pool | ~15,200 | on gRPC, logging was about 30% of the server's CPU: the audit line's boxed attributes, the request line's constant fields |
+| audit lines with typed slog attributes, fewer constant fields in request logs, pooled randomness for request ids | see the tables above | what remains is HTTP/2 and HTTP parsing, grpc-gateway, protobuf and JSON encoding, the two log lines, metrics |
+
+The gRPC figures depend much on ghz, which needs more CPU per request than gatepost and shares the two
+cores with it: repeated runs of the same build vary by ±15%.
 
 The p99 latency target (10 ms at 64 connections) is about queueing, not work: with 64 connections and
 two cores shared with the load generator, every server here, the bare baseline included, has a p99 above
