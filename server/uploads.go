@@ -159,6 +159,20 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	}, nil
 }
 
+// upload authenticates the caller of a multipart step and opens its upload
+// token.
+func (s *Service) upload(ctx context.Context, token string) (*auth.Identity, Store, *uploadtoken.Upload, error) {
+	id, store, err := s.caller(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := s.openUpload(id, token)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return id, store, u, nil
+}
+
 // openUpload checks an upload token and that it belongs to the caller, who
 // must still be allowed the profile.
 func (s *Service) openUpload(id *auth.Identity, token string) (*uploadtoken.Upload, error) {
@@ -181,11 +195,7 @@ func (s *Service) openUpload(id *auth.Identity, token string) (*uploadtoken.Uplo
 // PresignUploadParts presigns UploadPart URLs, each with its part's exact
 // size.
 func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.PresignUploadPartsRequest) (*gatepostv1.PresignUploadPartsResponse, error) {
-	id, store, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.openUpload(id, req.GetUploadToken())
+	id, store, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
 		return nil, err
 	}
@@ -224,11 +234,7 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 // CompleteMultipartUpload completes the upload only when the store lists
 // exactly the declared parts, each of its exact size.
 func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.CompleteMultipartUploadRequest) (*gatepostv1.CompleteMultipartUploadResponse, error) {
-	id, store, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.openUpload(id, req.GetUploadToken())
+	id, store, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
 		return nil, err
 	}
@@ -279,11 +285,7 @@ func sameParts(given []*gatepostv1.CompletedPart, listed []uploadpolicy.Part) er
 
 // AbortMultipartUpload aborts the upload.
 func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.AbortMultipartUploadRequest) (*gatepostv1.AbortMultipartUploadResponse, error) {
-	id, store, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.openUpload(id, req.GetUploadToken())
+	id, store, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
 		return nil, err
 	}
