@@ -170,3 +170,31 @@ func TestGRPCUploadService(t *testing.T) {
 
 // noAuth authenticates every caller as in auth mode none.
 var noAuth, _ = auth.New(context.Background(), config.Auth{Mode: config.AuthNone}, nil, nil)
+
+// TestAuthInterceptorFailsClosed: only health checks and reflection skip
+// authentication; any other method, even of a service added later, needs
+// a token.
+func TestAuthInterceptorFailsClosed(t *testing.T) {
+	t.Parallel()
+	keys, err := auth.New(context.Background(), config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
+		{Subject: "s", SHA256: auth.HashKey("k"), Profiles: []string{"*"}},
+	}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := AuthInterceptor(keys, discardLogger(), nil)
+	reached := func(context.Context, any) (any, error) { return "reached", nil }
+	for method, wantOpen := range map[string]bool{
+		"/grpc.health.v1.Health/Check":                              true,
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": true,
+		"/gatepost.v1.UploadService/CreatePresignedPost":            false,
+		"/gatepost.v2.UploadService/CreatePresignedPost":            false,
+		"/some.Other/Method":                                        false,
+		"gatepost.v1.UploadService/CreatePresignedPost":             false,
+	} {
+		out, err := ic(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: method}, reached)
+		if open := err == nil && out == "reached"; open != wantOpen {
+			t.Errorf("%s without a token: reached=%t err=%v, want reached=%t", method, open, err, wantOpen)
+		}
+	}
+}

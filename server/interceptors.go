@@ -102,9 +102,19 @@ func DeadlineInterceptor(max time.Duration) grpc.UnaryServerInterceptor {
 	}
 }
 
-// uploadServicePrefix selects the methods that need authentication; health
-// checks and reflection do not.
+// uploadServicePrefix selects UploadService's methods.
 var uploadServicePrefix = "/" + gatepostv1.UploadService_ServiceDesc.ServiceName + "/"
+
+// public reports whether a method needs no authentication: health checks
+// and reflection. Everything else, including services added later, does.
+func public(fullMethod string) bool {
+	for _, prefix := range []string{"/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"} {
+		if strings.HasPrefix(fullMethod, prefix) {
+			return true
+		}
+	}
+	return false
+}
 
 // AuthInterceptor authenticates callers of UploadService from their
 // "authorization: Bearer <token>" metadata (REST: the Authorization
@@ -112,12 +122,17 @@ var uploadServicePrefix = "/" + gatepostv1.UploadService_ServiceDesc.ServiceName
 // (WWW-Authenticate on REST) and a message that never echoes the token.
 func AuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !strings.HasPrefix(info.FullMethod, uploadServicePrefix) {
+		if public(info.FullMethod) {
 			return handler(ctx, req)
 		}
 		if leaf := verifiedClientCert(ctx); leaf != nil {
 			if ca, ok := a.(auth.CertAuthenticator); ok {
-				return handler(ContextWithIdentity(ctx, ca.AuthenticateCert(leaf)), req)
+				id := ca.AuthenticateCert(leaf)
+				if id == nil {
+					m.AuthFailed("invalid_certificate")
+					return nil, status.Error(codes.Unauthenticated, "the client certificate names no subject (Common Name, URI or DNS name)")
+				}
+				return handler(ContextWithIdentity(ctx, id), req)
 			}
 		}
 		token, err := bearerFrom(ctx)

@@ -81,6 +81,11 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	if req.ContentLength == nil {
 		return nil, invalid("content_length", "required for a PUT upload (the exact size is signed in)")
 	}
+	if req.GetContentLength() < 1 {
+		// SigV4 leaves Content-Length (and Content-Type) out of the signed
+		// headers of an empty PUT, so its size could not be pinned.
+		return nil, invalid("content_length", "must be at least 1 byte for a PUT upload (use POST for empty files)")
+	}
 	if err := checkSize("content_length", req.GetContentLength(), o, config.MaxPostBytes, "single-upload"); err != nil {
 		return nil, err
 	}
@@ -287,6 +292,9 @@ func sameParts(given []*gatepostv1.CompletedPart, listed []uploadpolicy.Part) er
 func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.AbortMultipartUploadRequest) (*gatepostv1.AbortMultipartUploadResponse, error) {
 	id, store, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
 	err = store.AbortMultipart(ctx, u.Bucket, u.Key, u.UploadID)

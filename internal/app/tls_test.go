@@ -152,7 +152,7 @@ func TestTLS(t *testing.T) {
 	}
 	if err := f.grpcTLS(t, &billing, ""); err != nil {
 		t.Errorf("gRPC with a client certificate: %v", err)
-	} else if !strings.Contains(f.logs.String(), `"subject":"billing-service"`) {
+	} else if !strings.Contains(f.logs.String(), `"subject":"cert:billing-service"`) {
 		t.Errorf("the client certificate's subject was not the caller")
 	}
 	if err := f.grpcTLS(t, nil, ""); status.Code(err) != codes.Unauthenticated {
@@ -160,6 +160,10 @@ func TestTLS(t *testing.T) {
 	}
 	if err := f.grpcTLS(t, &stranger, ""); err == nil {
 		t.Errorf("a client certificate from an unknown CA was accepted")
+	}
+	nameless := f.clientCA.clientCert(t, "")
+	if err := f.grpcTLS(t, &nameless, aliceKey); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a client certificate that names nobody: %v, want Unauthenticated", err)
 	}
 
 	// Plaintext gRPC to the TLS port fails.

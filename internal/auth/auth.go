@@ -70,7 +70,8 @@ func New(ctx context.Context, cfg config.Auth, getenv func(string) string, clien
 // certificate. The Authenticator from New implements it when auth.mtls is
 // enabled.
 type CertAuthenticator interface {
-	// AuthenticateCert returns the identity of the certificate's holder.
+	// AuthenticateCert returns the identity of the certificate's holder,
+	// or nil when the certificate names nobody.
 	AuthenticateCert(leaf *x509.Certificate) *Identity
 }
 
@@ -81,9 +82,15 @@ type withCertificates struct {
 	profiles map[string][]string
 }
 
+// CertSubjectPrefix starts the subject of every caller authenticated by a
+// client certificate, so that a certificate can never pose as a token's
+// subject (and share its key prefix or upload tokens).
+const CertSubjectPrefix = "cert:"
+
 // AuthenticateCert names the holder by the certificate's Common Name, else
 // its first URI or DNS name, with the profiles configured for that name (or
-// for "*").
+// for "*"). The subject is that name after CertSubjectPrefix. A
+// certificate that names nobody gets nil.
 func (w *withCertificates) AuthenticateCert(leaf *x509.Certificate) *Identity {
 	subject := leaf.Subject.CommonName
 	switch {
@@ -93,11 +100,14 @@ func (w *withCertificates) AuthenticateCert(leaf *x509.Certificate) *Identity {
 	case len(leaf.DNSNames) > 0:
 		subject = leaf.DNSNames[0]
 	}
+	if subject == "" {
+		return nil
+	}
 	profiles, ok := w.profiles[subject]
 	if !ok {
 		profiles = w.profiles[config.AllProfiles]
 	}
-	return &Identity{Subject: subject, Profiles: slices.Clone(profiles)}
+	return &Identity{Subject: CertSubjectPrefix + subject, Profiles: slices.Clone(profiles)}
 }
 
 // BearerToken extracts the token from an Authorization header value. It

@@ -284,7 +284,15 @@ func (p *Profile) validate(at, name string) []error {
 		strings.HasSuffix(p.Bucket, "-s3alias") || strings.HasSuffix(p.Bucket, "--ol-s3"):
 		bad("bucket", "%q is not a valid S3 bucket name", p.Bucket)
 	}
-	// {subject} becomes a safe, non-empty key segment at request time.
+	// {subject} becomes a safe, non-empty key segment at request time; it
+	// must be a whole segment, or "u/{subject}" would let alice write
+	// "u/alice2/..." by asking for the key "2/...".
+	if n := strings.Count(p.KeyPrefix, subjectPlaceholder); n > 0 && strings.Count(p.KeyPrefix, subjectPlaceholder+"/") != n {
+		bad("key_prefix", "%s must be followed by / (for example \"uploads/{subject}/\")", subjectPlaceholder)
+	}
+	if i := strings.Index(p.KeyPrefix, subjectPlaceholder); i > 0 && p.KeyPrefix[i-1] != '/' {
+		bad("key_prefix", "%s must start a path segment (for example \"uploads/{subject}/\")", subjectPlaceholder)
+	}
 	if err := objectkey.CheckPrefix(strings.ReplaceAll(p.KeyPrefix, subjectPlaceholder, subjectPlaceholderValue)); err != nil {
 		bad("key_prefix", "%v", err)
 	}

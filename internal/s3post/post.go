@@ -61,7 +61,7 @@ func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpol
 	}
 	// The policy states its expiration in whole seconds (RFC 3339).
 	expiration = expiration.Truncate(time.Second)
-	if !expiration.After(now) {
+	if expiration.Sub(now) < time.Second {
 		return nil, ErrCredentialsExpired
 	}
 

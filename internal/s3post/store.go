@@ -23,6 +23,11 @@ var ErrNoSuchUpload = errors.New("no such multipart upload")
 // SignPut presigns a PUT with the exact Content-Length, Content-Type,
 // metadata and checksum signed in. The URL never outlives the credentials.
 func (s *Signer) SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
+	if p.ContentLength < 1 {
+		// SigV4 signs no Content-Length (nor Content-Type) for an empty
+		// body: such a URL would accept any size.
+		return nil, fmt.Errorf("presign PUT for s3://%s/%s: content length %d cannot be signed", p.Bucket, p.Key, p.ContentLength)
+	}
 	expires, expiresAt, err := s.clampExpiry(ctx, p.Expires)
 	if err != nil {
 		return nil, err
@@ -40,6 +45,9 @@ func (s *Signer) SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolic
 	req, err := s.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(expires))
 	if err != nil {
 		return nil, fmt.Errorf("presign PUT for s3://%s/%s: %w", p.Bucket, p.Key, err)
+	}
+	if signed := req.SignedHeader; signed.Get("Content-Length") == "" || signed.Get("Content-Type") == "" {
+		return nil, fmt.Errorf("presign PUT for s3://%s/%s: the SDK did not sign Content-Length and Content-Type", p.Bucket, p.Key)
 	}
 	return &uploadpolicy.SignedRequest{Method: req.Method, URL: req.URL, Headers: headers(req.SignedHeader), ExpiresAt: expiresAt}, nil
 }
