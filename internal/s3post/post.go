@@ -61,7 +61,9 @@ func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpol
 	}
 	// The policy states its expiration in whole seconds (RFC 3339).
 	expiration = expiration.Truncate(time.Second)
-	if expiration.Sub(now) < time.Second {
+	// Whole seconds: a 1 s profile may give a policy that ends within the
+	// current second; only one already past is refused.
+	if !expiration.After(now) {
 		return nil, ErrCredentialsExpired
 	}
 
