@@ -37,8 +37,8 @@ const (
 	DefaultJWKSTimeout      = 5 * time.Second
 	DefaultJWKSMinRefresh   = time.Minute
 	DefaultProfilesClaim    = "gatepost_profiles"
-	DefaultRequestsPerSec   = 10
-	DefaultBurst            = 20
+	DefaultRequestsPerSec   = 50
+	DefaultBurst            = 100
 	subjectPlaceholder      = "{subject}"
 	subjectPlaceholderValue = "subject"
 )

@@ -40,7 +40,7 @@ func wantDefault() *config.Config {
 			JWKSTimeout: config.DefaultJWKSTimeout, JWKSMinRefresh: config.DefaultJWKSMinRefresh,
 			ProfilesClaim: config.DefaultProfilesClaim,
 		}},
-		RateLimit: config.RateLimit{RequestsPerSecond: 10, Burst: 20},
+		RateLimit: config.RateLimit{RequestsPerSecond: 200, Burst: 400},
 		CORS:      config.CORS{AllowedOrigins: []string{"http://127.0.0.1:8080", "http://localhost:8080"}},
 	}
 }
@@ -355,7 +355,8 @@ profiles:
 				},
 			},
 			Auth:      wantDefault().Auth,
-			RateLimit: wantDefault().RateLimit,
+			// A file without rate_limit gets the code's defaults.
+			RateLimit: config.RateLimit{RequestsPerSecond: config.DefaultRequestsPerSec, Burst: config.DefaultBurst},
 		}
 	}
 
