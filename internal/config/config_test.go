@@ -354,7 +354,7 @@ profiles:
 					Expires:      config.DefaultExpires,
 				},
 			},
-			Auth:      wantDefault().Auth,
+			Auth: wantDefault().Auth,
 			// A file without rate_limit gets the code's defaults.
 			RateLimit: config.RateLimit{RequestsPerSecond: config.DefaultRequestsPerSec, Burst: config.DefaultBurst},
 		}
