@@ -117,7 +117,7 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 		s.logger.ErrorContext(ctx, "signing failed", "bucket", post.Bucket, "key", post.Key, "error", err)
 		return nil, status.Error(codes.Unavailable, "the upload policy could not be signed; try again later")
 	}
-	s.audit(ctx, id, profile, post, signed)
+	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)
 	s.metrics.Issued(profile, "post")
 	return &gatepostv1.CreatePresignedPostResponse{
 		Url:              signed.URL,
@@ -153,13 +153,8 @@ func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) 
 	return status.Errorf(codes.ResourceExhausted, "rate limit exceeded for subject %s; retry after %ds", echo(id.Subject), seconds)
 }
 
-// audit writes one line per issued policy: who, what, where, until when.
-// Never the token, the signature or the policy itself.
-func (s *Service) audit(ctx context.Context, id *auth.Identity, profile string, post *uploadpolicy.Post, signed *uploadpolicy.Signed) {
-	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)
-}
-
-// auditLine writes one audit line for an upload step. It uses typed
+// auditLine writes one audit line for an upload step: who, what, where,
+// until when; never the token, the signature or the policy. It uses typed
 // attributes (LogAttrs): it runs once per issued credential, and boxing
 // each value cost a sixth of a gRPC call.
 func (s *Service) auditLine(ctx context.Context, msg string, id *auth.Identity, profile, bucket, key string, maxBytes int64, expiresAt time.Time) {

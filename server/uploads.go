@@ -315,22 +315,14 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	if err != nil {
 		return nil, err
 	}
-	name := req.GetProfile()
-	if name == "" {
-		name = config.DefaultProfile
-	}
-	profile, ok := s.profiles[name]
-	if !ok {
-		return nil, invalid("profile", "unknown profile %s", echo(name))
-	}
-	if !id.MayUse(name) {
-		return nil, status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), name)
+	name, profile, prefix, err := s.profileFor(req.GetProfile(), id)
+	if err != nil {
+		return nil, err
 	}
 	key := req.GetKey()
 	if err := objectkey.Check(key); err != nil {
 		return nil, invalid("key", "%v", err)
 	}
-	prefix := strings.ReplaceAll(profile.KeyPrefix, "{subject}", auth.KeySegment(id.Subject))
 	if !strings.HasPrefix(key, prefix) {
 		return nil, status.Errorf(codes.PermissionDenied, "key: %s is not under your prefix %q for profile %q", echo(key), prefix, name)
 	}

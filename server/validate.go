@@ -38,10 +38,10 @@ type object struct {
 	metadata    map[string]string
 }
 
-// resolveProfile finds the named profile (default "default"), checks that
-// the caller may use it and that it allows the method, and returns it with
-// the caller's own key prefix ({subject} filled in).
-func (s *Service) resolveProfile(name string, id *auth.Identity, method config.Method) (string, config.Profile, string, error) {
+// profileFor finds the named profile (default "default"), checks that the
+// caller may use it, and returns it with the caller's own key prefix
+// ({subject} filled in).
+func (s *Service) profileFor(name string, id *auth.Identity) (string, config.Profile, string, error) {
 	if name == "" {
 		name = config.DefaultProfile
 	}
@@ -52,13 +52,20 @@ func (s *Service) resolveProfile(name string, id *auth.Identity, method config.M
 	if !id.MayUse(name) {
 		return "", config.Profile{}, "", status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), name)
 	}
-	if !profile.Allows(method) {
-		return "", config.Profile{}, "", invalid("profile", "profile %q does not allow %s uploads", name, method)
-	}
 	// Each caller's keys live under its own prefix when the profile's
 	// prefix contains {subject}.
 	prefix := strings.ReplaceAll(profile.KeyPrefix, "{subject}", auth.KeySegment(id.Subject))
 	return name, profile, prefix, nil
+}
+
+// resolveProfile is profileFor for an upload: the profile must also allow
+// the method.
+func (s *Service) resolveProfile(name string, id *auth.Identity, method config.Method) (string, config.Profile, string, error) {
+	name, profile, prefix, err := s.profileFor(name, id)
+	if err == nil && !profile.Allows(method) {
+		err = invalid("profile", "profile %q does not allow %s uploads", name, method)
+	}
+	return name, profile, prefix, err
 }
 
 // decideObject validates the parts every upload request shares, in field
