@@ -102,6 +102,7 @@ func presignCommand(ctx context.Context, args []string, getenv func(string) stri
 	fs := flag.NewFlagSet("gatepost presign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := newClientFlags(fs, getenv)
+	defer c.client.Close()
 	length := fs.Int64("content-length", -1, "declared size in bytes (default: none)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -127,6 +128,7 @@ func uploadCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs := flag.NewFlagSet("gatepost upload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := newClientFlags(fs, getenv)
+	defer c.client.Close()
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	threshold := fs.Int64("multipart-threshold", 64<<20, "files larger than this many bytes go up as multipart uploads")
 	parallel := fs.Int("parallel", 4, "parts uploaded at once in a multipart upload")

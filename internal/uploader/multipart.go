@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -19,7 +17,8 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 )
 
-// restPaths are the REST routes of the POST-bodied RPCs.
+// restPaths are the REST routes of the POST-bodied RPCs (presigning has
+// its own GET, in presignREST).
 var restPaths = map[string]string{
 	"CreateMultipartUpload":   "/v1/multipart",
 	"PresignUploadParts":      "/v1/multipart/parts",
@@ -33,21 +32,17 @@ func (c *Client) call(ctx context.Context, method string, req, resp proto.Messag
 	if c.UseREST {
 		return c.callREST(ctx, restPaths[method], req, resp)
 	}
-	conn, err := grpc.NewClient(c.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := c.grpcConn()
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", c.GRPCAddr, err)
+		return err
 	}
-	defer conn.Close()
 	if c.Token != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.Token)
 	}
 	if err := conn.Invoke(ctx, "/gatepost.v1.UploadService/"+method, req, resp); err != nil {
 		st := status.Convert(err)
-		if httpStatus, ok := clientError[st.Code().String()]; ok {
+		if httpStatus, ok := clientError[st.Code()]; ok {
 			return &GatepostError{HTTPStatus: httpStatus, Code: st.Code().String(), Message: st.Message()}
-		}
-		if st.Code().String() == "FailedPrecondition" || st.Code().String() == "NotFound" {
-			return &GatepostError{HTTPStatus: 400, Code: st.Code().String(), Message: st.Message()}
 		}
 		return fmt.Errorf("%s over gRPC at %s: %w", method, c.GRPCAddr, err)
 	}

@@ -15,12 +15,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
@@ -71,6 +71,30 @@ type Client struct {
 	Token string
 	// HTTP uploads files and calls REST; http.DefaultClient when nil.
 	HTTP *http.Client
+
+	connOnce sync.Once
+	conn     *grpc.ClientConn
+	connErr  error
+}
+
+// grpcConn returns the one gRPC connection of the client, dialling it on
+// first use.
+func (c *Client) grpcConn() (*grpc.ClientConn, error) {
+	c.connOnce.Do(func() {
+		c.conn, c.connErr = grpc.NewClient(c.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	})
+	if c.connErr != nil {
+		return nil, fmt.Errorf("connect to %s: %w", c.GRPCAddr, c.connErr)
+	}
+	return c.conn, nil
+}
+
+// Close closes the gRPC connection, if one was made.
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.Close()
 }
 
 func (c *Client) http() *http.Client {
@@ -89,21 +113,9 @@ func (c *Client) Presign(ctx context.Context, req *gatepostv1.CreatePresignedPos
 }
 
 func (c *Client) presignGRPC(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*Presigned, []byte, error) {
-	conn, err := grpc.NewClient(c.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to %s: %w", c.GRPCAddr, err)
-	}
-	defer conn.Close()
-	if c.Token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.Token)
-	}
-	resp, err := gatepostv1.NewUploadServiceClient(conn).CreatePresignedPost(ctx, req)
-	if err != nil {
-		st := status.Convert(err)
-		if httpStatus, ok := clientError[st.Code().String()]; ok {
-			return nil, nil, &GatepostError{HTTPStatus: httpStatus, Code: st.Code().String(), Message: st.Message()}
-		}
-		return nil, nil, fmt.Errorf("presign over gRPC at %s: %w", c.GRPCAddr, err)
+	resp := &gatepostv1.CreatePresignedPostResponse{}
+	if err := c.call(ctx, "CreatePresignedPost", req, resp); err != nil {
+		return nil, nil, err
 	}
 	raw, err := protojson.MarshalOptions{UseProtoNames: true, Multiline: true}.Marshal(resp)
 	if err != nil {
@@ -116,10 +128,12 @@ func (c *Client) presignGRPC(ctx context.Context, req *gatepostv1.CreatePresigne
 }
 
 // clientError lists the gRPC codes that are gatepost refusing a request
-// (rather than a failure to reach it) with their HTTP statuses.
-var clientError = map[string]int{
-	"InvalidArgument": 400, "Unauthenticated": 401, "PermissionDenied": 403,
-	"ResourceExhausted": 429, "Unavailable": 503,
+// (rather than a failure to reach it) with the HTTP statuses the gateway
+// maps them to.
+var clientError = map[codes.Code]int{
+	codes.InvalidArgument: 400, codes.FailedPrecondition: 400, codes.NotFound: 404,
+	codes.Unauthenticated: 401, codes.PermissionDenied: 403, codes.ResourceExhausted: 429,
+	codes.Unavailable: 503,
 }
 
 func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*Presigned, []byte, error) {
@@ -162,14 +176,6 @@ func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresigne
 		return nil, nil, fmt.Errorf("decode presign answer: %w", err)
 	}
 	return &p, body, nil
-}
-
-func codeName(code int) string {
-	names := map[int]string{3: "InvalidArgument", 5: "NotFound", 7: "PermissionDenied", 8: "ResourceExhausted", 9: "FailedPrecondition", 13: "Internal", 14: "Unavailable", 16: "Unauthenticated"}
-	if n, ok := names[code]; ok {
-		return n
-	}
-	return "Code" + strconv.Itoa(code)
 }
 
 // Upload POSTs size bytes from body to the presigned URL as a
@@ -232,7 +238,7 @@ func restError(httpStatus int, body []byte) error {
 	if json.Unmarshal(body, &st) != nil {
 		st.Message = strings.TrimSpace(string(body))
 	}
-	return &GatepostError{HTTPStatus: httpStatus, Code: codeName(st.Code), Message: st.Message}
+	return &GatepostError{HTTPStatus: httpStatus, Code: codes.Code(st.Code).String(), Message: st.Message}
 }
 
 // IsGatepostError reports whether err is gatepost refusing the request.
