@@ -99,15 +99,21 @@ func postForm(t *testing.T, target string, fields []formField, content []byte) (
 	}
 	defer resp.Body.Close()
 	respBody, _ := io.ReadAll(resp.Body)
-	var s3err struct {
+	code, message := s3Error(respBody)
+	if resp.StatusCode >= 300 {
+		t.Logf("POST answered %d %s: %s", resp.StatusCode, code, message)
+	}
+	return resp.StatusCode, code
+}
+
+// s3Error reads the code and message of an S3 XML error answer.
+func s3Error(body []byte) (code, message string) {
+	var e struct {
 		Code    string `xml:"Code"`
 		Message string `xml:"Message"`
 	}
-	_ = xml.Unmarshal(respBody, &s3err)
-	if resp.StatusCode >= 300 {
-		t.Logf("POST answered %d %s: %s", resp.StatusCode, s3err.Code, s3err.Message)
-	}
-	return resp.StatusCode, s3err.Code
+	_ = xml.Unmarshal(body, &e)
+	return e.Code, e.Message
 }
 
 // fieldsOf turns a presigned answer's fields into form fields, in a fixed

@@ -71,19 +71,10 @@ func put(t *testing.T, url string, headers map[string]string, body []byte) (int,
 	raw, _ := io.ReadAll(resp.Body)
 	code := ""
 	if resp.StatusCode >= 300 {
-		code = xmlCode(raw)
+		code, _ = s3Error(raw)
 		t.Logf("PUT answered %d %s", resp.StatusCode, raw)
 	}
 	return resp.StatusCode, code
-}
-
-func xmlCode(raw []byte) string {
-	s := string(raw)
-	i, j := strings.Index(s, "<Code>"), strings.Index(s, "</Code>")
-	if i < 0 || j < i {
-		return ""
-	}
-	return s[i+len("<Code>") : j]
 }
 
 func wantCode(t *testing.T, err error, want codes.Code, what string) {

@@ -8,9 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -30,6 +29,7 @@ import (
 	"github.com/gatepost/gatepost/internal/app"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/uploader"
 )
 
 func TestMain(m *testing.M) {
@@ -169,22 +169,7 @@ func (s *started) rest(t *testing.T, req *gatepostv1.CreatePresignedPostRequest)
 // (none when empty) and returns the response and its body.
 func (s *started) restWith(t *testing.T, authorization string, req *gatepostv1.CreatePresignedPostRequest) (*http.Response, []byte) {
 	t.Helper()
-	q := url.Values{}
-	set := func(k, v string) {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	set("key", req.GetKey())
-	set("content_type", req.GetContentType())
-	set("profile", req.GetProfile())
-	if req.ContentLength != nil {
-		q.Set("content_length", strconv.FormatInt(req.GetContentLength(), 10))
-	}
-	for k, v := range req.GetMetadata() {
-		q.Set("metadata["+k+"]", v)
-	}
-	httpReq, err := http.NewRequest(http.MethodGet, "http://"+s.app.HTTPAddr()+"/v1/presign?"+q.Encode(), nil)
+	httpReq, err := http.NewRequest(http.MethodGet, "http://"+s.app.HTTPAddr()+"/v1/presign?"+uploader.PresignQuery(req).Encode(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +256,7 @@ func TestSamePolicyOverGRPCAndREST(t *testing.T) {
 		for k := range fields {
 			names = append(names, k)
 		}
-		if diff := cmp.Diff(wantFields, names, cmpSort); diff != "" {
+		if diff := cmp.Diff(wantFields, names, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 			t.Errorf("field names (-want +got):\n%s", diff)
 		}
 	}
@@ -279,18 +264,6 @@ func TestSamePolicyOverGRPCAndREST(t *testing.T) {
 		t.Errorf("policy conditions, gRPC vs REST (-gRPC +REST):\n%s", diff)
 	}
 }
-
-var cmpSort = cmp.Transformer("sort", func(in []string) []string {
-	out := append([]string(nil), in...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-})
 
 // TestBadInputBothTransports: each bad request gets InvalidArgument on gRPC
 // and 400 on REST, with a message that names the field, and never a 500.

@@ -136,7 +136,8 @@ var clientError = map[codes.Code]int{
 	codes.Unavailable: 503,
 }
 
-func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*Presigned, []byte, error) {
+// PresignQuery returns the query parameters of GET /v1/presign for req.
+func PresignQuery(req *gatepostv1.CreatePresignedPostRequest) url.Values {
 	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
@@ -146,13 +147,18 @@ func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresigne
 	set("key", req.GetKey())
 	set("content_type", req.GetContentType())
 	set("profile", req.GetProfile())
+	set("checksum_sha256", req.GetChecksumSha256())
 	if req.ContentLength != nil {
 		q.Set("content_length", strconv.FormatInt(req.GetContentLength(), 10))
 	}
 	for k, v := range req.GetMetadata() {
 		q.Set("metadata["+k+"]", v)
 	}
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+"/v1/presign?"+q.Encode(), nil)
+	return q
+}
+
+func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*Presigned, []byte, error) {
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+"/v1/presign?"+PresignQuery(req).Encode(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
