@@ -4,52 +4,56 @@
 package ratelimit
 
 import (
+	"math"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// idleAfter is how long an untouched bucket is kept; by then it is full
-// again for any sensible rate, so dropping it changes nothing.
-const idleAfter = 10 * time.Minute
+// sweepEvery is how often Allow looks for buckets it can forget.
+const sweepEvery = time.Minute
 
 // Limiter holds token buckets by key. x/time/rate provides the bucket but
 // no keyed store, and the keyed-store libraries bring their own clocks and
-// backends; this map with idle eviction is all that is needed here.
+// backends; this map, which forgets only buckets that are full again, is
+// all that is needed here.
 type Limiter struct {
 	mu        sync.Mutex
-	buckets   map[string]*bucket
+	buckets   map[string]*rate.Limiter
 	lastSweep time.Time
-}
-
-type bucket struct {
-	lim      *rate.Limiter
-	lastUsed time.Time
 }
 
 // New returns an empty Limiter.
 func New() *Limiter {
-	return &Limiter{buckets: make(map[string]*bucket)}
+	return &Limiter{buckets: make(map[string]*rate.Limiter)}
 }
 
-// Allow takes one token from the bucket of key, creating it full with the
-// given rate and burst. When none is left it returns false and how long
-// until one is.
+// Allow takes one token from the bucket of key; see AllowN.
 func (l *Limiter) Allow(key string, perSecond float64, burst int, now time.Time) (bool, time.Duration) {
+	return l.AllowN(key, 1, perSecond, burst, now)
+}
+
+// AllowN takes n tokens from the bucket of key, creating it full with the
+// given rate and burst. When fewer than n are left it takes none and
+// returns false and how long until n are. A request for more than burst
+// tokens can never succeed: it returns false and a zero wait.
+func (l *Limiter) AllowN(key string, n int, perSecond float64, burst int, now time.Time) (bool, time.Duration) {
+	if n > burst {
+		return false, 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
 	b, ok := l.buckets[key]
-	if !ok || b.lim.Limit() != rate.Limit(perSecond) || b.lim.Burst() != burst {
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
-		b.lim.SetLimitAt(now, rate.Limit(perSecond)) // start the bucket's clock at now
+	if !ok || b.Limit() != rate.Limit(perSecond) || b.Burst() != burst {
+		b = rate.NewLimiter(rate.Limit(perSecond), burst)
+		b.SetLimitAt(now, rate.Limit(perSecond)) // start the bucket's clock at now
 		l.buckets[key] = b
 	}
-	b.lastUsed = now
-	r := b.lim.ReserveN(now, 1)
+	r := b.ReserveN(now, n)
 	if !r.OK() {
-		return false, time.Second
+		return false, 0
 	}
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
@@ -58,14 +62,17 @@ func (l *Limiter) Allow(key string, perSecond float64, burst int, now time.Time)
 	return true, 0
 }
 
-// sweep drops idle buckets, at most once a minute.
+// sweep forgets buckets that are full again, at most once a minute: a full
+// bucket is what a new one would be, so forgetting it changes nothing. A
+// bucket still refilling is kept however long it has been idle, or a slow
+// limit (one an hour) would be reset by waiting a few minutes.
 func (l *Limiter) sweep(now time.Time) {
-	if now.Sub(l.lastSweep) < time.Minute {
+	if now.Sub(l.lastSweep) < sweepEvery {
 		return
 	}
 	l.lastSweep = now
 	for k, b := range l.buckets {
-		if now.Sub(b.lastUsed) > idleAfter {
+		if b.TokensAt(now) >= math.Floor(float64(b.Burst())) {
 			delete(l.buckets, k)
 		}
 	}

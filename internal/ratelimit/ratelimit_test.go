@@ -32,7 +32,41 @@ func TestAllow(t *testing.T) {
 	}
 }
 
-func TestIdleBucketsAreDropped(t *testing.T) {
+func TestAllowN(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		n, burst int
+		taken    int // tokens taken before
+		wantOK   bool
+		wantWait time.Duration
+	}{
+		{name: "within the burst", n: 5, burst: 10, wantOK: true},
+		{name: "exactly the burst", n: 10, burst: 10, wantOK: true},
+		{name: "more than the burst can never pass", n: 11, burst: 10, wantOK: false, wantWait: 0},
+		{name: "not enough left", n: 5, burst: 10, taken: 8, wantOK: false, wantWait: 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := ratelimit.New()
+			if tt.taken > 0 {
+				if ok, _ := l.AllowN("k", tt.taken, 1, tt.burst, now); !ok {
+					t.Fatal("setup: could not take tokens")
+				}
+			}
+			ok, wait := l.AllowN("k", tt.n, 1, tt.burst, now)
+			if ok != tt.wantOK || wait != tt.wantWait {
+				t.Errorf("AllowN(%d) = %t, %s; want %t, %s", tt.n, ok, wait, tt.wantOK, tt.wantWait)
+			}
+		})
+	}
+}
+
+// TestFullBucketsAreDropped: a bucket is forgotten only once it is full
+// again; forgetting one still refilling would reset a slow limit.
+func TestFullBucketsAreDropped(t *testing.T) {
 	t.Parallel()
 	l := ratelimit.New()
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -41,6 +75,27 @@ func TestIdleBucketsAreDropped(t *testing.T) {
 	}
 	l.Allow("d", 1, 1, now.Add(11*time.Minute))
 	if n := l.Len(); n != 1 {
-		t.Errorf("%d buckets after the others went idle, want 1", n)
+		t.Errorf("%d buckets after the others refilled, want 1", n)
+	}
+}
+
+// TestSlowLimitIsNotForgotten: one request an hour stays one an hour
+// however long the caller waits in between (it used to be forgotten after
+// ten idle minutes).
+func TestSlowLimitIsNotForgotten(t *testing.T) {
+	t.Parallel()
+	l := ratelimit.New()
+	perHour := 1.0 / 3600
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	if ok, _ := l.Allow("alice", perHour, 1, now); !ok {
+		t.Fatal("first request refused")
+	}
+	for _, after := range []time.Duration{11 * time.Minute, 30 * time.Minute, 59 * time.Minute} {
+		if ok, _ := l.Allow("alice", perHour, 1, now.Add(after)); ok {
+			t.Errorf("allowed again after %s with a limit of one an hour", after)
+		}
+	}
+	if ok, _ := l.Allow("alice", perHour, 1, now.Add(time.Hour+time.Second)); !ok {
+		t.Error("refused after an hour")
 	}
 }
