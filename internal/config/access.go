@@ -43,6 +43,18 @@ const (
 	subjectPlaceholderValue = "subject"
 )
 
+// Bounds of jwt.max_token_lifetime.
+const (
+	// DefaultMaxTokenLifetime is the longest a JWT may be valid for (from
+	// now to exp, and from iat to exp) unless jwt.max_token_lifetime says
+	// otherwise.
+	DefaultMaxTokenLifetime = 24 * time.Hour
+	// MinMaxTokenLifetime is the smallest jwt.max_token_lifetime accepted.
+	MinMaxTokenLifetime = time.Minute
+	// MaxMaxTokenLifetime is the largest jwt.max_token_lifetime accepted.
+	MaxMaxTokenLifetime = 30 * 24 * time.Hour
+)
+
 // Auth configures who may ask for upload policies.
 type Auth struct {
 	// Mode is api_key, jwt or none; required.
@@ -54,6 +66,23 @@ type Auth struct {
 	// MTLS authenticates gRPC callers by their verified client certificate,
 	// in any mode (it needs tls.client_ca_file).
 	MTLS MTLS `yaml:"mtls"`
+	// AllowNoneBeyondLoopback lets mode none listen on addresses other
+	// than loopback, for when an authenticating proxy is in front.
+	// Without it that is a configuration error.
+	AllowNoneBeyondLoopback bool `yaml:"allow_none_beyond_loopback"`
+}
+
+// CertSubjectPrefix starts the subject of every caller authenticated by a
+// client certificate. No API key subject and no JWT sub may start with it
+// (in any letter case), so a token can never become a certificate holder's
+// subject and share its key prefix, upload tokens or rate bucket.
+const CertSubjectPrefix = "cert:"
+
+// ReservedSubject reports whether a token subject is refused because it
+// starts with CertSubjectPrefix, compared case-insensitively.
+func ReservedSubject(subject string) bool {
+	n := len(CertSubjectPrefix)
+	return len(subject) >= n && strings.EqualFold(subject[:n], CertSubjectPrefix)
 }
 
 // MTLS configures client-certificate authentication on gRPC.
@@ -135,6 +164,10 @@ type JWT struct {
 	Audience string `yaml:"audience"`
 	// Leeway tolerates clock skew on exp, nbf and iat (default 30s).
 	Leeway time.Duration `yaml:"leeway"`
+	// MaxTokenLifetime refuses tokens valid for longer (default 24h, 1m to
+	// 720h): exp may be at most this (plus Leeway) after now, and, when
+	// the token has iat, at most this after iat. 0 means the default.
+	MaxTokenLifetime time.Duration `yaml:"max_token_lifetime"`
 	// ProfilesClaim names the claim listing the profiles the caller may
 	// use (an array of strings or a space-separated string; "*" allows all).
 	ProfilesClaim string `yaml:"profiles_claim"`
@@ -190,6 +223,9 @@ func (a *Auth) applyDefaults() {
 	if j.ProfilesClaim == "" {
 		j.ProfilesClaim = DefaultProfilesClaim
 	}
+	if j.MaxTokenLifetime == 0 {
+		j.MaxTokenLifetime = DefaultMaxTokenLifetime
+	}
 }
 
 func (r *RateLimit) applyDefaults() {
@@ -201,7 +237,14 @@ func (r *RateLimit) applyDefaults() {
 	}
 }
 
-func (a *Auth) validate(profiles map[string]Profile) []error {
+// listenAddr is a listen address and the setting it comes from.
+type listenAddr struct {
+	setting, addr string
+}
+
+// validate checks the auth settings; profiles are the configured profiles
+// and listeners the API's listen addresses (for mode none).
+func (a *Auth) validate(profiles map[string]Profile, listeners ...listenAddr) []error {
 	var errs []error
 	bad := func(setting, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("auth.%s: %s", setting, fmt.Sprintf(format, args...)))
@@ -217,6 +260,17 @@ func (a *Auth) validate(profiles map[string]Profile) []error {
 	case "":
 		bad("mode", "required: api_key, jwt, or none (none lets anyone who reaches gatepost get policies)")
 	case AuthNone:
+		var beyond []string
+		for _, l := range listeners {
+			if l.addr != "" && !IsLoopback(l.addr) {
+				beyond = append(beyond, fmt.Sprintf("%s %q", l.setting, l.addr))
+			}
+		}
+		if len(beyond) > 0 && !a.AllowNoneBeyondLoopback {
+			bad("mode", "none on a non-loopback address (%s) lets anyone who can reach gatepost get upload credentials; "+
+				"use api_key or jwt, listen on 127.0.0.1, or set auth.allow_none_beyond_loopback: true when an authenticating proxy is in front",
+				strings.Join(beyond, ", "))
+		}
 	case AuthAPIKey:
 		if len(a.APIKeys) == 0 {
 			bad("api_keys", "at least one key is required in api_key mode")
@@ -224,8 +278,11 @@ func (a *Auth) validate(profiles map[string]Profile) []error {
 		seen := map[string]bool{}
 		for i, k := range a.APIKeys {
 			at := fmt.Sprintf("api_keys[%d]", i)
-			if k.Subject == "" {
-				bad(at+".subject", "required")
+			switch {
+			case strings.TrimSpace(k.Subject) == "":
+				bad(at+".subject", "required (not blank)")
+			case ReservedSubject(k.Subject):
+				bad(at+".subject", "%q starts with %q, which is reserved for callers authenticated by a client certificate", k.Subject, CertSubjectPrefix)
 			}
 			sum, err := hex.DecodeString(k.SHA256)
 			switch {
@@ -262,6 +319,9 @@ func (a *Auth) validate(profiles map[string]Profile) []error {
 		}
 		if j.Leeway < 0 || j.Leeway > MaxJWTLeeway {
 			bad("jwt.leeway", "%s is outside 0s..5m", j.Leeway)
+		}
+		if l := j.MaxTokenLifetime; l != 0 && (l < MinMaxTokenLifetime || l > MaxMaxTokenLifetime) {
+			bad("jwt.max_token_lifetime", "%s is outside 1m..720h", l)
 		}
 		if j.JWKSTimeout < 0 || j.JWKSRefresh < 0 || j.JWKSMinRefresh < 0 {
 			bad("jwt", "durations must not be negative")

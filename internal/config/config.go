@@ -78,6 +78,10 @@ type Metrics struct {
 	// Pprof also serves Go's /debug/pprof/ profiles on the metrics
 	// listener (needs addr; never on the API port).
 	Pprof bool `yaml:"pprof"`
+	// OnAPIPort serves /metrics on http_addr even when auth.mode is
+	// api_key or jwt; without it, and without addr, metrics are then not
+	// served at all (with mode none they stay on http_addr).
+	OnAPIPort bool `yaml:"on_api_port"`
 }
 
 // S3 configures the connection to S3 or an S3-compatible store.
@@ -128,7 +132,25 @@ type Profile struct {
 	// Methods are the upload methods callers may use: post, put,
 	// multipart (default: all three).
 	Methods []Method `yaml:"methods"`
+	// ContentDisposition, when set (for example "attachment"), is pinned
+	// on every upload: signed into PUT URLs, set by gatepost on multipart
+	// uploads and required by POST policies.
+	ContentDisposition string `yaml:"content_disposition"`
+	// CacheControl, when set, is pinned the same way.
+	CacheControl string `yaml:"cache_control"`
+	// ActiveContentTypes accepts, by name, content types a browser runs
+	// (see ActiveContentType) in a profile that does not pin
+	// content_disposition: attachment.
+	ActiveContentTypes []string `yaml:"active_content_types"`
+	// Overwrite, when false, makes the store refuse an upload to a key
+	// that already exists (If-None-Match: * on PUT and multipart
+	// completion). POST cannot express it, so such a profile may not
+	// allow post. Default true.
+	Overwrite *bool `yaml:"overwrite"`
 }
+
+// MayOverwrite reports whether uploads may replace an existing object.
+func (p *Profile) MayOverwrite() bool { return p.Overwrite == nil || *p.Overwrite }
 
 // Method is a way of uploading.
 type Method string
@@ -255,7 +277,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, p.RateLimit.validate("profiles."+name+".rate_limit")...)
 		}
 	}
-	errs = append(errs, c.Auth.validate(c.Profiles)...)
+	errs = append(errs, overlappingProfiles(c.Profiles, names)...)
+	errs = append(errs, c.Auth.validate(c.Profiles, listenAddr{"grpc_addr", c.GRPCAddr}, listenAddr{"http_addr", c.HTTPAddr})...)
 	errs = append(errs, c.RateLimit.validate("rate_limit")...)
 	errs = append(errs, c.CORS.validate()...)
 	errs = append(errs, c.TLS.validate(&c.Auth)...)
@@ -332,6 +355,7 @@ func (p *Profile) validate(at, name string) []error {
 	case p.Expires > MaxExpires:
 		bad("expires", "%s is longer than SigV4's limit of 7 days (168h)", p.Expires)
 	}
+	errs = append(errs, p.validatePinnedHeaders(at)...)
 	seen := map[string]bool{}
 	for _, k := range p.MetadataKeys {
 		switch {

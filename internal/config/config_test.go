@@ -38,7 +38,7 @@ func wantDefault() *config.Config {
 		Auth: config.Auth{Mode: config.AuthNone, JWT: config.JWT{
 			Leeway: config.DefaultJWTLeeway, JWKSRefresh: config.DefaultJWKSRefresh,
 			JWKSTimeout: config.DefaultJWKSTimeout, JWKSMinRefresh: config.DefaultJWKSMinRefresh,
-			ProfilesClaim: config.DefaultProfilesClaim,
+			ProfilesClaim: config.DefaultProfilesClaim, MaxTokenLifetime: config.DefaultMaxTokenLifetime,
 		}},
 		RateLimit: config.RateLimit{RequestsPerSecond: 200, Burst: 400},
 		CORS:      config.CORS{AllowedOrigins: []string{"http://127.0.0.1:8080", "http://localhost:8080"}},
@@ -132,7 +132,7 @@ func TestValidate(t *testing.T) {
 		{name: "expires 0s takes the default", yaml: configYAML(map[string]string{"expires": "0s"})},
 		{name: "wildcards", yaml: configYAML(map[string]string{"content_types": `["*/*", "text/*", "application/vnd.api+json"]`})},
 		{name: "metadata keys", yaml: configYAML(map[string]string{"metadata_keys": `["origin", "note_1", "a-b"]`})},
-		{name: "endpoint", yaml: withTop("grpc_addr: a:1\nhttp_addr: a:2\ns3:\n  region: x\n  endpoint: http://127.0.0.1:9000\n  path_style: true\n")},
+		{name: "endpoint", yaml: withTop("grpc_addr: 127.0.0.1:1\nhttp_addr: 127.0.0.1:2\ns3:\n  region: x\n  endpoint: http://127.0.0.1:9000\n  path_style: true\n")},
 		{name: "both addresses on port 0", yaml: withTop("grpc_addr: 127.0.0.1:0\nhttp_addr: 127.0.0.1:0\ns3:\n  region: x\n")},
 
 		{name: "max_bytes missing", yaml: configYAML(map[string]string{"max_bytes": "-"}), wantErr: []string{"profiles.default.max_bytes"}},
@@ -502,5 +502,165 @@ func TestFromArgsHelp(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "-config") {
 		t.Errorf("usage does not list -config:\n%s", out.String())
+	}
+}
+
+// authConfig returns a configuration with the valid profile "default",
+// the listen addresses and the given auth section (YAML, starting with
+// "auth:").
+func authConfig(grpcAddr, httpAddr, authYAML string) string {
+	return "grpc_addr: \"" + grpcAddr + "\"\nhttp_addr: \"" + httpAddr + "\"\ns3:\n  region: us-east-1\n" +
+		"profiles:\n  default:\n    bucket: uploads\n    max_bytes: 10\n    content_types: [\"*/*\"]\n" + authYAML
+}
+
+// apiKeyAuth is an api_key auth section with one key for subject.
+func apiKeyAuth(subject string) string {
+	return "auth:\n  mode: api_key\n  api_keys:\n    - subject: " + subject +
+		"\n      sha256: \"" + strings.Repeat("ab", 32) + "\"\n      profiles: [\"default\"]\n"
+}
+
+// jwtAuth is a jwt auth section with the extra jwt settings given.
+func jwtAuth(extra string) string {
+	return "auth:\n  mode: jwt\n  jwt:\n    hs256_secret_env: SECRET\n    issuer: https://issuer.test\n    audience: gatepost\n" + extra
+}
+
+func TestValidateAuth(t *testing.T) {
+	t.Parallel()
+	const lo1, lo2 = "127.0.0.1:9090", "127.0.0.1:8080"
+	tests := []struct {
+		name string
+		yaml string
+		// wantErr lists what must appear in Validate's error; none means
+		// the configuration is valid.
+		wantErr []string
+	}{
+		{name: "api key", yaml: authConfig(lo1, lo2, apiKeyAuth("billing-service"))},
+		{name: "api key subject containing cert:", yaml: authConfig(lo1, lo2, apiKeyAuth(`"billing-cert:x"`))},
+		{name: "api key subject starting with cert", yaml: authConfig(lo1, lo2, apiKeyAuth("certificate-service"))},
+		{
+			name:    "api key subject with the certificate prefix",
+			yaml:    authConfig(lo1, lo2, apiKeyAuth(`"cert:billing-service"`)),
+			wantErr: []string{"auth.api_keys[0].subject", `"cert:billing-service"`, "reserved"},
+		},
+		{
+			name:    "api key subject with the certificate prefix in capitals",
+			yaml:    authConfig(lo1, lo2, apiKeyAuth(`"CERT:billing-service"`)),
+			wantErr: []string{"auth.api_keys[0].subject", "reserved"},
+		},
+		{
+			name:    "api key subject with the certificate prefix in mixed case",
+			yaml:    authConfig(lo1, lo2, apiKeyAuth(`"Cert:billing-service"`)),
+			wantErr: []string{"auth.api_keys[0].subject", "reserved"},
+		},
+		{name: "api key subject only the prefix", yaml: authConfig(lo1, lo2, apiKeyAuth(`"cert:"`)), wantErr: []string{"auth.api_keys[0].subject"}},
+		{name: "api key subject empty", yaml: authConfig(lo1, lo2, apiKeyAuth(`""`)), wantErr: []string{"auth.api_keys[0].subject: required"}},
+		{name: "api key subject blank", yaml: authConfig(lo1, lo2, apiKeyAuth(`"  \t "`)), wantErr: []string{"auth.api_keys[0].subject: required"}},
+
+		{name: "jwt default lifetime", yaml: authConfig(lo1, lo2, jwtAuth(""))},
+		{name: "jwt lifetime 1m", yaml: authConfig(lo1, lo2, jwtAuth("    max_token_lifetime: 1m\n"))},
+		{name: "jwt lifetime 720h", yaml: authConfig(lo1, lo2, jwtAuth("    max_token_lifetime: 720h\n"))},
+		{name: "jwt lifetime too short", yaml: authConfig(lo1, lo2, jwtAuth("    max_token_lifetime: 59s\n")), wantErr: []string{"auth.jwt.max_token_lifetime", "1m..720h"}},
+		{name: "jwt lifetime too long", yaml: authConfig(lo1, lo2, jwtAuth("    max_token_lifetime: 721h\n")), wantErr: []string{"auth.jwt.max_token_lifetime"}},
+		{name: "jwt lifetime negative", yaml: authConfig(lo1, lo2, jwtAuth("    max_token_lifetime: -1h\n")), wantErr: []string{"auth.jwt.max_token_lifetime"}},
+
+		{name: "none on loopback", yaml: authConfig(lo1, lo2, noAuth)},
+		{name: "none on localhost", yaml: authConfig("localhost:9090", "localhost:8080", noAuth)},
+		{name: "none on IPv6 loopback", yaml: authConfig("[::1]:9090", "[::1]:8080", noAuth)},
+		{
+			name:    "none on all interfaces",
+			yaml:    authConfig(":9090", ":8080", noAuth),
+			wantErr: []string{"auth.mode: none on a non-loopback address", `grpc_addr ":9090"`, `http_addr ":8080"`, "auth.allow_none_beyond_loopback: true"},
+		},
+		{
+			name:    "none with only http_addr beyond loopback",
+			yaml:    authConfig(lo1, "0.0.0.0:8080", noAuth),
+			wantErr: []string{"auth.mode", `http_addr "0.0.0.0:8080"`},
+		},
+		{
+			name:    "none with only grpc_addr beyond loopback",
+			yaml:    authConfig("[::]:9090", lo2, noAuth),
+			wantErr: []string{"auth.mode", `grpc_addr "[::]:9090"`},
+		},
+		{name: "none on a host name", yaml: authConfig("gatepost.internal:9090", lo2, noAuth), wantErr: []string{"auth.mode", "gatepost.internal"}},
+		{name: "none beyond loopback allowed", yaml: authConfig(":9090", ":8080", "auth:\n  mode: none\n  allow_none_beyond_loopback: true\n")},
+		{name: "api key beyond loopback", yaml: authConfig(":9090", ":8080", apiKeyAuth("billing-service"))},
+		{name: "jwt beyond loopback", yaml: authConfig(":9090", ":8080", jwtAuth(""))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := config.Parse(strings.NewReader(tc.yaml))
+			if err != nil {
+				t.Fatalf("Parse: %v; YAML:\n%s", err, tc.yaml)
+			}
+			err = cfg.Validate()
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Errorf("Validate: %v; YAML:\n%s", err, tc.yaml)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate succeeded, want an error containing %q; YAML:\n%s", tc.wantErr, tc.yaml)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Validate error = %q, want it to contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestParseMaxTokenLifetime(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		extra string
+		want  time.Duration
+	}{
+		{name: "unset", want: config.DefaultMaxTokenLifetime},
+		{name: "zero", extra: "    max_token_lifetime: 0s\n", want: 24 * time.Hour},
+		{name: "set", extra: "    max_token_lifetime: 1h\n", want: time.Hour},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := config.Parse(strings.NewReader(authConfig("127.0.0.1:1", "127.0.0.1:2", jwtAuth(tc.extra))))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, cfg.Auth.JWT.MaxTokenLifetime); diff != "" {
+				t.Errorf("max_token_lifetime mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReservedSubject(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		subject string
+		want    bool
+	}{
+		{subject: "cert:billing-service", want: true},
+		{subject: "CERT:billing-service", want: true},
+		{subject: "cErT:x", want: true},
+		{subject: "cert:", want: true},
+		{subject: "cert", want: false},
+		{subject: "cert-billing", want: false},
+		{subject: " cert:x", want: false}, // another subject, and KeySegment hashes it apart
+		{subject: "billing-cert:x", want: false},
+		{subject: "", want: false},
+		{subject: "alice", want: false},
+		{subject: "c\u0435rt:x", want: false}, // Cyrillic e: a different subject, hashed apart by KeySegment
+	}
+	for _, tc := range tests {
+		t.Run(tc.subject, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, config.ReservedSubject(tc.subject)); diff != "" {
+				t.Errorf("ReservedSubject(%q) mismatch (-want +got):\n%s", tc.subject, diff)
+			}
+		})
 	}
 }
