@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/gatepost/gatepost/internal/config"
 )
@@ -25,6 +26,14 @@ type apiKey struct {
 func newAPIKeys(cfg []config.APIKey) (*apiKeys, error) {
 	a := &apiKeys{}
 	for i, k := range cfg {
+		// Validation refuses these too; checked again because keys are
+		// also built from reloaded configurations.
+		switch {
+		case strings.TrimSpace(k.Subject) == "":
+			return nil, fmt.Errorf("auth.api_keys[%d].subject: required (not blank)", i)
+		case config.ReservedSubject(k.Subject):
+			return nil, fmt.Errorf("auth.api_keys[%d].subject: %q starts with %q, which is reserved for client certificates", i, k.Subject, CertSubjectPrefix)
+		}
 		raw, err := hex.DecodeString(k.SHA256)
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("auth.api_keys[%d].sha256: not a hex SHA-256", i)

@@ -6,9 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 
@@ -46,24 +44,15 @@ type Authenticator interface {
 
 // New returns the Authenticator for cfg. getenv reads the environment (for
 // the HS256 secret); client fetches a JWKS URL (nil for a default client).
-// The context bounds background JWKS refreshing.
+// The context bounds background JWKS refreshing. When auth.mtls is enabled
+// the Authenticator is also a CertAuthenticator. Use NewReloadable to
+// replace API keys and certificate profiles while serving.
 func New(ctx context.Context, cfg config.Auth, getenv func(string) string, client *http.Client) (Authenticator, error) {
-	var a Authenticator
-	var err error
-	switch cfg.Mode {
-	case config.AuthNone:
-		a = anyone{}
-	case config.AuthAPIKey:
-		a, err = newAPIKeys(cfg.APIKeys)
-	case config.AuthJWT:
-		a, err = newJWT(ctx, cfg.JWT, getenv, os.ReadFile, client)
-	default:
-		return nil, fmt.Errorf("auth.mode: %q is not supported", cfg.Mode)
+	r, err := NewReloadable(ctx, cfg, Options{Getenv: getenv, Client: client})
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || !cfg.MTLS.Enabled {
-		return a, err
-	}
-	return &withCertificates{Authenticator: a, profiles: cfg.MTLS.Profiles}, nil
+	return r.Authenticator(), nil
 }
 
 // CertAuthenticator authenticates a caller by a verified client
@@ -75,23 +64,18 @@ type CertAuthenticator interface {
 	AuthenticateCert(leaf *x509.Certificate) *Identity
 }
 
-// withCertificates adds client-certificate authentication to a token
-// authenticator.
-type withCertificates struct {
-	Authenticator
-	profiles map[string][]string
-}
-
 // CertSubjectPrefix starts the subject of every caller authenticated by a
-// client certificate, so that a certificate can never pose as a token's
-// subject (and share its key prefix or upload tokens).
-const CertSubjectPrefix = "cert:"
+// client certificate. Token subjects never start with it (API keys with
+// such a subject are a configuration error, JWTs with such a sub are
+// refused), so a token can never pose as a certificate holder and share
+// its key prefix, upload tokens or rate bucket.
+const CertSubjectPrefix = config.CertSubjectPrefix
 
-// AuthenticateCert names the holder by the certificate's Common Name, else
-// its first URI or DNS name, with the profiles configured for that name (or
+// certIdentity names the holder by the certificate's Common Name, else its
+// first URI or DNS name, with the profiles configured for that name (or
 // for "*"). The subject is that name after CertSubjectPrefix. A
 // certificate that names nobody gets nil.
-func (w *withCertificates) AuthenticateCert(leaf *x509.Certificate) *Identity {
+func certIdentity(leaf *x509.Certificate, profiles map[string][]string) *Identity {
 	subject := leaf.Subject.CommonName
 	switch {
 	case subject != "":
@@ -103,11 +87,11 @@ func (w *withCertificates) AuthenticateCert(leaf *x509.Certificate) *Identity {
 	if subject == "" {
 		return nil
 	}
-	profiles, ok := w.profiles[subject]
+	p, ok := profiles[subject]
 	if !ok {
-		profiles = w.profiles[config.AllProfiles]
+		p = profiles[config.AllProfiles]
 	}
-	return &Identity{Subject: CertSubjectPrefix + subject, Profiles: slices.Clone(profiles)}
+	return &Identity{Subject: CertSubjectPrefix + subject, Profiles: slices.Clone(p)}
 }
 
 // BearerToken extracts the token from an Authorization header value. It

@@ -476,6 +476,8 @@ func baseJWT() config.JWT {
 		JWKSTimeout:    5 * time.Second,
 		JWKSMinRefresh: 10 * time.Millisecond,
 		ProfilesClaim:  claimName,
+		// MaxTokenLifetime is config.DefaultMaxTokenLifetime.
+		MaxTokenLifetime: 24 * time.Hour,
 	}
 }
 
@@ -753,6 +755,29 @@ func TestJWTClaims(t *testing.T) {
 		{name: "missing sub", edit: func(c jwt.MapClaims) { delete(c, "sub") }},
 		{name: "empty sub", edit: func(c jwt.MapClaims) { c["sub"] = "" }},
 		{name: "sub not a string", edit: func(c jwt.MapClaims) { c["sub"] = 7 }},
+		{name: "blank sub", edit: func(c jwt.MapClaims) { c["sub"] = " \t " }},
+		// cert: subjects belong to client certificates only.
+		{name: "sub with the certificate prefix", edit: func(c jwt.MapClaims) { c["sub"] = "cert:billing-service" }},
+		{name: "sub with the certificate prefix in capitals", edit: func(c jwt.MapClaims) { c["sub"] = "CERT:billing-service" }},
+		{name: "sub with the certificate prefix in mixed case", edit: func(c jwt.MapClaims) { c["sub"] = "Cert:billing-service" }},
+		{name: "sub only the certificate prefix", edit: func(c jwt.MapClaims) { c["sub"] = "cert:" }},
+		{
+			name: "sub starting with cert but not the prefix",
+			edit: func(c jwt.MapClaims) { c["sub"] = "certificate-service" },
+			want: &auth.Identity{Subject: "certificate-service", Profiles: []string{"default", "avatars"}},
+		},
+		// max_token_lifetime (24h here, the default).
+		{name: "1h token", edit: func(c jwt.MapClaims) { c["exp"] = in(time.Hour) }, want: alice},
+		{name: "24h token", edit: func(c jwt.MapClaims) { c["exp"] = c["iat"].(int64) + int64((24 * time.Hour).Seconds()) }, want: alice},
+		{name: "23h token without iat", edit: func(c jwt.MapClaims) { delete(c, "iat"); c["exp"] = in(23 * time.Hour) }, want: alice},
+		{name: "exp in the year 3000", edit: func(c jwt.MapClaims) { c["exp"] = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() }},
+		{name: "exp in the year 3000 without iat", edit: func(c jwt.MapClaims) { delete(c, "iat"); c["exp"] = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() }},
+		{name: "exp 25h away without iat", edit: func(c jwt.MapClaims) { delete(c, "iat"); c["exp"] = in(25 * time.Hour) }},
+		{name: "iat and exp 48h apart", edit: func(c jwt.MapClaims) { c["iat"] = ago(47 * time.Hour); c["exp"] = in(time.Hour) }},
+		{name: "iat and exp 24h and 1s apart", edit: func(c jwt.MapClaims) {
+			c["iat"] = ago(time.Hour)
+			c["exp"] = c["iat"].(int64) + int64((24*time.Hour + time.Second).Seconds())
+		}},
 	}
 	for _, cfg := range configs {
 		t.Run(cfg.name, func(t *testing.T) {

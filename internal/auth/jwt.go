@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -25,12 +28,27 @@ type jwtAuth struct {
 	secret        []byte
 	jwks          keyfunc.Keyfunc
 	profilesClaim string
+	maxLifetime   time.Duration
+	leeway        time.Duration
+	// lastFetchFailure is the latest failed JWKS fetch, added to the
+	// (logged) reason when a token's key cannot be found.
+	lastFetchFailure atomic.Pointer[fetchFailure]
+}
+
+// fetchFailure is a failed JWKS fetch and when it happened.
+type fetchFailure struct {
+	at  time.Time
+	err error
 }
 
 func newJWT(ctx context.Context, cfg config.JWT, getenv func(string) string,
-	readFile func(string) ([]byte, error), client *http.Client,
+	readFile func(string) ([]byte, error), client *http.Client, logger *slog.Logger,
 ) (*jwtAuth, error) {
-	a := &jwtAuth{profilesClaim: cfg.ProfilesClaim}
+	a := &jwtAuth{profilesClaim: cfg.ProfilesClaim, maxLifetime: cfg.MaxTokenLifetime, leeway: cfg.Leeway}
+	if a.maxLifetime <= 0 {
+		// Never unlimited, even for a configuration without defaults.
+		a.maxLifetime = config.DefaultMaxTokenLifetime
+	}
 	var methods []string
 	if cfg.HS256SecretEnv != "" {
 		secret := getenv(cfg.HS256SecretEnv)
@@ -52,7 +70,8 @@ func newJWT(ctx context.Context, cfg config.JWT, getenv func(string) string,
 	case cfg.JWKSURL != "":
 		var err error
 		a.jwks, err = keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
-			Client:          client,
+			// Responses over MaxJWKSBytes fail the fetch.
+			Client:          limitJWKS(client),
 			HTTPTimeout:     cfg.JWKSTimeout,
 			RefreshInterval: cfg.JWKSRefresh,
 			// A token with an unknown key id (after a key rotation)
@@ -65,6 +84,15 @@ func newJWT(ctx context.Context, cfg config.JWT, getenv func(string) string,
 			// limiter refuses at once otherwise).
 			RefreshUnknownKID: rate.NewLimiter(rate.Every(cfg.JWKSMinRefresh), 1),
 			RateLimitWaitMax:  cfg.JWKSTimeout,
+			// A failed fetch (the first one included, which does not
+			// stop start-up) is logged, and remembered for the reason
+			// of the refusals it causes.
+			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+				return func(ctx context.Context, err error) {
+					a.lastFetchFailure.Store(&fetchFailure{at: time.Now(), err: err})
+					logger.ErrorContext(ctx, "fetching the JWKS failed; tokens signed with keys not yet known are refused", "url", u, "error", err)
+				}
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("auth.jwt.jwks_url: %w", err)
@@ -107,16 +135,51 @@ func (a *jwtAuth) Authenticate(ctx context.Context, token string) (*Identity, er
 		if a.jwks == nil {
 			return nil, errors.New("no JWKS is configured")
 		}
-		return a.jwks.KeyfuncCtx(ctx)(t)
+		key, err := a.jwks.KeyfuncCtx(ctx)(t)
+		if f := a.lastFetchFailure.Load(); err != nil && f != nil {
+			err = fmt.Errorf("%w (the last failed JWKS fetch, at %s: %v)", err, f.at.UTC().Format(time.RFC3339), f.err)
+		}
+		return key, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	if err := a.checkLifetime(claims); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
 	sub, err := claims.GetSubject()
-	if err != nil || sub == "" {
-		return nil, fmt.Errorf("%w: no sub claim", ErrInvalidToken)
+	switch {
+	case err != nil || strings.TrimSpace(sub) == "":
+		return nil, fmt.Errorf("%w: no sub claim, or a blank one", ErrInvalidToken)
+	case config.ReservedSubject(sub):
+		// Certificate holders' subjects start with cert:; a token must
+		// never become one of them.
+		return nil, fmt.Errorf("%w: sub %q starts with %q, which is reserved for client certificates", ErrInvalidToken, sub, CertSubjectPrefix)
 	}
 	return &Identity{Subject: sub, Profiles: profilesFrom(claims[a.profilesClaim])}, nil
+}
+
+// checkLifetime refuses tokens valid for longer than max_token_lifetime:
+// exp at most that (plus the leeway) from now, and from iat when given.
+// A stolen long-lived token would otherwise stay useful for years.
+func (a *jwtAuth) checkLifetime(claims jwt.MapClaims) error {
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return errors.New("no valid exp claim")
+	}
+	if left := time.Until(exp.Time); left > a.maxLifetime+a.leeway {
+		return fmt.Errorf("exp is %s away, more than max_token_lifetime (%s)", left.Round(time.Second), a.maxLifetime)
+	}
+	iat, err := claims.GetIssuedAt()
+	if err != nil {
+		return errors.New("iat is not a valid time")
+	}
+	if iat != nil {
+		if lifetime := exp.Sub(iat.Time); lifetime > a.maxLifetime {
+			return fmt.Errorf("exp is %s after iat, more than max_token_lifetime (%s)", lifetime, a.maxLifetime)
+		}
+	}
+	return nil
 }
 
 // profilesFrom reads the profiles claim: an array of strings, or one
