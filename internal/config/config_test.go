@@ -510,7 +510,7 @@ func TestFromArgsHelp(t *testing.T) {
 // "auth:").
 func authConfig(grpcAddr, httpAddr, authYAML string) string {
 	return "grpc_addr: \"" + grpcAddr + "\"\nhttp_addr: \"" + httpAddr + "\"\ns3:\n  region: us-east-1\n" +
-		"profiles:\n  default:\n    bucket: uploads\n    max_bytes: 10\n    content_types: [\"*/*\"]\n" + authYAML
+		"profiles:\n  default:\n    bucket: uploads\n    max_bytes: 10\n    content_types: [\"image/png\"]\n" + authYAML
 }
 
 // apiKeyAuth is an api_key auth section with one key for subject.
