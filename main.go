@@ -99,7 +99,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			logger.Warn("flushing traces failed", "error", err)
 		}
 	}()
-	a, err := app.New(ctx, cfg, app.Options{Logger: logger, OpenAPI: openAPI, Getenv: getenv, TracerProvider: tp})
+	// SIGHUP reloads the API keys and mTLS profiles from the configuration
+	// file, read again with the same flags and environment.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	a, err := app.New(ctx, cfg, app.Options{
+		Logger: logger, OpenAPI: openAPI, Getenv: getenv, TracerProvider: tp,
+		ConfigFile: config.FileFromArgs(args, getenv),
+		LoadConfig: func() (*config.Config, error) {
+			return config.FromArgs("gatepost", args, getenv, io.Discard)
+		},
+		ReloadSignals: hup,
+	})
 	if err != nil {
 		return err
 	}

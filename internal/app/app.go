@@ -63,6 +63,22 @@ type Options struct {
 	// TracerProvider traces gRPC and HTTP requests; nil means no tracing
 	// instrumentation at all.
 	TracerProvider trace.TracerProvider
+	// ConfigFile is the configuration file gatepost started with ("" for
+	// the embedded default). Its API keys and mTLS profiles are reloaded
+	// when its content changes (checked every ReloadInterval) and on every
+	// value from ReloadSignals.
+	ConfigFile string
+	// LoadConfig reads and validates the configuration again as at
+	// start-up (main passes config.FromArgs with the same arguments, so
+	// the flag and environment overrides apply again); nil loads
+	// ConfigFile with config.Load and validates it.
+	LoadConfig func() (*config.Config, error)
+	// ReloadSignals asks for a reload with every value (main relays
+	// SIGHUP here).
+	ReloadSignals <-chan os.Signal
+	// ReloadInterval is how often ConfigFile is checked for changes
+	// (0: DefaultReloadInterval).
+	ReloadInterval time.Duration
 }
 
 func (o Options) getenv() func(string) string {
@@ -74,6 +90,8 @@ func (o Options) getenv() func(string) string {
 
 // App is a configured gatepost with its listeners bound.
 type App struct {
+	// reloader re-reads the configuration file (see reload.go).
+	reloader
 	logger      *slog.Logger
 	adminLis    net.Listener
 	adminServer *http.Server
@@ -111,15 +129,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil, fmt.Errorf("listen on http_addr: %w", err)
 	}
 
-	authn, err := auth.New(ctx, cfg.Auth, opts.getenv(), nil)
+	reloadable, err := auth.NewReloadable(ctx, cfg.Auth, auth.Options{Getenv: opts.getenv(), Logger: logger})
 	if err != nil {
 		return nil, err
 	}
+	authn := reloadable.Authenticator()
+	a.initReload(cfg, opts, reloadable)
 	if cfg.Auth.Mode == config.AuthNone {
 		if config.IsLoopback(cfg.GRPCAddr) && config.IsLoopback(cfg.HTTPAddr) {
 			logger.Warn("authentication is off (auth.mode: none): every local caller may get upload policies; acceptable on loopback only")
 		} else {
-			logger.Warn("AUTHENTICATION IS OFF (auth.mode: none) on a non-loopback address: anyone who can reach gatepost may get upload policies")
+			// Validation refuses this unless it was asked for.
+			logger.Warn("AUTHENTICATION IS OFF (auth.mode: none) on a non-loopback address, as auth.allow_none_beyond_loopback allows: anyone who can reach gatepost past the authenticating proxy may get upload policies")
 		}
 	}
 	tokens, err := uploadTokens(cfg.Multipart, opts.getenv(), logger)
@@ -164,7 +185,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil
 	}
 	gwOpts := gateway.Options{OpenAPI: opts.OpenAPI, Ready: ready, CORS: cfg.CORS}
-	if m != nil && cfg.Metrics.Addr == "" {
+	if metricsOnAPIPort(cfg) && m != nil {
 		gwOpts.Metrics = m.Handler()
 	}
 	handler, err := gateway.New(ctx, inProcess, gwOpts)
@@ -190,6 +211,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 		a.adminServer = &http.Server{Handler: admin, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	}
+	switch {
+	case m == nil:
+		logger.Info("metrics are off (metrics.disabled)")
+	case a.adminLis != nil:
+		logger.Info("metrics are served on their own listener", "metrics_addr", a.MetricsAddr())
+	case gwOpts.Metrics != nil && cfg.Auth.Mode == config.AuthNone:
+		logger.Info("metrics are served on the API port", "http_addr", a.HTTPAddr())
+	case gwOpts.Metrics != nil:
+		logger.Warn("metrics are served on the API port without authentication, as metrics.on_api_port asks", "http_addr", a.HTTPAddr())
+	default:
+		logger.Warn("metrics are not served: with authentication on, /metrics is kept off the API port; set metrics.addr for an admin listener, or metrics.on_api_port: true",
+			"auth_mode", string(cfg.Auth.Mode))
+	}
 	a.httpServer = &http.Server{
 		// Every API call is a GET; a body is never needed, so cap it.
 		Handler:           http.MaxBytesHandler(handler, maxBodyBytes),
@@ -202,6 +236,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		TLSConfig:         httpTLS,
 	}
 	return a, nil
+}
+
+// metricsOnAPIPort reports whether /metrics is served on http_addr: only
+// when there is no metrics listener, and then only with mode none (which
+// listens on loopback) or when metrics.on_api_port asks for it. With
+// authentication on, the API port faces the callers, and metrics would tell
+// any of them about everyone's traffic.
+func metricsOnAPIPort(cfg *config.Config) bool {
+	return !cfg.Metrics.Disabled && cfg.Metrics.Addr == "" &&
+		(cfg.Auth.Mode == config.AuthNone || cfg.Metrics.OnAPIPort)
 }
 
 // uploadTokens returns the sealer of multipart upload tokens: with the
@@ -240,8 +284,12 @@ func (a *App) HTTPAddr() string { return a.httpLis.Addr().String() }
 
 // Run serves until ctx is done or a server fails, then shuts down
 // gracefully: health turns NOT_SERVING, in-flight calls finish within
-// ShutdownTimeout, and the listeners close.
+// ShutdownTimeout, and the listeners close. While it serves, the
+// configuration file is reloaded on changes and reload signals.
 func (a *App) Run(ctx context.Context) error {
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	go a.watchConfig(watchCtx)
 	errc := make(chan error, 3)
 	if a.adminServer != nil {
 		go func() {

@@ -80,7 +80,7 @@ func startWith(t *testing.T, extra app.Options, changes ...func(*config.Config))
 			"default": {
 				Bucket: "uploads", KeyPrefix: "user-uploads/", KeyMode: config.KeyModeClient,
 				MinBytes: 1, MaxBytes: 10 << 20,
-				ContentTypes: []string{"image/png", "text/*"},
+				ContentTypes: []string{"image/png", "text/plain"},
 				Expires:      15 * time.Minute,
 				MetadataKeys: []string{"owner"},
 			},
@@ -100,6 +100,10 @@ func startWith(t *testing.T, extra app.Options, changes ...func(*config.Config))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, app.Options{
 		TracerProvider: extra.TracerProvider,
+		ConfigFile:     extra.ConfigFile,
+		LoadConfig:     extra.LoadConfig,
+		ReloadSignals:  extra.ReloadSignals,
+		ReloadInterval: extra.ReloadInterval,
 		Logger:         slog.New(slog.NewJSONHandler(logs, nil)),
 		Getenv:         testEnv,
 		OpenAPI:        []byte(`{}`),

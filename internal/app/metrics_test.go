@@ -46,7 +46,10 @@ func sample(page, name string, labels ...string) float64 {
 // rate-limit hit through both transports and checks what /metrics says.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	s := start(t, func(c *config.Config) { c.RateLimit = config.RateLimit{RequestsPerSecond: 0.001, Burst: 2} })
+	s := start(t, func(c *config.Config) {
+		c.RateLimit = config.RateLimit{RequestsPerSecond: 0.001, Burst: 2}
+		c.Metrics.OnAPIPort = true
+	})
 	bad := &gatepostv1.CreatePresignedPostRequest{Key: "../x", ContentType: "text/plain"}
 	bothTransports(t, s, "Bearer "+aliceKey, okRequest, codes.OK)                   // 2 issued
 	bothTransports(t, s, "", okRequest, codes.Unauthenticated)                      // 2 missing tokens
@@ -99,5 +102,67 @@ func TestMetricsOnAdminPort(t *testing.T) {
 	}
 	if code, _ := scrape(t, "http://"+s.app.HTTPAddr()+"/metrics"); code != http.StatusNotFound {
 		t.Errorf("API port /metrics: %d, want 404", code)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, "metrics are served on their own listener") || !strings.Contains(logs, s.app.MetricsAddr()) {
+		t.Errorf("start-up logs do not say where metrics are served:\n%s", logs)
+	}
+}
+
+// TestMetricsPlacement: with authentication on and no metrics.addr,
+// /metrics is off the API port unless metrics.on_api_port asks for it;
+// with mode none (loopback) it stays there. Start-up says which.
+func TestMetricsPlacement(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		change  func(c *config.Config)
+		want    int
+		wantLog string
+	}{
+		{name: "api_key", change: func(*config.Config) {}, want: http.StatusNotFound, wantLog: "metrics are not served"},
+		{name: "jwt", change: useJWT, want: http.StatusNotFound, wantLog: "metrics are not served"},
+		{
+			name:    "api_key with on_api_port",
+			change:  func(c *config.Config) { c.Metrics.OnAPIPort = true },
+			want:    http.StatusOK,
+			wantLog: "metrics are served on the API port without authentication",
+		},
+		{
+			name:    "jwt with on_api_port",
+			change:  func(c *config.Config) { useJWT(c); c.Metrics.OnAPIPort = true },
+			want:    http.StatusOK,
+			wantLog: "metrics are served on the API port without authentication",
+		},
+		{
+			name:    "none",
+			change:  func(c *config.Config) { c.Auth = config.Auth{Mode: config.AuthNone} },
+			want:    http.StatusOK,
+			wantLog: "metrics are served on the API port",
+		},
+		{
+			name:    "disabled",
+			change:  func(c *config.Config) { c.Auth = config.Auth{Mode: config.AuthNone}; c.Metrics.Disabled = true },
+			want:    http.StatusNotFound,
+			wantLog: "metrics are off",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := start(t, tt.change)
+			if s.app.MetricsAddr() != "" {
+				t.Errorf("MetricsAddr() = %q without metrics.addr", s.app.MetricsAddr())
+			}
+			code, page := scrape(t, "http://"+s.app.HTTPAddr()+"/metrics")
+			if code != tt.want {
+				t.Errorf("API port /metrics: %d, want %d", code, tt.want)
+			}
+			if code == http.StatusOK && !strings.Contains(page, "grpc_server_started_total") {
+				t.Errorf("API port /metrics is no metrics page:\n%s", page)
+			}
+			if logs := s.logs.String(); !strings.Contains(logs, tt.wantLog) {
+				t.Errorf("start-up logs do not say %q:\n%s", tt.wantLog, logs)
+			}
+		})
 	}
 }
