@@ -126,6 +126,17 @@ func TestManifests(t *testing.T) {
 	if !slices.Contains(c.Args, "/etc/gatepost/config.yaml") {
 		t.Errorf("the container does not load the mounted configuration: args %v", c.Args)
 	}
+	// gatepost reloads API keys and mTLS profiles when the file changes;
+	// the kubelet updates a ConfigMap mounted as a directory, never one
+	// mounted with subPath.
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == "/etc/gatepost" && m.SubPath != "" {
+			t.Errorf("the configuration is mounted with subPath %q, so ConfigMap updates never reach it", m.SubPath)
+		}
+	}
+	if cfg.Auth.Mode == config.AuthNone {
+		t.Error("the ConfigMap turns authentication off")
+	}
 	if ports["http"] != 8080 || ports["grpc"] != 9090 || ports["metrics"] != 9091 ||
 		cfg.HTTPAddr != ":8080" || cfg.GRPCAddr != ":9090" || cfg.Metrics.Addr != ":9091" {
 		t.Errorf("container ports %v do not match the configuration's addresses", ports)
