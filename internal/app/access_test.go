@@ -148,6 +148,15 @@ func TestJWTAuthentication(t *testing.T) {
 		{"expired within the leeway", token(t, hsSecret, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-5 * time.Second).Unix() }), codes.OK},
 		{"forbidden profile", token(t, hsSecret, func(c jwt.MapClaims) { c["gatepost_profiles"] = "avatars" }), codes.PermissionDenied},
 		{"no profiles claim", token(t, hsSecret, func(c jwt.MapClaims) { delete(c, "gatepost_profiles") }), codes.PermissionDenied},
+		{"sub of a certificate holder", token(t, hsSecret, func(c jwt.MapClaims) { c["sub"] = "cert:billing-service" }), codes.Unauthenticated},
+		{"sub of a certificate holder in capitals", token(t, hsSecret, func(c jwt.MapClaims) { c["sub"] = "CERT:billing-service" }), codes.Unauthenticated},
+		{"blank sub", token(t, hsSecret, func(c jwt.MapClaims) { c["sub"] = "  " }), codes.Unauthenticated},
+		{"1h token", token(t, hsSecret, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(time.Hour).Unix() }), codes.OK},
+		{"exp in the year 3000", token(t, hsSecret, func(c jwt.MapClaims) { c["exp"] = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() }), codes.Unauthenticated},
+		{"iat and exp 48h apart", token(t, hsSecret, func(c jwt.MapClaims) {
+			c["iat"] = time.Now().Add(-47 * time.Hour).Unix()
+			c["exp"] = time.Now().Add(time.Hour).Unix()
+		}), codes.Unauthenticated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
