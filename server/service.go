@@ -132,6 +132,13 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 // allow applies the profile's rate limit, or the global one, to the
 // caller. A profile's own limit is counted per subject and profile.
 func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) error {
+	return s.allowN(ctx, id, profile, 1, "")
+}
+
+// allowN is allow for a call that issues n credentials (one token each).
+// field names the request field that asked for n, for the message when n
+// is more than the limit's burst, which no wait could ever allow.
+func (s *Service) allowN(ctx context.Context, id *auth.Identity, profile string, n int, field string) error {
 	// Every RPC passes here once it knows caller and profile: the place to
 	// put them on the trace.
 	trace.SpanFromContext(ctx).SetAttributes(
@@ -143,9 +150,12 @@ func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) 
 	if limit.Disabled {
 		return nil
 	}
-	ok, wait := s.limiter.Allow(key, limit.RequestsPerSecond, limit.Burst, s.now())
+	ok, wait := s.limiter.AllowN(key, n, limit.RequestsPerSecond, limit.Burst, s.now())
 	if ok {
 		return nil
+	}
+	if n > limit.Burst {
+		return invalid(field, "%d in one call is more than your rate limit allows at once (%d); ask for at most %d per call", n, limit.Burst, limit.Burst)
 	}
 	s.metrics.RateLimited(profile)
 	seconds := int(math.Ceil(wait.Seconds()))

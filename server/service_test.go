@@ -38,7 +38,7 @@ func testProfiles(tb testing.TB) map[string]config.Profile {
 			KeyMode:      config.KeyModeClient,
 			MinBytes:     1,
 			MaxBytes:     10 << 20,
-			ContentTypes: []string{"image/png", "image/jpeg", "text/*"},
+			ContentTypes: []string{"image/png", "image/jpeg", "text/plain"},
 			Expires:      10 * time.Minute,
 			MetadataKeys: []string{"origin", "note"},
 		},
@@ -49,14 +49,17 @@ func testProfiles(tb testing.TB) map[string]config.Profile {
 			MinBytes:     100,
 			MaxBytes:     1 << 20,
 			ContentTypes: []string{"image/*"},
-			Expires:      5 * time.Minute,
+			// image/* admits SVG, which browsers run: downloaded only.
+			ContentDisposition: "attachment",
+			Expires:            5 * time.Minute,
 		},
 		"anything": {
-			Bucket:       "misc",
-			KeyMode:      config.KeyModeClient,
-			MaxBytes:     config.MaxPostBytes,
-			ContentTypes: []string{"*/*"},
-			Expires:      time.Hour,
+			Bucket:             "misc",
+			KeyMode:            config.KeyModeClient,
+			MaxBytes:           config.MaxPostBytes,
+			ContentTypes:       []string{"*/*"},
+			ContentDisposition: "attachment",
+			Expires:            time.Hour,
 		},
 	}
 	cfg := config.Config{
@@ -261,6 +264,7 @@ func TestCreatePresignedPostValid(t *testing.T) {
 			want: &uploadpolicy.Post{
 				Bucket: "misc", Key: "x/y.bin", ContentType: "application/x-custom",
 				MinBytes: 0, MaxBytes: 0, Expires: time.Hour,
+				Headers: uploadpolicy.Headers{ContentDisposition: "attachment"},
 			},
 		},
 	}

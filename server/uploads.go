@@ -32,7 +32,7 @@ type Store interface {
 	CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error)
 	SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error)
 	ListParts(ctx context.Context, bucket, key, uploadID string) ([]uploadpolicy.Part, error)
-	CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part) (string, error)
+	CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part, ifAbsent bool) (string, error)
 	AbortMultipart(ctx context.Context, bucket, key, uploadID string) error
 	Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error)
 }
@@ -99,6 +99,7 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	signed, err := store.SignPut(ctx, &uploadpolicy.Put{
 		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, ContentLength: req.GetContentLength(),
 		Metadata: o.metadata, ChecksumSHA256: req.GetChecksumSha256(), Expires: o.profile.Expires,
+		Headers: pinnedHeaders(&o.profile), IfAbsent: !o.profile.MayOverwrite(),
 	})
 	s.metrics.Signed("put", time.Since(started))
 	if err != nil {
@@ -143,7 +144,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	started := time.Now()
 	uploadID, err := store.CreateMultipart(ctx, &uploadpolicy.Multipart{
 		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, Metadata: o.metadata,
-		TotalSize: total, PartSize: partSize,
+		TotalSize: total, PartSize: partSize, Headers: pinnedHeaders(&o.profile),
 	})
 	s.metrics.Signed("multipart_create", time.Since(started))
 	if err != nil {
@@ -212,12 +213,19 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 	case len(numbers) > maxPartsPerCall:
 		return nil, invalid("part_numbers", "at most %d per call", maxPartsPerCall)
 	}
+	seen := make(map[int32]bool, len(numbers))
 	for _, n := range numbers {
 		if n < 1 || n > count {
 			return nil, invalid("part_numbers", "%d is not a part of this upload (1 to %d)", n, count)
 		}
+		if seen[n] {
+			return nil, invalid("part_numbers", "%d is listed twice (each part is presigned once per call)", n)
+		}
+		seen[n] = true
 	}
-	if err := s.allow(ctx, id, u.Profile); err != nil {
+	// Every URL costs the caller one request of its rate: signing is the
+	// work, not the call.
+	if err := s.allowN(ctx, id, u.Profile, len(numbers), "part_numbers"); err != nil {
 		return nil, err
 	}
 	resp := &gatepostv1.PresignUploadPartsResponse{}
@@ -230,7 +238,7 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 		if err != nil {
 			return nil, s.storeFailed(ctx, "signing part URLs", err)
 		}
-		resp.Parts = append(resp.Parts, &gatepostv1.PresignedPart{PartNumber: n, Url: signed.URL, ContentLength: size})
+		resp.Parts = append(resp.Parts, &gatepostv1.PresignedPart{PartNumber: n, Url: signed.URL, ContentLength: size, Headers: signed.Headers})
 		resp.ExpiresAt = timestamppb.New(signed.ExpiresAt)
 	}
 	return resp, nil
@@ -262,8 +270,12 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 		}
 	}
 	started := time.Now()
-	etag, err := store.CompleteMultipart(ctx, u.Bucket, u.Key, u.UploadID, parts)
+	profile := s.profiles[u.Profile]
+	etag, err := store.CompleteMultipart(ctx, u.Bucket, u.Key, u.UploadID, parts, !profile.MayOverwrite())
 	s.metrics.Signed("multipart_complete", time.Since(started))
+	if errors.Is(err, s3post.ErrExists) {
+		return nil, status.Errorf(codes.AlreadyExists, "key: an object already exists at %s and profile %q does not overwrite; abort this upload or start one under another key", echo(u.Key), u.Profile)
+	}
 	if err != nil {
 		return nil, s.storeFailed(ctx, "completing the upload", err)
 	}
@@ -362,6 +374,12 @@ func violations(obj *uploadpolicy.Object, p *config.Profile) []string {
 	}
 	if _, mt, err := uploadpolicy.ParseContentType(obj.ContentType); err != nil || !uploadpolicy.ContentTypeAllowed(mt, p.ContentTypes) {
 		out = append(out, fmt.Sprintf("Content-Type %q is not allowed", obj.ContentType))
+	}
+	if want := p.ContentDisposition; want != "" && obj.ContentDisposition != want {
+		out = append(out, fmt.Sprintf("Content-Disposition %q is not the profile's %q", obj.ContentDisposition, want))
+	}
+	if want := p.CacheControl; want != "" && obj.CacheControl != want {
+		out = append(out, fmt.Sprintf("Cache-Control %q is not the profile's %q", obj.CacheControl, want))
 	}
 	for name := range obj.Metadata {
 		if !slices.Contains(p.MetadataKeys, strings.ToLower(name)) {

@@ -97,6 +97,12 @@ func (s *Service) decideObject(id *auth.Identity, method config.Method, profileN
 		return nil, invalid("content_type", "%s is not allowed by profile %q (allowed: %s)",
 			echo(mediaType), name, strings.Join(profile.ContentTypes, ", "))
 	}
+	// A type a browser runs (say text/html matched by text/*) only when
+	// the profile downloads it or accepts it by name: start-up checks the
+	// types it can name, this catches the rest (for example any +xml).
+	if config.ActiveContentType(mediaType) && !profile.AcceptsActive(mediaType) {
+		return nil, invalid("content_type", "%s is a type browsers run as a page or script; profile %q does not accept it", echo(mediaType), name)
+	}
 	md, err := checkMetadata(metadata, profile.MetadataKeys, name)
 	if err != nil {
 		return nil, err
@@ -159,6 +165,7 @@ func (s *Service) decide(req *gatepostv1.CreatePresignedPostRequest, id *auth.Id
 		MaxBytes:       maxBytes,
 		Metadata:       o.metadata,
 		ChecksumSHA256: req.GetChecksumSha256(),
+		Headers:        pinnedHeaders(&o.profile),
 		Expires:        o.profile.Expires,
 	}, o.profileName, nil
 }
@@ -215,4 +222,9 @@ func echo(s string) string {
 		return fmt.Sprintf("%q...", s[:cut])
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// pinnedHeaders returns the standard headers the profile pins.
+func pinnedHeaders(p *config.Profile) uploadpolicy.Headers {
+	return uploadpolicy.Headers{CacheControl: p.CacheControl, ContentDisposition: p.ContentDisposition}
 }

@@ -205,7 +205,7 @@ func startGatepost(ctx context.Context, bin, dir string) (*process, error) {
 http_addr: %q
 s3: {region: us-east-1, endpoint: "http://127.0.0.1:9", path_style: true}
 profiles:
-  default: {bucket: uploads, key_prefix: "user-uploads/", max_bytes: 10485760, content_types: ["text/*", "image/png"]}
+  default: {bucket: uploads, key_prefix: "user-uploads/", max_bytes: 10485760, content_types: ["text/plain", "image/png"]}
 auth:
   mode: api_key
   api_keys: [{subject: bench, sha256: %q, profiles: ["default"]}]

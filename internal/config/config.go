@@ -355,7 +355,7 @@ func (p *Profile) validate(at, name string) []error {
 	case p.Expires > MaxExpires:
 		bad("expires", "%s is longer than SigV4's limit of 7 days (168h)", p.Expires)
 	}
-	errs = append(errs, p.validatePinnedHeaders(at)...)
+	errs = append(errs, p.validateSafety(at)...)
 	seen := map[string]bool{}
 	for _, k := range p.MetadataKeys {
 		switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
@@ -20,8 +21,37 @@ import (
 // ErrNoSuchUpload means the multipart upload does not exist (any more).
 var ErrNoSuchUpload = errors.New("no such multipart upload")
 
+// NoCopyETag is the value gatepost signs as x-amz-copy-source-if-match on
+// every PUT and UploadPart URL. No object has this ETag (ETags are hex
+// digests), so a store that honours an unsigned x-amz-copy-source on a
+// presigned request (MinIO does) refuses the copy with 412, while a plain
+// upload, which has no copy source, ignores the header.
+const NoCopyETag = `"gatepost-no-copy"`
+
+// pinned are the headers signed into every PUT and UploadPart URL beyond
+// what the SDK signs from the input, so that a holder cannot add them
+// unsigned on a store that would honour them (seen on MinIO): an empty
+// x-amz-tagging (no tags) and the copy guard. Storage class is pinned
+// through the input.
+func pinned(tagging bool) func(*s3.PresignOptions) {
+	return func(po *s3.PresignOptions) {
+		po.ClientOptions = append(po.ClientOptions, func(o *s3.Options) {
+			o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("X-Amz-Copy-Source-If-Match", NoCopyETag))
+			if tagging {
+				o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("X-Amz-Tagging", ""))
+			}
+		})
+	}
+}
+
+// pinnedHeaders lists the headers every PUT URL must have signed; SignPut
+// refuses to return a URL without them.
+var pinnedHeaders = []string{"Content-Length", "Content-Type", "X-Amz-Copy-Source-If-Match", "X-Amz-Tagging", "X-Amz-Storage-Class"}
+
 // SignPut presigns a PUT with the exact Content-Length, Content-Type,
-// metadata and checksum signed in. The URL never outlives the credentials.
+// metadata, checksum and pinned headers signed in, storage class STANDARD,
+// no tags, and a guard that makes any server-side copy fail. The URL never
+// outlives the credentials.
 func (s *Signer) SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
 	if p.ContentLength < 1 {
 		// SigV4 signs no Content-Length (nor Content-Type) for an empty
@@ -38,16 +68,28 @@ func (s *Signer) SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolic
 		ContentType:   aws.String(p.ContentType),
 		ContentLength: aws.Int64(p.ContentLength),
 		Metadata:      p.Metadata,
+		StorageClass:  types.StorageClassStandard,
 	}
 	if p.ChecksumSHA256 != "" {
 		in.ChecksumSHA256 = aws.String(p.ChecksumSHA256)
 	}
-	req, err := s.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(expires))
+	if v := p.Headers.CacheControl; v != "" {
+		in.CacheControl = aws.String(v)
+	}
+	if v := p.Headers.ContentDisposition; v != "" {
+		in.ContentDisposition = aws.String(v)
+	}
+	if p.IfAbsent {
+		in.IfNoneMatch = aws.String("*")
+	}
+	req, err := s.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(expires), pinned(true))
 	if err != nil {
 		return nil, fmt.Errorf("presign PUT for s3://%s/%s: %w", p.Bucket, p.Key, err)
 	}
-	if signed := req.SignedHeader; signed.Get("Content-Length") == "" || signed.Get("Content-Type") == "" {
-		return nil, fmt.Errorf("presign PUT for s3://%s/%s: the SDK did not sign Content-Length and Content-Type", p.Bucket, p.Key)
+	for _, h := range pinnedHeaders {
+		if _, ok := req.SignedHeader[h]; !ok {
+			return nil, fmt.Errorf("presign PUT for s3://%s/%s: the SDK did not sign %s", p.Bucket, p.Key, h)
+		}
 	}
 	return &uploadpolicy.SignedRequest{Method: req.Method, URL: req.URL, Headers: headers(req.SignedHeader), ExpiresAt: expiresAt}, nil
 }
@@ -90,6 +132,10 @@ func (s *Signer) CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart)
 		Key:         aws.String(m.Key),
 		ContentType: aws.String(m.ContentType),
 		Metadata:    m.Metadata,
+		// Set here by gatepost, so the caller can choose neither.
+		StorageClass:       types.StorageClassStandard,
+		CacheControl:       optional(m.Headers.CacheControl),
+		ContentDisposition: optional(m.Headers.ContentDisposition),
 	})
 	if err != nil {
 		return "", fmt.Errorf("create multipart upload s3://%s/%s: %w", m.Bucket, m.Key, err)
@@ -107,9 +153,12 @@ func (s *Signer) SignUploadPart(ctx context.Context, bucket, key, uploadID strin
 	req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
 		PartNumber: aws.Int32(part), ContentLength: aws.Int64(size),
-	}, s3.WithPresignExpires(d))
+	}, s3.WithPresignExpires(d), pinned(false))
 	if err != nil {
 		return nil, fmt.Errorf("presign part %d of s3://%s/%s: %w", part, bucket, key, err)
+	}
+	if _, ok := req.SignedHeader["X-Amz-Copy-Source-If-Match"]; !ok {
+		return nil, fmt.Errorf("presign part %d of s3://%s/%s: the SDK did not sign the copy guard", part, bucket, key)
 	}
 	return &uploadpolicy.SignedRequest{Method: req.Method, URL: req.URL, Headers: headers(req.SignedHeader), ExpiresAt: expiresAt}, nil
 }
@@ -135,17 +184,33 @@ func (s *Signer) ListParts(ctx context.Context, bucket, key, uploadID string) ([
 	return parts, nil
 }
 
+// optional returns nil for "", else a pointer to v.
+func optional(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return aws.String(v)
+}
+
+// ErrExists means a conditional write found an object at the key.
+var ErrExists = errors.New("an object already exists at the key")
+
 // CompleteMultipart completes an upload from the given parts and returns
-// the object's ETag.
-func (s *Signer) CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part) (string, error) {
+// the object's ETag. With ifAbsent the store refuses (ErrExists) when the
+// key already holds an object.
+func (s *Signer) CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part, ifAbsent bool) (string, error) {
 	completed := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
 		completed[i] = types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag)}
 	}
-	out, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	in := &s3.CompleteMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
-	})
+	}
+	if ifAbsent {
+		in.IfNoneMatch = aws.String("*")
+	}
+	out, err := s.client.CompleteMultipartUpload(ctx, in)
 	if err != nil {
 		return "", storeError(err, "complete s3://%s/%s", bucket, key)
 	}
@@ -176,12 +241,14 @@ func (s *Signer) Head(ctx context.Context, bucket, key string) (*uploadpolicy.Ob
 		return nil, fmt.Errorf("head s3://%s/%s: %w", bucket, key, err)
 	}
 	return &uploadpolicy.Object{
-		Size:           aws.ToInt64(out.ContentLength),
-		ContentType:    aws.ToString(out.ContentType),
-		ETag:           aws.ToString(out.ETag),
-		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
-		LastModified:   aws.ToTime(out.LastModified),
-		Metadata:       out.Metadata,
+		Size:               aws.ToInt64(out.ContentLength),
+		ContentType:        aws.ToString(out.ContentType),
+		CacheControl:       aws.ToString(out.CacheControl),
+		ContentDisposition: aws.ToString(out.ContentDisposition),
+		ETag:               aws.ToString(out.ETag),
+		ChecksumSHA256:     aws.ToString(out.ChecksumSHA256),
+		LastModified:       aws.ToTime(out.LastModified),
+		Metadata:           out.Metadata,
 	}, nil
 }
 
@@ -190,6 +257,9 @@ func storeError(err error, format string, args ...any) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchUpload" {
 		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrNoSuchUpload)
+	}
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "PreconditionFailed" || apiErr.ErrorCode() == "ConditionalRequestConflict") {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrExists)
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }

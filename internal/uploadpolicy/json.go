@@ -1,8 +1,6 @@
 package uploadpolicy
 
 import (
-	"maps"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -19,12 +17,8 @@ func (p *Post) AppendConditionsJSON(b []byte) []byte {
 	b = append(b, ',')
 	b = strconv.AppendInt(b, p.MaxBytes, 10)
 	b = append(b, ']')
-	for _, name := range slices.Sorted(maps.Keys(p.Metadata)) {
-		b = appendExact(b, MetadataPrefix+name, p.Metadata[name])
-	}
-	if p.ChecksumSHA256 != "" {
-		b = appendExact(b, "x-amz-checksum-algorithm", "SHA256")
-		b = appendExact(b, "x-amz-checksum-sha256", p.ChecksumSHA256)
+	for _, pin := range p.pins() {
+		b = appendExact(b, pin[0], pin[1])
 	}
 	return b
 }

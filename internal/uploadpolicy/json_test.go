@@ -19,6 +19,7 @@ func TestAppendConditionsJSON(t *testing.T) {
 			Key: `we"ird\\key<&>` + "\u2028\u00e9\u65e5\t\n", ContentType: "text/plain; charset=utf-8",
 			MinBytes: 5, MaxBytes: 5, Metadata: map[string]string{"b": "2", "a": `1 "q"`},
 			ChecksumSHA256: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+			Headers:        uploadpolicy.Headers{CacheControl: `no-cache, "x"`, ContentDisposition: `attachment; filename="a.txt"`},
 		},
 	}
 	for _, p := range posts {

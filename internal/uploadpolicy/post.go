@@ -24,27 +24,53 @@ type Post struct {
 	Metadata map[string]string
 	// ChecksumSHA256 is the base64 SHA-256 the object must have, or "".
 	ChecksumSHA256 string
+	// Headers are the pinned standard headers (Cache-Control,
+	// Content-Disposition), or nil.
+	Headers Headers
 	// Expires is how long the policy is accepted after signing.
 	Expires time.Duration
+}
+
+// Headers are standard object headers a profile pins on every upload.
+// Empty values are not pinned.
+type Headers struct {
+	CacheControl       string
+	ContentDisposition string
+}
+
+// pins returns the exact (name, value) pairs of the policy after key,
+// Content-Type and the size range, in policy order: each condition and its
+// form field come from this one list.
+func (p *Post) pins() [][2]string {
+	out := make([][2]string, 0, 2+len(p.Metadata)+2)
+	if v := p.Headers.CacheControl; v != "" {
+		out = append(out, [2]string{"Cache-Control", v})
+	}
+	if v := p.Headers.ContentDisposition; v != "" {
+		out = append(out, [2]string{"Content-Disposition", v})
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Metadata)) {
+		out = append(out, [2]string{MetadataPrefix + name, p.Metadata[name]})
+	}
+	if p.ChecksumSHA256 != "" {
+		out = append(out, [2]string{"x-amz-checksum-algorithm", "SHA256"}, [2]string{"x-amz-checksum-sha256", p.ChecksumSHA256})
+	}
+	return out
 }
 
 // Conditions returns the policy conditions that pin this upload, besides
 // the algorithm, credential, date, bucket and security-token conditions
 // that the signer adds itself. The key is pinned exactly.
 func (p *Post) Conditions() []any {
-	conds := make([]any, 0, 3+len(p.Metadata))
+	pins := p.pins()
+	conds := make([]any, 0, 3+len(pins))
 	conds = append(conds,
 		map[string]string{"key": p.Key},
 		map[string]string{"Content-Type": p.ContentType},
 		[]any{"content-length-range", p.MinBytes, p.MaxBytes},
 	)
-	for _, name := range slices.Sorted(maps.Keys(p.Metadata)) {
-		conds = append(conds, map[string]string{MetadataPrefix + name: p.Metadata[name]})
-	}
-	if p.ChecksumSHA256 != "" {
-		conds = append(conds,
-			map[string]string{"x-amz-checksum-algorithm": "SHA256"},
-			map[string]string{"x-amz-checksum-sha256": p.ChecksumSHA256})
+	for _, pin := range pins {
+		conds = append(conds, map[string]string{pin[0]: pin[1]})
 	}
 	return conds
 }
@@ -52,14 +78,11 @@ func (p *Post) Conditions() []any {
 // Fields returns the form fields that satisfy Conditions, other than key
 // (which the signer returns with its own fields).
 func (p *Post) Fields() map[string]string {
-	fields := make(map[string]string, 1+len(p.Metadata))
+	pins := p.pins()
+	fields := make(map[string]string, 1+len(pins))
 	fields["Content-Type"] = p.ContentType
-	for name, value := range p.Metadata {
-		fields[MetadataPrefix+name] = value
-	}
-	if p.ChecksumSHA256 != "" {
-		fields["x-amz-checksum-algorithm"] = "SHA256"
-		fields["x-amz-checksum-sha256"] = p.ChecksumSHA256
+	for _, pin := range pins {
+		fields[pin[0]] = pin[1]
 	}
 	return fields
 }
@@ -84,6 +107,11 @@ type Put struct {
 	Metadata map[string]string
 	// ChecksumSHA256 is the base64 SHA-256 the object must have, or "".
 	ChecksumSHA256 string
+	// Headers are the pinned standard headers.
+	Headers Headers
+	// IfAbsent makes the store refuse the PUT when the key already holds an
+	// object (If-None-Match: *).
+	IfAbsent bool
 	// Expires is how long the URL is accepted after signing.
 	Expires time.Duration
 }
@@ -107,6 +135,8 @@ type Multipart struct {
 	TotalSize int64
 	// PartSize is the size of every part but the last.
 	PartSize int64
+	// Headers are the pinned standard headers of the object.
+	Headers Headers
 }
 
 // Part is one uploaded part as the store lists it.
@@ -118,10 +148,12 @@ type Part struct {
 
 // Object is what the store says about a stored object.
 type Object struct {
-	Size           int64
-	ContentType    string
-	ETag           string
-	ChecksumSHA256 string
-	LastModified   time.Time
-	Metadata       map[string]string
+	Size               int64
+	ContentType        string
+	CacheControl       string
+	ContentDisposition string
+	ETag               string
+	ChecksumSHA256     string
+	LastModified       time.Time
+	Metadata           map[string]string
 }

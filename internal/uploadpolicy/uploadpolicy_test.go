@@ -156,6 +156,22 @@ func TestPostConditions(t *testing.T) {
 			},
 		},
 		{
+			name: "pinned headers",
+			post: uploadpolicy.Post{
+				Key: "k", ContentType: "text/html", MinBytes: 1, MaxBytes: 9,
+				Headers:  uploadpolicy.Headers{CacheControl: "private, max-age=60", ContentDisposition: "attachment"},
+				Metadata: map[string]string{"origin": "web"},
+			},
+			want: []any{
+				map[string]string{"key": "k"},
+				map[string]string{"Content-Type": "text/html"},
+				[]any{"content-length-range", int64(1), int64(9)},
+				map[string]string{"Cache-Control": "private, max-age=60"},
+				map[string]string{"Content-Disposition": "attachment"},
+				map[string]string{"x-amz-meta-origin": "web"},
+			},
+		},
+		{
 			name: "exact length",
 			post: uploadpolicy.Post{Key: "k", ContentType: "image/png", MinBytes: 42, MaxBytes: 42, Metadata: map[string]string{}},
 			want: []any{

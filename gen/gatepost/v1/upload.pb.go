@@ -641,6 +641,10 @@ type PresignedPart struct {
 	Url string `protobuf:"bytes,2,opt,name=url" json:"url,omitempty"`
 	// The exact size the part must have.
 	ContentLength int64 `protobuf:"varint,3,opt,name=content_length,json=contentLength" json:"content_length,omitempty"`
+	// Headers the PUT must carry exactly as given (they are signed into the
+	// URL; the store refuses the request without them). Content-Length is
+	// among them; HTTP clients set it from the body.
+	Headers       map[string]string `protobuf:"bytes,4,rep,name=headers" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -694,6 +698,13 @@ func (x *PresignedPart) GetContentLength() int64 {
 		return x.ContentLength
 	}
 	return 0
+}
+
+func (x *PresignedPart) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
 }
 
 // PresignUploadPartsResponse holds the part URLs.
@@ -1279,12 +1290,16 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"a\n" +
 	"\x19PresignUploadPartsRequest\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x12!\n" +
-	"\fpart_numbers\x18\x02 \x03(\x05R\vpartNumbers\"i\n" +
+	"\fpart_numbers\x18\x02 \x03(\x05R\vpartNumbers\"\xe8\x01\n" +
 	"\rPresignedPart\x12\x1f\n" +
 	"\vpart_number\x18\x01 \x01(\x05R\n" +
 	"partNumber\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12%\n" +
-	"\x0econtent_length\x18\x03 \x01(\x03R\rcontentLength\"\x89\x01\n" +
+	"\x0econtent_length\x18\x03 \x01(\x03R\rcontentLength\x12A\n" +
+	"\aheaders\x18\x04 \x03(\v2'.gatepost.v1.PresignedPart.HeadersEntryR\aheaders\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x89\x01\n" +
 	"\x1aPresignUploadPartsResponse\x120\n" +
 	"\x05parts\x18\x01 \x03(\v2\x1a.gatepost.v1.PresignedPartR\x05parts\x129\n" +
 	"\n" +
@@ -1347,7 +1362,7 @@ func file_gatepost_v1_upload_proto_rawDescGZIP() []byte {
 	return file_gatepost_v1_upload_proto_rawDescData
 }
 
-var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_gatepost_v1_upload_proto_goTypes = []any{
 	(*CreatePresignedPostRequest)(nil),      // 0: gatepost.v1.CreatePresignedPostRequest
 	(*CreatePresignedPostResponse)(nil),     // 1: gatepost.v1.CreatePresignedPostResponse
@@ -1370,42 +1385,44 @@ var file_gatepost_v1_upload_proto_goTypes = []any{
 	nil,                                     // 18: gatepost.v1.CreatePresignedPutRequest.MetadataEntry
 	nil,                                     // 19: gatepost.v1.CreatePresignedPutResponse.HeadersEntry
 	nil,                                     // 20: gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
-	nil,                                     // 21: gatepost.v1.GetUploadResponse.MetadataEntry
-	(*timestamppb.Timestamp)(nil),           // 22: google.protobuf.Timestamp
+	nil,                                     // 21: gatepost.v1.PresignedPart.HeadersEntry
+	nil,                                     // 22: gatepost.v1.GetUploadResponse.MetadataEntry
+	(*timestamppb.Timestamp)(nil),           // 23: google.protobuf.Timestamp
 }
 var file_gatepost_v1_upload_proto_depIdxs = []int32{
 	16, // 0: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
 	17, // 1: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	22, // 2: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
+	23, // 2: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
 	18, // 3: gatepost.v1.CreatePresignedPutRequest.metadata:type_name -> gatepost.v1.CreatePresignedPutRequest.MetadataEntry
 	19, // 4: gatepost.v1.CreatePresignedPutResponse.headers:type_name -> gatepost.v1.CreatePresignedPutResponse.HeadersEntry
-	22, // 5: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
+	23, // 5: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
 	20, // 6: gatepost.v1.CreateMultipartUploadRequest.metadata:type_name -> gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
-	22, // 7: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
-	7,  // 8: gatepost.v1.PresignUploadPartsResponse.parts:type_name -> gatepost.v1.PresignedPart
-	22, // 9: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
-	9,  // 10: gatepost.v1.CompleteMultipartUploadRequest.parts:type_name -> gatepost.v1.CompletedPart
-	22, // 11: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
-	21, // 12: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
-	0,  // 13: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
-	2,  // 14: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
-	4,  // 15: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
-	6,  // 16: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
-	10, // 17: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
-	12, // 18: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
-	14, // 19: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
-	1,  // 20: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
-	3,  // 21: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
-	5,  // 22: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
-	8,  // 23: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
-	11, // 24: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
-	13, // 25: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
-	15, // 26: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
-	20, // [20:27] is the sub-list for method output_type
-	13, // [13:20] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	23, // 7: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 8: gatepost.v1.PresignedPart.headers:type_name -> gatepost.v1.PresignedPart.HeadersEntry
+	7,  // 9: gatepost.v1.PresignUploadPartsResponse.parts:type_name -> gatepost.v1.PresignedPart
+	23, // 10: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
+	9,  // 11: gatepost.v1.CompleteMultipartUploadRequest.parts:type_name -> gatepost.v1.CompletedPart
+	23, // 12: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
+	22, // 13: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
+	0,  // 14: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
+	2,  // 15: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
+	4,  // 16: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
+	6,  // 17: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
+	10, // 18: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
+	12, // 19: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
+	14, // 20: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
+	1,  // 21: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
+	3,  // 22: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
+	5,  // 23: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
+	8,  // 24: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
+	11, // 25: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
+	13, // 26: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
+	15, // 27: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_gatepost_v1_upload_proto_init() }
@@ -1419,7 +1436,7 @@ func file_gatepost_v1_upload_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatepost_v1_upload_proto_rawDesc), len(file_gatepost_v1_upload_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

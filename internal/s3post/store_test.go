@@ -1,0 +1,106 @@
+package s3post_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+)
+
+// signedHeaderNames returns the X-Amz-SignedHeaders of a presigned URL.
+func signedHeaderNames(t *testing.T, rawURL string) []string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(u.Query().Get("X-Amz-SignedHeaders"), ";")
+}
+
+// TestSignPutPinsHeaders: a PUT URL signs the copy guard, an empty tag
+// set, the standard storage class and the profile's pinned headers, and
+// returns each for the client to send; none is hoisted into the query,
+// where a store would not hold the client to it.
+func TestSignPutPinsHeaders(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t, staticProvider(""))
+	tests := []struct {
+		name string
+		put  uploadpolicy.Put
+		want map[string]string
+	}{
+		{
+			name: "plain",
+			put:  uploadpolicy.Put{Bucket: testBucket, Key: "a.txt", ContentType: "text/plain", ContentLength: 5, Expires: time.Minute},
+			want: map[string]string{
+				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3post.NoCopyETag,
+				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "",
+			},
+		},
+		{
+			name: "pinned headers, no overwriting",
+			put: uploadpolicy.Put{
+				Bucket: testBucket, Key: "a.txt", ContentType: "text/plain", ContentLength: 5, Expires: time.Minute,
+				Headers:  uploadpolicy.Headers{CacheControl: "no-cache", ContentDisposition: "attachment"},
+				IfAbsent: true,
+			},
+			want: map[string]string{
+				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3post.NoCopyETag,
+				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "",
+				"Cache-Control": "no-cache", "Content-Disposition": "attachment", "If-None-Match": "*",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := s.SignPut(t.Context(), &tt.put)
+			if err != nil {
+				t.Fatalf("SignPut: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got.Headers); diff != "" {
+				t.Errorf("headers (-want +got):\n%s", diff)
+			}
+			signed := signedHeaderNames(t, got.URL)
+			for name := range tt.want {
+				if !containsFold(signed, name) {
+					t.Errorf("%s is not among the signed headers %v", name, signed)
+				}
+			}
+			if q, _ := url.Parse(got.URL); q.Query().Has("x-amz-tagging") || q.Query().Has("x-amz-copy-source-if-match") {
+				t.Errorf("a pinned header was hoisted into the query: %s", got.URL)
+			}
+		})
+	}
+}
+
+// TestSignUploadPartPinsCopyGuard: every part URL signs the copy guard.
+func TestSignUploadPartPinsCopyGuard(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t, staticProvider(""))
+	got, err := s.SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 3, 5<<20, time.Minute)
+	if err != nil {
+		t.Fatalf("SignUploadPart: %v", err)
+	}
+	want := map[string]string{"Content-Length": "5242880", "X-Amz-Copy-Source-If-Match": s3post.NoCopyETag}
+	if diff := cmp.Diff(want, got.Headers); diff != "" {
+		t.Errorf("headers (-want +got):\n%s", diff)
+	}
+	if !containsFold(signedHeaderNames(t, got.URL), "x-amz-copy-source-if-match") {
+		t.Errorf("the copy guard is not signed: %s", got.URL)
+	}
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+)
+
+// fakeStore is a PostSigner and Store that signs nothing real and counts
+// the part URLs it is asked for.
+type fakeStore struct {
+	fakeSigner
+
+	mu          sync.Mutex
+	partsSigned int
+}
+
+var _ Store = (*fakeStore)(nil)
+
+func (f *fakeStore) SignPut(context.Context, *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
+	return &uploadpolicy.SignedRequest{Method: "PUT", URL: "http://127.0.0.1:9/put"}, nil
+}
+
+func (f *fakeStore) CreateMultipart(context.Context, *uploadpolicy.Multipart) (string, error) {
+	return "upload-1", nil
+}
+
+func (f *fakeStore) SignUploadPart(_ context.Context, _, _, _ string, part int32, size int64, _ time.Duration) (*uploadpolicy.SignedRequest, error) {
+	f.mu.Lock()
+	f.partsSigned++
+	f.mu.Unlock()
+	return &uploadpolicy.SignedRequest{Method: "PUT", URL: "http://127.0.0.1:9/part", Headers: map[string]string{"X-Amz-Copy-Source-If-Match": `"x"`}}, nil
+}
+
+func (f *fakeStore) ListParts(context.Context, string, string, string) ([]uploadpolicy.Part, error) {
+	return nil, nil
+}
+
+func (f *fakeStore) CompleteMultipart(context.Context, string, string, string, []uploadpolicy.Part, bool) (string, error) {
+	return `"etag"`, nil
+}
+
+func (f *fakeStore) AbortMultipart(context.Context, string, string, string) error { return nil }
+
+func (f *fakeStore) Head(context.Context, string, string) (*uploadpolicy.Object, error) {
+	return nil, nil
+}
+
+func (f *fakeStore) signedParts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.partsSigned
+}
+
+// multipartService returns a Service over a fake store whose "big"
+// profile allows bursts of 10 requests, and an upload token of a 100-part
+// upload in it.
+func multipartService(t *testing.T) (*Service, *fakeStore, string) {
+	t.Helper()
+	profiles := testProfiles(t)
+	profiles["big"] = config.Profile{
+		Bucket: "big", KeyPrefix: "big/", KeyMode: config.KeyModeClient, MaxBytes: 1 << 40,
+		ContentTypes: []string{"application/octet-stream"}, Expires: time.Minute,
+		RateLimit: &config.RateLimit{RequestsPerSecond: 0.001, Burst: 10},
+	}
+	store := &fakeStore{}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	svc := NewService(profiles, store, discardLogger(), WithClock(func() time.Time { return now }))
+	up, err := svc.CreateMultipartUpload(anonymous(t.Context()), &gatepostv1.CreateMultipartUploadRequest{
+		Key: "x.bin", ContentType: "application/octet-stream", TotalSize: proto.Int64(100 * 8 << 20), Profile: "big",
+	})
+	if err != nil {
+		t.Fatalf("CreateMultipartUpload: %v", err)
+	}
+	return svc, store, up.GetUploadToken()
+}
+
+// TestPresignUploadPartsCost: duplicates are refused, and every URL costs
+// one request of the caller's rate (a thousand copies of part 1 used to
+// cost one).
+func TestPresignUploadPartsCost(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		batches [][]int32
+		// want is the code of the last call; wantMsg part of its message.
+		want    codes.Code
+		wantMsg string
+		// wantSigned is how many URLs the store signed in all.
+		wantSigned int
+	}{
+		{name: "duplicates", batches: [][]int32{{1, 2, 1}}, want: codes.InvalidArgument, wantMsg: "part_numbers: 1 is listed twice"},
+		{name: "a thousand copies of one part", batches: [][]int32{repeat(1, 1000)}, want: codes.InvalidArgument, wantMsg: "listed twice"},
+		// Starting the upload took one of the ten.
+		{name: "within the burst", batches: [][]int32{{1, 2, 3, 4, 5}, {6, 7, 8, 9}}, want: codes.OK, wantSigned: 9},
+		{name: "each URL counts", batches: [][]int32{{1, 2, 3, 4, 5, 6, 7, 8}, {9, 10}}, want: codes.ResourceExhausted, wantMsg: "rate limit exceeded", wantSigned: 8},
+		{name: "more than the burst at once", batches: [][]int32{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}, want: codes.InvalidArgument,
+			wantMsg: "part_numbers: 11 in one call is more than your rate limit allows at once (10)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc, store, token := multipartService(t)
+			var err error
+			for _, numbers := range tt.batches {
+				_, err = svc.PresignUploadParts(anonymous(t.Context()), &gatepostv1.PresignUploadPartsRequest{UploadToken: token, PartNumbers: numbers})
+			}
+			if got := status.Code(err); got != tt.want || !strings.Contains(status.Convert(err).Message(), tt.wantMsg) {
+				t.Errorf("last call: %v; want %s with %q", err, tt.want, tt.wantMsg)
+			}
+			if got := store.signedParts(); got != tt.wantSigned {
+				t.Errorf("the store signed %d URLs, want %d", got, tt.wantSigned)
+			}
+		})
+	}
+}
+
+func repeat(n int32, times int) []int32 {
+	out := make([]int32, times)
+	for i := range out {
+		out[i] = n
+	}
+	return out
+}
+
+// TestActiveTypeThroughWildcard: a type a browser runs that start-up could
+// not name (any +xml) is refused at request time unless the profile
+// downloads it.
+func TestActiveTypeThroughWildcard(t *testing.T) {
+	t.Parallel()
+	profiles := testProfiles(t)
+	profiles["feeds"] = config.Profile{
+		Bucket: "feeds", KeyPrefix: "feeds/", KeyMode: config.KeyModeClient, MaxBytes: 1024,
+		ContentTypes: []string{"application/*"}, Expires: time.Minute,
+		ActiveContentTypes: []string{"application/ecmascript", "application/javascript", "application/x-ecmascript",
+			"application/x-javascript", "application/xhtml+xml", "application/xml", "application/xslt+xml"},
+	}
+	if err := (&config.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", S3: config.S3{Region: "x"},
+		Auth: config.Auth{Mode: config.AuthNone}, Profiles: profiles}).Validate(); err != nil {
+		t.Fatalf("profiles: %v", err)
+	}
+	svc := NewService(profiles, &fakeSigner{}, discardLogger())
+	for ct, want := range map[string]codes.Code{
+		"application/rss+xml":   codes.InvalidArgument,
+		"application/atom+xml":  codes.InvalidArgument,
+		"application/xhtml+xml": codes.OK, // accepted by name
+		"application/json":      codes.OK,
+	} {
+		_, err := svc.CreatePresignedPost(anonymous(t.Context()), &gatepostv1.CreatePresignedPostRequest{Key: "a", ContentType: ct, Profile: "feeds"})
+		if got := status.Code(err); got != want {
+			t.Errorf("%s: %v; want %s", ct, err, want)
+		}
+		if want != codes.OK && !strings.HasPrefix(status.Convert(err).Message(), "content_type: ") {
+			t.Errorf("%s: message %q does not start with the field", ct, status.Convert(err).Message())
+		}
+	}
+}
