@@ -16,6 +16,11 @@ CACHE_DIR ?= $(HOME)/.cache/gatepost
 WEED_VERSION := $(shell awk '$$1 == "github.com/seaweedfs/seaweedfs" {print $$2}' tools/seaweedfs/go.mod)
 WEED := $(CACHE_DIR)/weed-$(WEED_VERSION)
 export GATEPOST_WEED := $(WEED)
+# MinIO (AGPL-3.0) is only ever run as a separate process by the tests,
+# never imported; built once per machine, like SeaweedFS.
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO := $(CACHE_DIR)/minio-$(MINIO_VERSION)/minio
+export GATEPOST_MINIO := $(MINIO)
 
 PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 grpcurl
 
@@ -28,7 +33,7 @@ run: build weed ## Run gatepost end to end against a local SeaweedFS (Ctrl-C sto
 	go run ./e2e/devstack -gatepost $(BIN)/gatepost -weed $(WEED) -grpcurl $(BIN)/grpcurl
 
 .PHONY: test
-test: weed build tools ## Run every test: unit, gateway, integration (SeaweedFS, Chromium), make run's smoke test, deploy files
+test: weed minio build tools ## Run every test: unit, gateway, integration (SeaweedFS and MinIO, Chromium), make run's smoke test, deploy files
 	GATEPOST_REQUIRE_S3=1 GATEPOST_BIN=$(BIN)/gatepost GATEPOST_GRPCURL=$(BIN)/grpcurl \
 		go test -race -count=1 ./...
 	go -C deploy test -count=1 ./...
@@ -94,6 +99,14 @@ $(WEED):
 	@echo "Building SeaweedFS $(WEED_VERSION); the first build takes about six minutes."
 	go build -C tools/seaweedfs -o $@.tmp github.com/seaweedfs/seaweedfs/weed
 	mv $@.tmp $@
+
+.PHONY: minio
+minio: $(MINIO) ## Build MinIO (the second S3 server the tests run against), cached in $(CACHE_DIR)
+
+$(MINIO):
+	@mkdir -p $(dir $@)
+	@echo "Building MinIO $(MINIO_VERSION); the first build takes about five to ten minutes."
+	GOBIN=$(dir $@) go install github.com/minio/minio@$(MINIO_VERSION)
 
 .PHONY: clean
 clean: ## Remove .bin/ (the SeaweedFS cache in $(CACHE_DIR) is kept)

@@ -61,10 +61,10 @@ func newBrowser(t *testing.T) context.Context {
 // uploadInPage opens the demo page, picks path, types the token, presses
 // Upload and waits until the page says done or failed. It returns the
 // final state.
-func uploadInPage(t *testing.T, ctx context.Context, path string) string {
+func (st *target) uploadInPage(t *testing.T, ctx context.Context, path string) string {
 	t.Helper()
 	err := chromedp.Do(ctx,
-		chromedp.Navigate("http://"+stack.gatepost.HTTPAddr()+"/"),
+		chromedp.Navigate("http://"+st.gatepost.HTTPAddr()+"/"),
 		chromedp.WaitVisible(chromedp.ID("upload")),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
 		chromedp.SendKeys(chromedp.ID("token"), apiKey),
@@ -116,57 +116,62 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // TestBrowserUpload: in real headless Chromium, the demo page uploads a
 // file straight to the store, with the right bytes and Content-Type.
 func TestBrowserUpload(t *testing.T) {
-	ctx := newBrowser(t)
-	content := []byte("uploaded from headless Chromium through gatepost\n")
-	path := filepath.Join(t.TempDir(), "browser-upload.txt")
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	state := uploadInPage(t, ctx, path)
-	key, message := text(t, ctx, "result-key"), text(t, ctx, "error-message")
-	screenshot(t, ctx, "browser-upload.png")
-	if state != "done" {
-		t.Fatalf("page state %q, message %q; want done", state, message)
-	}
-	if key != "user-uploads/browser-upload.txt" {
-		t.Errorf("page shows key %q", key)
-	}
-	head := headObject(t, key)
-	if head == nil {
-		t.Fatalf("object %s missing after the browser upload", key)
-	}
-	if got := deref(head.ContentType); got != "text/plain" {
-		t.Errorf("Content-Type = %q, want text/plain", got)
-	}
-	if got := getObject(t, key); !bytes.Equal(got, content) {
-		t.Errorf("stored %q, want %q", got, content)
-	}
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		ctx := newBrowser(t)
+		content := []byte("uploaded from headless Chromium through gatepost\n")
+		path := filepath.Join(t.TempDir(), "browser-upload.txt")
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		state := st.uploadInPage(t, ctx, path)
+		key, message := text(t, ctx, "result-key"), text(t, ctx, "error-message")
+		screenshot(t, ctx, "browser-upload.png")
+		if state != "done" {
+			t.Fatalf("page state %q, message %q; want done", state, message)
+		}
+		if key != "user-uploads/browser-upload.txt" {
+			t.Errorf("page shows key %q", key)
+		}
+		head := st.headObject(t, key)
+		if head == nil {
+			t.Fatalf("object %s missing after the browser upload", key)
+		}
+		if got := deref(head.ContentType); got != "text/plain" {
+			t.Errorf("Content-Type = %q, want text/plain", got)
+		}
+		if got := st.getObject(t, key); !bytes.Equal(got, content) {
+			t.Errorf("stored %q, want %q", got, content)
+		}
+	})
 }
 
 // TestBrowserUploadTooLarge: a file over the profile's limit is refused,
 // the page says so in plain words, and nothing is stored.
 func TestBrowserUploadTooLarge(t *testing.T) {
-	ctx := newBrowser(t)
-	path := filepath.Join(t.TempDir(), "too-large.txt")
-	if err := os.WriteFile(path, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	state := uploadInPage(t, ctx, path)
-	message := text(t, ctx, "error-message")
-	screenshot(t, ctx, "browser-too-large.png")
-	if state != "failed" || !strings.Contains(message, "over the maximum") {
-		t.Errorf("state %q, message %q; want failed with a message about the maximum size", state, message)
-	}
-	if headObject(t, "user-uploads/too-large.txt") != nil {
-		t.Error("an over-limit file was stored")
-	}
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		ctx := newBrowser(t)
+		path := filepath.Join(t.TempDir(), "too-large.txt")
+		if err := os.WriteFile(path, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		state := st.uploadInPage(t, ctx, path)
+		message := text(t, ctx, "error-message")
+		screenshot(t, ctx, "browser-too-large.png")
+		if state != "failed" || !strings.Contains(message, "over the maximum") {
+			t.Errorf("state %q, message %q; want failed with a message about the maximum size", state, message)
+		}
+		if st.headObject(t, "user-uploads/too-large.txt") != nil {
+			t.Error("an over-limit file was stored")
+		}
+	})
 }
 
 // TestBrowserCORS: a page on an origin gatepost allows can ask for a policy
 // with a bearer token; a page on any other origin cannot.
 func TestBrowserCORS(t *testing.T) {
+	st := seaweedFS() // gatepost's own CORS, whatever the store
 	ctx := newBrowser(t)
-	q := url.Values{"gatepost": {"http://" + stack.gatepost.HTTPAddr()}, "token": {apiKey}}
+	q := url.Values{"gatepost": {"http://" + st.gatepost.HTTPAddr()}, "token": {apiKey}}
 	tests := []struct {
 		name, site, want string
 	}{
@@ -195,17 +200,18 @@ func TestBrowserCORS(t *testing.T) {
 // lies), so the policy's exact content-length-range makes S3 answer
 // EntityTooLarge.
 func TestBrowserStoreRefusalInPlainWords(t *testing.T) {
-	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+stack.gatepost.HTTPAddr()+"/")); err != nil {
-		t.Fatal(err)
-	}
-	type result struct {
-		Source  string `json:"source"`
-		Code    string `json:"code"`
-		Status  int    `json:"status"`
-		Message string `json:"message"`
-	}
-	script := `(async () => {
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		ctx := newBrowser(t)
+		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+st.gatepost.HTTPAddr()+"/")); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			Source  string `json:"source"`
+			Code    string `json:"code"`
+			Status  int    `json:"status"`
+			Message string `json:"message"`
+		}
+		script := `(async () => {
 	  const { uploadFile } = await import("/gatepost.js");
 	  const file = new File(["x".repeat(600)], "liar.txt", { type: "text/plain" });
 	  Object.defineProperty(file, "size", { value: 10 });
@@ -216,35 +222,37 @@ func TestBrowserStoreRefusalInPlainWords(t *testing.T) {
 	    return { source: e.source, code: e.code, status: e.status, message: e.message };
 	  }
 	})()`
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[result](script, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := result{Source: "s3", Code: "EntityTooLarge", Status: 400, Message: "The file is larger than this upload allows."}
-	if got != want {
-		t.Errorf("gatepost.js rejected with %+v, want %+v", got, want)
-	}
-	if headObject(t, "user-uploads/liar.txt") != nil {
-		t.Error("the refused upload was stored")
-	}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[result](script, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := result{Source: "s3", Code: "EntityTooLarge", Status: 400, Message: "The file is larger than this upload allows."}
+		if got != want {
+			t.Errorf("gatepost.js rejected with %+v, want %+v", got, want)
+		}
+		if st.headObject(t, "user-uploads/liar.txt") != nil {
+			t.Error("the refused upload was stored")
+		}
+	})
 }
 
 // TestBrowserLargeFile: uploadLargeFile sends a 12 MiB file as a multipart
 // upload from the browser (two parts in parallel) and the object's bytes
 // are the file's. The page also records that progress reached the total.
 func TestBrowserLargeFile(t *testing.T) {
-	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+stack.gatepost.HTTPAddr()+"/")); err != nil {
-		t.Fatal(err)
-	}
-	type result struct {
-		Key      string  `json:"key"`
-		Size     int     `json:"size"`
-		Progress float64 `json:"progress"`
-		Error    string  `json:"error"`
-	}
-	// The bytes are a pattern the test can rebuild: byte i is i mod 251.
-	script := `(async () => {
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		ctx := newBrowser(t)
+		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+st.gatepost.HTTPAddr()+"/")); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			Key      string  `json:"key"`
+			Size     int     `json:"size"`
+			Progress float64 `json:"progress"`
+			Error    string  `json:"error"`
+		}
+		// The bytes are a pattern the test can rebuild: byte i is i mod 251.
+		script := `(async () => {
 	  const { uploadLargeFile } = await import("/gatepost.js");
 	  const bytes = new Uint8Array(12 << 20);
 	  for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
@@ -258,18 +266,19 @@ func TestBrowserLargeFile(t *testing.T) {
 	    return { error: e.message + " " + e.code };
 	  }
 	})()`
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[result](script, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Error != "" || got.Key != "large/e2e/large.bin" || got.Size != 12<<20 || got.Progress != 1 {
-		t.Fatalf("uploadLargeFile = %+v", got)
-	}
-	want := make([]byte, 12<<20)
-	for i := range want {
-		want[i] = byte(i % 251)
-	}
-	if stored := getObject(t, got.Key); !bytes.Equal(stored, want) {
-		t.Errorf("stored %d bytes that differ from the file", len(stored))
-	}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[result](script, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Error != "" || got.Key != "large/e2e/large.bin" || got.Size != 12<<20 || got.Progress != 1 {
+			t.Fatalf("uploadLargeFile = %+v", got)
+		}
+		want := make([]byte, 12<<20)
+		for i := range want {
+			want[i] = byte(i % 251)
+		}
+		if stored := st.getObject(t, got.Key); !bytes.Equal(stored, want) {
+			t.Errorf("stored %d bytes that differ from the file", len(stored))
+		}
+	})
 }

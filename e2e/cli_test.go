@@ -28,87 +28,91 @@ func gatepostBinary(t *testing.T) string {
 // gatepost (over the size limit, bad token).
 func TestCLIUpload(t *testing.T) {
 	t.Parallel()
-	bin := gatepostBinary(t)
-	dir := t.TempDir()
-	small := filepath.Join(dir, "cli-small.txt")
-	big := filepath.Join(dir, "cli-big.txt")
-	if err := os.WriteFile(small, []byte("from the gatepost CLI\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), 5000), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	grpcArgs := []string{"-server", stack.gatepost.GRPCAddr()}
-	restArgs := []string{"-rest", "-url", "http://" + stack.gatepost.HTTPAddr()}
-	tests := []struct {
-		name      string
-		args      []string
-		token     string
-		wantCode  int
-		wantOut   string
-		wantKey   string
-		absentKey string
-	}{
-		{"gRPC upload", append(grpcArgs, "-key", "cli/grpc.txt", small), apiKey, 0, "uploaded", "user-uploads/cli/grpc.txt", ""},
-		{"REST upload", append(restArgs, "-key", "cli/rest.txt", small), apiKey, 0, "uploaded", "user-uploads/cli/rest.txt", ""},
-		{"over the limit", append(grpcArgs, "-key", "cli/big.txt", big), apiKey, 3, "over the maximum", "", "user-uploads/cli/big.txt"},
-		{"over the limit, REST", append(restArgs, "-key", "cli/big-rest.txt", big), apiKey, 3, "over the maximum", "", "user-uploads/cli/big-rest.txt"},
-		{"bad token", append(grpcArgs, "-key", "cli/denied.txt", small), "wrong-token", 3, "Unauthenticated", "", "user-uploads/cli/denied.txt"},
-		{"bad token, REST", append(restArgs, "-key", "cli/denied-rest.txt", small), "wrong-token", 3, "HTTP 401", "", "user-uploads/cli/denied-rest.txt"},
-		{"multipart over gRPC", append(grpcArgs, "-profile", "large", "-multipart-threshold", "1000", "-key", "cli/multi.txt", big), apiKey, 0, "multipart", "large/e2e/cli/multi.txt", ""},
-		{"multipart over REST", append(restArgs, "-profile", "large", "-multipart-threshold", "1000", "-key", "cli/multi-rest.txt", big), apiKey, 0, "multipart", "large/e2e/cli/multi-rest.txt", ""},
-		{"multipart over the limit", append(grpcArgs, "-multipart-threshold", "1000", "-key", "cli/multi-big.txt", big), apiKey, 3, "over the maximum", "", "user-uploads/cli/multi-big.txt"},
-		{"no file", append(grpcArgs, filepath.Join(dir, "missing.txt")), apiKey, 1, "no such file", "", ""},
-		{"no arguments", nil, apiKey, 2, "usage", "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.Command(bin, append([]string{"upload"}, tt.args...)...)
-			cmd.Env = append(os.Environ(), "GATEPOST_TOKEN="+tt.token)
-			out, err := cmd.CombinedOutput()
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != tt.wantCode || !strings.Contains(string(out), tt.wantOut) {
-				t.Errorf("exit %d, output %q; want exit %d with %q", code, out, tt.wantCode, tt.wantOut)
-			}
-			if strings.Contains(string(out), tt.token) && tt.token != "" {
-				t.Errorf("the output echoes the token: %q", out)
-			}
-			if tt.wantKey != "" {
-				head := headObject(t, tt.wantKey)
-				if head == nil {
-					t.Fatalf("%s missing after the upload", tt.wantKey)
+	forEachStore(t, func(t *testing.T, st *target) {
+		bin := gatepostBinary(t)
+		dir := t.TempDir()
+		small := filepath.Join(dir, "cli-small.txt")
+		big := filepath.Join(dir, "cli-big.txt")
+		if err := os.WriteFile(small, []byte("from the gatepost CLI\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(big, bytes.Repeat([]byte("x"), 5000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		grpcArgs := []string{"-server", st.gatepost.GRPCAddr()}
+		restArgs := []string{"-rest", "-url", "http://" + st.gatepost.HTTPAddr()}
+		tests := []struct {
+			name      string
+			args      []string
+			token     string
+			wantCode  int
+			wantOut   string
+			wantKey   string
+			absentKey string
+		}{
+			{"gRPC upload", append(grpcArgs, "-key", "cli/grpc.txt", small), apiKey, 0, "uploaded", "user-uploads/cli/grpc.txt", ""},
+			{"REST upload", append(restArgs, "-key", "cli/rest.txt", small), apiKey, 0, "uploaded", "user-uploads/cli/rest.txt", ""},
+			{"over the limit", append(grpcArgs, "-key", "cli/big.txt", big), apiKey, 3, "over the maximum", "", "user-uploads/cli/big.txt"},
+			{"over the limit, REST", append(restArgs, "-key", "cli/big-rest.txt", big), apiKey, 3, "over the maximum", "", "user-uploads/cli/big-rest.txt"},
+			{"bad token", append(grpcArgs, "-key", "cli/denied.txt", small), "wrong-token", 3, "Unauthenticated", "", "user-uploads/cli/denied.txt"},
+			{"bad token, REST", append(restArgs, "-key", "cli/denied-rest.txt", small), "wrong-token", 3, "HTTP 401", "", "user-uploads/cli/denied-rest.txt"},
+			{"multipart over gRPC", append(grpcArgs, "-profile", "large", "-multipart-threshold", "1000", "-key", "cli/multi.txt", big), apiKey, 0, "multipart", "large/e2e/cli/multi.txt", ""},
+			{"multipart over REST", append(restArgs, "-profile", "large", "-multipart-threshold", "1000", "-key", "cli/multi-rest.txt", big), apiKey, 0, "multipart", "large/e2e/cli/multi-rest.txt", ""},
+			{"multipart over the limit", append(grpcArgs, "-multipart-threshold", "1000", "-key", "cli/multi-big.txt", big), apiKey, 3, "over the maximum", "", "user-uploads/cli/multi-big.txt"},
+			{"no file", append(grpcArgs, filepath.Join(dir, "missing.txt")), apiKey, 1, "no such file", "", ""},
+			{"no arguments", nil, apiKey, 2, "usage", "", ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				cmd := exec.Command(bin, append([]string{"upload"}, tt.args...)...)
+				cmd.Env = append(os.Environ(), "GATEPOST_TOKEN="+tt.token)
+				out, err := cmd.CombinedOutput()
+				code := 0
+				var exit *exec.ExitError
+				if errors.As(err, &exit) {
+					code = exit.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
 				}
-				if got := deref(head.ContentType); !strings.HasPrefix(got, "text/plain") {
-					t.Errorf("Content-Type = %q", got)
+				if code != tt.wantCode || !strings.Contains(string(out), tt.wantOut) {
+					t.Errorf("exit %d, output %q; want exit %d with %q", code, out, tt.wantCode, tt.wantOut)
 				}
-			}
-			if tt.absentKey != "" && headObject(t, tt.absentKey) != nil {
-				t.Errorf("%s was stored", tt.absentKey)
-			}
-		})
-	}
+				if strings.Contains(string(out), tt.token) && tt.token != "" {
+					t.Errorf("the output echoes the token: %q", out)
+				}
+				if tt.wantKey != "" {
+					head := st.headObject(t, tt.wantKey)
+					if head == nil {
+						t.Fatalf("%s missing after the upload", tt.wantKey)
+					}
+					if got := deref(head.ContentType); !strings.HasPrefix(got, "text/plain") {
+						t.Errorf("Content-Type = %q", got)
+					}
+				}
+				if tt.absentKey != "" && st.headObject(t, tt.absentKey) != nil {
+					t.Errorf("%s was stored", tt.absentKey)
+				}
+			})
+		}
+	})
 }
 
 // TestCLIPresign: `gatepost presign` prints the policy as JSON on both
 // transports.
 func TestCLIPresign(t *testing.T) {
 	t.Parallel()
-	bin := gatepostBinary(t)
-	for _, args := range [][]string{
-		{"-server", stack.gatepost.GRPCAddr()},
-		{"-rest", "-url", "http://" + stack.gatepost.HTTPAddr()},
-	} {
-		cmd := exec.Command(bin, append(append([]string{"presign"}, args...), "-key", "p.txt", "-content-type", "text/plain", "-token", apiKey)...)
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), `"policy"`) || !strings.Contains(string(out), `"user-uploads/p.txt"`) {
-			t.Errorf("presign %v: %v\n%s", args, err, out)
+	forEachStore(t, func(t *testing.T, st *target) {
+		bin := gatepostBinary(t)
+		for _, args := range [][]string{
+			{"-server", st.gatepost.GRPCAddr()},
+			{"-rest", "-url", "http://" + st.gatepost.HTTPAddr()},
+		} {
+			cmd := exec.Command(bin, append(append([]string{"presign"}, args...), "-key", "p.txt", "-content-type", "text/plain", "-token", apiKey)...)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), `"policy"`) || !strings.Contains(string(out), `"user-uploads/p.txt"`) {
+				t.Errorf("presign %v: %v\n%s", args, err, out)
+			}
 		}
-	}
+	})
 }

@@ -31,9 +31,9 @@ type presigned struct {
 
 // presignREST asks gatepost's REST gateway for a presigned POST and fails
 // the test unless it gets one.
-func presignREST(t *testing.T, query url.Values) presigned {
+func (st *target) presignREST(t *testing.T, query url.Values) presigned {
 	t.Helper()
-	status, body := getREST(t, "/v1/presign?"+query.Encode())
+	status, body := st.getREST(t, "/v1/presign?"+query.Encode())
 	if status != http.StatusOK {
 		t.Fatalf("GET /v1/presign?%s: status %d: %s", query.Encode(), status, body)
 	}
@@ -45,9 +45,9 @@ func presignREST(t *testing.T, query url.Values) presigned {
 }
 
 // getREST sends a GET to gatepost's HTTP listener.
-func getREST(t *testing.T, pathAndQuery string) (int, []byte) {
+func (st *target) getREST(t *testing.T, pathAndQuery string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+stack.gatepost.HTTPAddr()+pathAndQuery, nil)
+	req, err := http.NewRequest(http.MethodGet, "http://"+st.gatepost.HTTPAddr()+pathAndQuery, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +127,11 @@ func fieldsOf(p presigned) []formField {
 }
 
 // headObject returns the object's metadata, or nil if it does not exist.
-func headObject(t *testing.T, key string) *s3.HeadObjectOutput {
+func (st *target) headObject(t *testing.T, key string) *s3.HeadObjectOutput {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := stack.s3.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	out, err := st.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		var apiErr smithy.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NotFound" || apiErr.ErrorCode() == "NoSuchKey") {
@@ -143,11 +143,11 @@ func headObject(t *testing.T, key string) *s3.HeadObjectOutput {
 }
 
 // getObject returns the object's bytes.
-func getObject(t *testing.T, key string) []byte {
+func (st *target) getObject(t *testing.T, key string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := stack.s3.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	out, err := st.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		t.Fatalf("GET %s: %v", key, err)
 	}

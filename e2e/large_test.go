@@ -25,9 +25,9 @@ import (
 )
 
 // client returns a gRPC client of the stack's gatepost.
-func client(t *testing.T) gatepostv1.UploadServiceClient {
+func (st *target) client(t *testing.T) gatepostv1.UploadServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient(stack.gatepost.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(st.gatepost.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func uploadParts(t *testing.T, c gatepostv1.UploadServiceClient, up *gatepostv1.
 	for _, p := range parts.GetParts() {
 		start := int64(p.GetPartNumber()-1) * up.GetPartSize()
 		body := data[start : start+p.GetContentLength()]
-		if status, code := put(t, p.GetUrl(), nil, body); status != http.StatusOK {
+		if status, code := put(t, p.GetUrl(), p.GetHeaders(), body); status != http.StatusOK {
 			t.Fatalf("part %d: %d %s", p.GetPartNumber(), status, code)
 		}
 	}
@@ -114,130 +114,134 @@ func uploadParts(t *testing.T, c gatepostv1.UploadServiceClient, up *gatepostv1.
 
 func TestMultipartUpload(t *testing.T) {
 	t.Parallel()
-	c := client(t)
-	data := randomBytes(t, 10<<20+12345)
-	up := startMultipart(t, c, "big/two-parts.bin", int64(len(data)))
-	if up.GetPartCount() != 2 || up.GetPartSize() < 5<<20 || up.GetKey() != "large/e2e/big/two-parts.bin" {
-		t.Fatalf("upload = %v", up)
-	}
-	uploadParts(t, c, up, data, 1, 2)
-	done, err := c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
-	if err != nil {
-		t.Fatalf("CompleteMultipartUpload: %v", err)
-	}
-	if done.GetSize() != int64(len(data)) || done.GetKey() != up.GetKey() {
-		t.Errorf("completed = %v", done)
-	}
-	if got := getObject(t, up.GetKey()); !bytes.Equal(got, data) {
-		t.Errorf("stored %d bytes that differ from the %d uploaded", len(got), len(data))
-	}
+	forEachStore(t, func(t *testing.T, st *target) {
+		c := st.client(t)
+		data := randomBytes(t, 10<<20+12345)
+		up := startMultipart(t, c, "big/two-parts.bin", int64(len(data)))
+		if up.GetPartCount() != 2 || up.GetPartSize() < 5<<20 || up.GetKey() != "large/e2e/big/two-parts.bin" {
+			t.Fatalf("upload = %v", up)
+		}
+		uploadParts(t, c, up, data, 1, 2)
+		done, err := c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
+		if err != nil {
+			t.Fatalf("CompleteMultipartUpload: %v", err)
+		}
+		if done.GetSize() != int64(len(data)) || done.GetKey() != up.GetKey() {
+			t.Errorf("completed = %v", done)
+		}
+		if got := st.getObject(t, up.GetKey()); !bytes.Equal(got, data) {
+			t.Errorf("stored %d bytes that differ from the %d uploaded", len(got), len(data))
+		}
+	})
 }
 
 func TestMultipartRefusals(t *testing.T) {
 	t.Parallel()
-	c := client(t)
-	data := randomBytes(t, 10<<20+100)
-	total := int64(len(data))
+	forEachStore(t, func(t *testing.T, st *target) {
+		c := st.client(t)
+		data := randomBytes(t, 10<<20+100)
+		total := int64(len(data))
 
-	t.Run("part of the wrong size is rejected by the store", func(t *testing.T) {
-		t.Parallel()
-		up := startMultipart(t, c, "big/wrong-size.bin", total)
-		parts, err := c.PresignUploadParts(as(t, apiKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: up.GetUploadToken(), PartNumbers: []int32{2}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := parts.GetParts()[0]
-		if status, _ := put(t, p.GetUrl(), nil, data[:p.GetContentLength()+1]); status < 400 {
-			t.Errorf("a part one byte too long was accepted (%d)", status)
-		}
-		if status, _ := put(t, p.GetUrl(), nil, data[:p.GetContentLength()-1]); status < 400 {
-			t.Errorf("a part one byte too short was accepted (%d)", status)
-		}
-	})
-	t.Run("complete with a missing part", func(t *testing.T) {
-		t.Parallel()
-		up := startMultipart(t, c, "big/missing.bin", total)
-		uploadParts(t, c, up, data, 1)
-		_, err := c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
-		wantCode(t, err, codes.FailedPrecondition, "complete without part 2")
-		if err != nil && !strings.Contains(err.Error(), "part 2 is missing") {
-			t.Errorf("message %q does not say which part is missing", err)
-		}
-		if headObject(t, up.GetKey()) != nil {
-			t.Error("an incomplete upload was stored")
-		}
-	})
-	t.Run("complete with an extra part", func(t *testing.T) {
-		t.Parallel()
-		up := startMultipart(t, c, "big/extra.bin", total)
-		uploadParts(t, c, up, data, 1, 2)
-		// A part gatepost never presigned, put there with the store's own
-		// credentials: only the server-side check can catch it.
-		uploadID := uploadIDOf(t, up.GetKey())
-		_, err := stack.s3.Client().UploadPart(t.Context(), &s3.UploadPartInput{
-			Bucket: aws.String(bucket), Key: aws.String(up.GetKey()), UploadId: aws.String(uploadID),
-			PartNumber: aws.Int32(3), Body: bytes.NewReader([]byte("extra")),
+		t.Run("part of the wrong size is rejected by the store", func(t *testing.T) {
+			t.Parallel()
+			up := startMultipart(t, c, "big/wrong-size.bin", total)
+			parts, err := c.PresignUploadParts(as(t, apiKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: up.GetUploadToken(), PartNumbers: []int32{2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := parts.GetParts()[0]
+			if status, _ := put(t, p.GetUrl(), p.GetHeaders(), data[:p.GetContentLength()+1]); status < 400 {
+				t.Errorf("a part one byte too long was accepted (%d)", status)
+			}
+			if status, _ := put(t, p.GetUrl(), p.GetHeaders(), data[:p.GetContentLength()-1]); status < 400 {
+				t.Errorf("a part one byte too short was accepted (%d)", status)
+			}
 		})
-		if err != nil {
-			t.Fatalf("upload an extra part: %v", err)
-		}
-		_, err = c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
-		wantCode(t, err, codes.FailedPrecondition, "complete with part 3")
-		if headObject(t, up.GetKey()) != nil {
-			t.Error("an upload with an extra part was stored")
-		}
-	})
-	t.Run("declared total over the profile's maximum", func(t *testing.T) {
-		t.Parallel()
-		_, err := c.CreateMultipartUpload(as(t, apiKey), &gatepostv1.CreateMultipartUploadRequest{
-			Key: "big/huge.bin", ContentType: "application/octet-stream", TotalSize: proto.Int64(64<<20 + 1), Profile: "large",
+		t.Run("complete with a missing part", func(t *testing.T) {
+			t.Parallel()
+			up := startMultipart(t, c, "big/missing.bin", total)
+			uploadParts(t, c, up, data, 1)
+			_, err := c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
+			wantCode(t, err, codes.FailedPrecondition, "complete without part 2")
+			if err != nil && !strings.Contains(err.Error(), "part 2 is missing") {
+				t.Errorf("message %q does not say which part is missing", err)
+			}
+			if st.headObject(t, up.GetKey()) != nil {
+				t.Error("an incomplete upload was stored")
+			}
 		})
-		wantCode(t, err, codes.InvalidArgument, "create over the maximum")
-	})
-	t.Run("another subject cannot use the upload", func(t *testing.T) {
-		t.Parallel()
-		up := startMultipart(t, c, "big/not-yours.bin", total)
-		token := up.GetUploadToken()
-		_, err := c.PresignUploadParts(as(t, otherKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: token, PartNumbers: []int32{1}})
-		wantCode(t, err, codes.PermissionDenied, "other subject presigns")
-		_, err = c.CompleteMultipartUpload(as(t, otherKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: token})
-		wantCode(t, err, codes.PermissionDenied, "other subject completes")
-		_, err = c.AbortMultipartUpload(as(t, otherKey), &gatepostv1.AbortMultipartUploadRequest{UploadToken: token})
-		wantCode(t, err, codes.PermissionDenied, "other subject aborts")
-		_, err = c.PresignUploadParts(as(t, apiKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: token + "x", PartNumbers: []int32{1}})
-		wantCode(t, err, codes.InvalidArgument, "tampered token")
-		_, err = c.PresignUploadParts(as(t, apiKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: token, PartNumbers: []int32{3}})
-		wantCode(t, err, codes.InvalidArgument, "part number beyond the upload")
-	})
-	t.Run("abort removes the upload", func(t *testing.T) {
-		t.Parallel()
-		up := startMultipart(t, c, "big/aborted.bin", total)
-		uploadParts(t, c, up, data, 1)
-		uploadID := uploadIDOf(t, up.GetKey())
-		if _, err := c.AbortMultipartUpload(as(t, apiKey), &gatepostv1.AbortMultipartUploadRequest{UploadToken: up.GetUploadToken()}); err != nil {
-			t.Fatalf("abort: %v", err)
-		}
-		_, err := stack.s3.Client().ListParts(t.Context(), &s3.ListPartsInput{Bucket: aws.String(bucket), Key: aws.String(up.GetKey()), UploadId: aws.String(uploadID)})
-		if err == nil {
-			t.Error("the store still lists the aborted upload's parts")
-		}
-		_, err = c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
-		wantCode(t, err, codes.NotFound, "complete after abort")
-	})
-	t.Run("profile without multipart", func(t *testing.T) {
-		t.Parallel()
-		_, err := c.CreateMultipartUpload(as(t, apiKey), &gatepostv1.CreateMultipartUploadRequest{
-			Key: "x.txt", ContentType: "text/plain", TotalSize: proto.Int64(10), Profile: "postonly",
+		t.Run("complete with an extra part", func(t *testing.T) {
+			t.Parallel()
+			up := startMultipart(t, c, "big/extra.bin", total)
+			uploadParts(t, c, up, data, 1, 2)
+			// A part gatepost never presigned, put there with the store's own
+			// credentials: only the server-side check can catch it.
+			uploadID := st.uploadIDOf(t, up.GetKey())
+			_, err := st.s3.UploadPart(t.Context(), &s3.UploadPartInput{
+				Bucket: aws.String(bucket), Key: aws.String(up.GetKey()), UploadId: aws.String(uploadID),
+				PartNumber: aws.Int32(3), Body: bytes.NewReader([]byte("extra")),
+			})
+			if err != nil {
+				t.Fatalf("upload an extra part: %v", err)
+			}
+			_, err = c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
+			wantCode(t, err, codes.FailedPrecondition, "complete with part 3")
+			if st.headObject(t, up.GetKey()) != nil {
+				t.Error("an upload with an extra part was stored")
+			}
 		})
-		wantCode(t, err, codes.InvalidArgument, "multipart on a post-only profile")
+		t.Run("declared total over the profile's maximum", func(t *testing.T) {
+			t.Parallel()
+			_, err := c.CreateMultipartUpload(as(t, apiKey), &gatepostv1.CreateMultipartUploadRequest{
+				Key: "big/huge.bin", ContentType: "application/octet-stream", TotalSize: proto.Int64(64<<20 + 1), Profile: "large",
+			})
+			wantCode(t, err, codes.InvalidArgument, "create over the maximum")
+		})
+		t.Run("another subject cannot use the upload", func(t *testing.T) {
+			t.Parallel()
+			up := startMultipart(t, c, "big/not-yours.bin", total)
+			token := up.GetUploadToken()
+			_, err := c.PresignUploadParts(as(t, otherKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: token, PartNumbers: []int32{1}})
+			wantCode(t, err, codes.PermissionDenied, "other subject presigns")
+			_, err = c.CompleteMultipartUpload(as(t, otherKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: token})
+			wantCode(t, err, codes.PermissionDenied, "other subject completes")
+			_, err = c.AbortMultipartUpload(as(t, otherKey), &gatepostv1.AbortMultipartUploadRequest{UploadToken: token})
+			wantCode(t, err, codes.PermissionDenied, "other subject aborts")
+			_, err = c.PresignUploadParts(as(t, apiKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: token + "x", PartNumbers: []int32{1}})
+			wantCode(t, err, codes.InvalidArgument, "tampered token")
+			_, err = c.PresignUploadParts(as(t, apiKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: token, PartNumbers: []int32{3}})
+			wantCode(t, err, codes.InvalidArgument, "part number beyond the upload")
+		})
+		t.Run("abort removes the upload", func(t *testing.T) {
+			t.Parallel()
+			up := startMultipart(t, c, "big/aborted.bin", total)
+			uploadParts(t, c, up, data, 1)
+			uploadID := st.uploadIDOf(t, up.GetKey())
+			if _, err := c.AbortMultipartUpload(as(t, apiKey), &gatepostv1.AbortMultipartUploadRequest{UploadToken: up.GetUploadToken()}); err != nil {
+				t.Fatalf("abort: %v", err)
+			}
+			_, err := st.s3.ListParts(t.Context(), &s3.ListPartsInput{Bucket: aws.String(bucket), Key: aws.String(up.GetKey()), UploadId: aws.String(uploadID)})
+			if err == nil {
+				t.Error("the store still lists the aborted upload's parts")
+			}
+			_, err = c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
+			wantCode(t, err, codes.NotFound, "complete after abort")
+		})
+		t.Run("profile without multipart", func(t *testing.T) {
+			t.Parallel()
+			_, err := c.CreateMultipartUpload(as(t, apiKey), &gatepostv1.CreateMultipartUploadRequest{
+				Key: "x.txt", ContentType: "text/plain", TotalSize: proto.Int64(10), Profile: "postonly",
+			})
+			wantCode(t, err, codes.InvalidArgument, "multipart on a post-only profile")
+		})
 	})
 }
 
 // uploadIDOf reads the upload id of the one multipart upload of key from
 // the store.
-func uploadIDOf(t *testing.T, key string) string {
+func (st *target) uploadIDOf(t *testing.T, key string) string {
 	t.Helper()
-	out, err := stack.s3.Client().ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	out, err := st.s3.ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,39 +257,42 @@ func uploadIDOf(t *testing.T, key string) string {
 // TestMultipartOverREST runs the whole flow through the REST gateway.
 func TestMultipartOverREST(t *testing.T) {
 	t.Parallel()
-	data := randomBytes(t, 6<<20)
-	var up struct {
-		UploadToken string `json:"upload_token"`
-		Key         string `json:"key"`
-		PartCount   int    `json:"part_count"`
-	}
-	postJSON(t, "/v1/multipart", map[string]any{"key": "rest/one.bin", "content_type": "application/octet-stream", "total_size": len(data), "profile": "large"}, &up)
-	var parts struct {
-		Parts []struct {
-			URL           string `json:"url"`
-			ContentLength string `json:"content_length"`
-		} `json:"parts"`
-	}
-	postJSON(t, "/v1/multipart/parts", map[string]any{"upload_token": up.UploadToken, "part_numbers": []int{1}}, &parts)
-	if up.PartCount != 1 || len(parts.Parts) != 1 {
-		t.Fatalf("upload %+v, parts %+v", up, parts)
-	}
-	if status, code := put(t, parts.Parts[0].URL, nil, data); status != http.StatusOK {
-		t.Fatalf("PUT part: %d %s", status, code)
-	}
-	var done struct {
-		Size string `json:"size"`
-	}
-	postJSON(t, "/v1/multipart/complete", map[string]any{"upload_token": up.UploadToken}, &done)
-	if got := getObject(t, up.Key); !bytes.Equal(got, data) {
-		t.Error("stored bytes differ")
-	}
+	forEachStore(t, func(t *testing.T, st *target) {
+		data := randomBytes(t, 6<<20)
+		var up struct {
+			UploadToken string `json:"upload_token"`
+			Key         string `json:"key"`
+			PartCount   int    `json:"part_count"`
+		}
+		st.postJSON(t, "/v1/multipart", map[string]any{"key": "rest/one.bin", "content_type": "application/octet-stream", "total_size": len(data), "profile": "large"}, &up)
+		var parts struct {
+			Parts []struct {
+				URL           string            `json:"url"`
+				ContentLength string            `json:"content_length"`
+				Headers       map[string]string `json:"headers"`
+			} `json:"parts"`
+		}
+		st.postJSON(t, "/v1/multipart/parts", map[string]any{"upload_token": up.UploadToken, "part_numbers": []int{1}}, &parts)
+		if up.PartCount != 1 || len(parts.Parts) != 1 {
+			t.Fatalf("upload %+v, parts %+v", up, parts)
+		}
+		if status, code := put(t, parts.Parts[0].URL, parts.Parts[0].Headers, data); status != http.StatusOK {
+			t.Fatalf("PUT part: %d %s", status, code)
+		}
+		var done struct {
+			Size string `json:"size"`
+		}
+		st.postJSON(t, "/v1/multipart/complete", map[string]any{"upload_token": up.UploadToken}, &done)
+		if got := st.getObject(t, up.Key); !bytes.Equal(got, data) {
+			t.Error("stored bytes differ")
+		}
+	})
 }
 
-func postJSON(t *testing.T, path string, body any, out any) {
+func (st *target) postJSON(t *testing.T, path string, body any, out any) {
 	t.Helper()
 	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+stack.gatepost.HTTPAddr()+path, bytes.NewReader(raw))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+st.gatepost.HTTPAddr()+path, bytes.NewReader(raw))
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -304,75 +311,77 @@ func postJSON(t *testing.T, path string, body any, out any) {
 
 func TestPresignedPut(t *testing.T) {
 	t.Parallel()
-	c := client(t)
-	content := []byte("put through a presigned URL\n")
-	presign := func(key string) *gatepostv1.CreatePresignedPutResponse {
-		resp, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
-			Key: key, ContentType: "text/plain", ContentLength: proto.Int64(int64(len(content))),
-			Profile: "large", Metadata: map[string]string{"owner": "e2e"},
-		})
-		if err != nil {
-			t.Fatalf("CreatePresignedPut: %v", err)
+	forEachStore(t, func(t *testing.T, st *target) {
+		c := st.client(t)
+		content := []byte("put through a presigned URL\n")
+		presign := func(key string) *gatepostv1.CreatePresignedPutResponse {
+			resp, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
+				Key: key, ContentType: "text/plain", ContentLength: proto.Int64(int64(len(content))),
+				Profile: "large", Metadata: map[string]string{"owner": "e2e"},
+			})
+			if err != nil {
+				t.Fatalf("CreatePresignedPut: %v", err)
+			}
+			return resp
 		}
-		return resp
-	}
-	t.Run("right size and type", func(t *testing.T) {
-		t.Parallel()
-		p := presign("put/ok.txt")
-		if p.GetMethod() != http.MethodPut || p.GetHeaders()["Content-Type"] != "text/plain" {
-			t.Errorf("answer = %v", p)
-		}
-		if status, code := put(t, p.GetUrl(), p.GetHeaders(), content); status != http.StatusOK {
-			t.Fatalf("PUT: %d %s", status, code)
-		}
-		head := headObject(t, p.GetKey())
-		if head == nil || deref(head.ContentType) != "text/plain" || head.Metadata["owner"] != "e2e" {
-			t.Fatalf("stored object: %+v", head)
-		}
-	})
-	for _, tt := range []struct {
-		name    string
-		body    []byte
-		headers map[string]string
-	}{
-		{"other size", append(bytes.Clone(content), '!'), nil},
-		{"other Content-Type", content, map[string]string{"Content-Type": "text/html"}},
-		{"other metadata", content, map[string]string{"X-Amz-Meta-Owner": "mallory"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run("right size and type", func(t *testing.T) {
 			t.Parallel()
-			p := presign("put/" + strings.ReplaceAll(tt.name, " ", "-") + ".txt")
-			headers := map[string]string{}
-			for k, v := range p.GetHeaders() {
-				headers[k] = v
+			p := presign("put/ok.txt")
+			if p.GetMethod() != http.MethodPut || p.GetHeaders()["Content-Type"] != "text/plain" {
+				t.Errorf("answer = %v", p)
 			}
-			for k, v := range tt.headers {
-				for hk := range headers {
-					if strings.EqualFold(hk, k) {
-						delete(headers, hk)
-					}
-				}
-				headers[k] = v
+			if status, code := put(t, p.GetUrl(), p.GetHeaders(), content); status != http.StatusOK {
+				t.Fatalf("PUT: %d %s", status, code)
 			}
-			if status, _ := put(t, p.GetUrl(), headers, tt.body); status < 400 {
-				t.Errorf("PUT with %s was accepted (%d)", tt.name, status)
-			}
-			if headObject(t, p.GetKey()) != nil {
-				t.Errorf("object %s stored", p.GetKey())
+			head := st.headObject(t, p.GetKey())
+			if head == nil || deref(head.ContentType) != "text/plain" || head.Metadata["owner"] != "e2e" {
+				t.Fatalf("stored object: %+v", head)
 			}
 		})
-	}
-	t.Run("zero content_length", func(t *testing.T) {
-		t.Parallel()
-		// An empty PUT's size cannot be signed (SigV4 leaves it out), so
-		// gatepost refuses to make one.
-		_, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{Key: "zero.txt", ContentType: "text/plain", ContentLength: proto.Int64(0), Profile: "large"})
-		wantCode(t, err, codes.InvalidArgument, "PUT with content_length 0")
-	})
-	t.Run("content_length required", func(t *testing.T) {
-		t.Parallel()
-		_, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{Key: "x.txt", ContentType: "text/plain", Profile: "large"})
-		wantCode(t, err, codes.InvalidArgument, "PUT without content_length")
+		for _, tt := range []struct {
+			name    string
+			body    []byte
+			headers map[string]string
+		}{
+			{"other size", append(bytes.Clone(content), '!'), nil},
+			{"other Content-Type", content, map[string]string{"Content-Type": "text/html"}},
+			{"other metadata", content, map[string]string{"X-Amz-Meta-Owner": "mallory"}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				p := presign("put/" + strings.ReplaceAll(tt.name, " ", "-") + ".txt")
+				headers := map[string]string{}
+				for k, v := range p.GetHeaders() {
+					headers[k] = v
+				}
+				for k, v := range tt.headers {
+					for hk := range headers {
+						if strings.EqualFold(hk, k) {
+							delete(headers, hk)
+						}
+					}
+					headers[k] = v
+				}
+				if status, _ := put(t, p.GetUrl(), headers, tt.body); status < 400 {
+					t.Errorf("PUT with %s was accepted (%d)", tt.name, status)
+				}
+				if st.headObject(t, p.GetKey()) != nil {
+					t.Errorf("object %s stored", p.GetKey())
+				}
+			})
+		}
+		t.Run("zero content_length", func(t *testing.T) {
+			t.Parallel()
+			// An empty PUT's size cannot be signed (SigV4 leaves it out), so
+			// gatepost refuses to make one.
+			_, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{Key: "zero.txt", ContentType: "text/plain", ContentLength: proto.Int64(0), Profile: "large"})
+			wantCode(t, err, codes.InvalidArgument, "PUT with content_length 0")
+		})
+		t.Run("content_length required", func(t *testing.T) {
+			t.Parallel()
+			_, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{Key: "x.txt", ContentType: "text/plain", Profile: "large"})
+			wantCode(t, err, codes.InvalidArgument, "PUT without content_length")
+		})
 	})
 }
 
@@ -385,127 +394,131 @@ func sha256b64(b []byte) string {
 // rejects others of the same size.
 func TestChecksum(t *testing.T) {
 	t.Parallel()
-	c := client(t)
-	good := []byte("checked bytes, exactly these\n")
-	bad := []byte("checked bytes, exactly THESE\n")
-	sum := sha256b64(good)
+	forEachStore(t, func(t *testing.T, st *target) {
+		c := st.client(t)
+		good := []byte("checked bytes, exactly these\n")
+		bad := []byte("checked bytes, exactly THESE\n")
+		sum := sha256b64(good)
 
-	t.Run("PUT", func(t *testing.T) {
-		t.Parallel()
-		for _, tt := range []struct {
-			name string
-			body []byte
-			ok   bool
-		}{{"matching bytes", good, true}, {"other bytes", bad, false}} {
-			p, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
-				Key: "sum/put-" + strings.ReplaceAll(tt.name, " ", "-") + ".txt", ContentType: "text/plain",
-				ContentLength: proto.Int64(int64(len(good))), Profile: "large", ChecksumSha256: sum,
-			})
-			if err != nil {
-				t.Fatal(err)
+		t.Run("PUT", func(t *testing.T) {
+			t.Parallel()
+			for _, tt := range []struct {
+				name string
+				body []byte
+				ok   bool
+			}{{"matching bytes", good, true}, {"other bytes", bad, false}} {
+				p, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
+					Key: "sum/put-" + strings.ReplaceAll(tt.name, " ", "-") + ".txt", ContentType: "text/plain",
+					ContentLength: proto.Int64(int64(len(good))), Profile: "large", ChecksumSha256: sum,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				status, code := put(t, p.GetUrl(), p.GetHeaders(), tt.body)
+				if tt.ok && status != http.StatusOK {
+					t.Errorf("%s: %d %s, want 200", tt.name, status, code)
+				}
+				if !tt.ok && status < 400 {
+					t.Errorf("%s: accepted (%d)", tt.name, status)
+				}
+				if stored := st.headObject(t, p.GetKey()) != nil; stored != tt.ok {
+					t.Errorf("%s: stored = %t", tt.name, stored)
+				}
 			}
-			status, code := put(t, p.GetUrl(), p.GetHeaders(), tt.body)
-			if tt.ok && status != http.StatusOK {
-				t.Errorf("%s: %d %s, want 200", tt.name, status, code)
-			}
-			if !tt.ok && status < 400 {
-				t.Errorf("%s: accepted (%d)", tt.name, status)
-			}
-			if stored := headObject(t, p.GetKey()) != nil; stored != tt.ok {
-				t.Errorf("%s: stored = %t", tt.name, stored)
-			}
-		}
-	})
-	t.Run("POST", func(t *testing.T) {
-		t.Parallel()
-		for _, tt := range []struct {
-			name string
-			body []byte
-			ok   bool
-		}{{"matching bytes", good, true}, {"other bytes", bad, false}} {
-			p := presignREST(t, query("key", "sum/post-"+strings.ReplaceAll(tt.name, " ", "-")+".txt", "content_type", "text/plain", "checksum_sha256", sum))
-			status, code := postForm(t, p.URL, fieldsOf(p), tt.body)
-			stored := headObject(t, p.Key) != nil
-			if !tt.ok && status == http.StatusNoContent {
-				t.Skipf("SeaweedFS does not check x-amz-checksum-sha256 on POST uploads (it stored other bytes): gap in the store under test, not in gatepost; the policy pins the checksum as AWS S3 requires")
-			}
-			if tt.ok && status != http.StatusNoContent {
-				t.Errorf("%s: %d %s, want 204", tt.name, status, code)
-			}
-			if stored != tt.ok {
-				t.Errorf("%s: stored = %t", tt.name, stored)
-			}
-		}
-	})
-	t.Run("malformed checksum", func(t *testing.T) {
-		t.Parallel()
-		_, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
-			Key: "x.txt", ContentType: "text/plain", ContentLength: proto.Int64(3), Profile: "large", ChecksumSha256: "not-base64",
 		})
-		wantCode(t, err, codes.InvalidArgument, "malformed checksum")
+		t.Run("POST", func(t *testing.T) {
+			t.Parallel()
+			for _, tt := range []struct {
+				name string
+				body []byte
+				ok   bool
+			}{{"matching bytes", good, true}, {"other bytes", bad, false}} {
+				p := st.presignREST(t, query("key", "sum/post-"+strings.ReplaceAll(tt.name, " ", "-")+".txt", "content_type", "text/plain", "checksum_sha256", sum))
+				status, code := postForm(t, p.URL, fieldsOf(p), tt.body)
+				stored := st.headObject(t, p.Key) != nil
+				if !tt.ok && status == http.StatusNoContent {
+					t.Skipf("SeaweedFS does not check x-amz-checksum-sha256 on POST uploads (it stored other bytes): gap in the store under test, not in gatepost; the policy pins the checksum as AWS S3 requires")
+				}
+				if tt.ok && status != http.StatusNoContent {
+					t.Errorf("%s: %d %s, want 204", tt.name, status, code)
+				}
+				if stored != tt.ok {
+					t.Errorf("%s: stored = %t", tt.name, stored)
+				}
+			}
+		})
+		t.Run("malformed checksum", func(t *testing.T) {
+			t.Parallel()
+			_, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
+				Key: "x.txt", ContentType: "text/plain", ContentLength: proto.Int64(3), Profile: "large", ChecksumSha256: "not-base64",
+			})
+			wantCode(t, err, codes.InvalidArgument, "malformed checksum")
+		})
 	})
 }
 
 func TestGetUpload(t *testing.T) {
 	t.Parallel()
-	c := client(t)
-	// Present and valid: uploaded through gatepost.
-	content := []byte("present\n")
-	p, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
-		Key: "get/present.txt", ContentType: "text/plain", ContentLength: proto.Int64(int64(len(content))), Profile: "large",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if status, code := put(t, p.GetUrl(), p.GetHeaders(), content); status != http.StatusOK {
-		t.Fatalf("PUT: %d %s", status, code)
-	}
-	// Present but violating: put under the caller's prefix behind
-	// gatepost's back, with a type the profile does not allow.
-	violating := "large/e2e/get/violating.html"
-	if _, err := stack.s3.Client().PutObject(t.Context(), &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(violating), Body: strings.NewReader("<p>hi</p>"),
-		ContentType: aws.String("text/html"),
-	}); err != nil {
-		t.Fatal(err)
-	}
-
-	tests := []struct {
-		name      string
-		key       string
-		caller    string
-		want      codes.Code
-		exists    bool
-		satisfies bool
-	}{
-		{"present", p.GetKey(), apiKey, codes.OK, true, true},
-		{"absent", "large/e2e/get/absent.txt", apiKey, codes.OK, false, false},
-		{"present but violating", violating, apiKey, codes.OK, true, false},
-		{"another caller's object", p.GetKey(), otherKey, codes.PermissionDenied, false, false},
-		{"path tricks", "large/e2e/../other/x", apiKey, codes.InvalidArgument, false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := c.GetUpload(as(t, tt.caller), &gatepostv1.GetUploadRequest{Key: tt.key, Profile: "large"})
-			wantCode(t, err, tt.want, "GetUpload")
-			if err != nil {
-				return
-			}
-			if got.GetExists() != tt.exists || got.GetSatisfiesProfile() != tt.satisfies {
-				t.Errorf("GetUpload = %v; want exists %t, satisfies %t", got, tt.exists, tt.satisfies)
-			}
-			if tt.exists && tt.satisfies && (got.GetSize() != int64(len(content)) || got.GetContentType() != "text/plain" || got.GetEtag() == "") {
-				t.Errorf("GetUpload = %v", got)
-			}
-			if tt.exists && !tt.satisfies && len(got.GetViolations()) == 0 {
-				t.Errorf("no violations listed: %v", got)
-			}
+	forEachStore(t, func(t *testing.T, st *target) {
+		c := st.client(t)
+		// Present and valid: uploaded through gatepost.
+		content := []byte("present\n")
+		p, err := c.CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
+			Key: "get/present.txt", ContentType: "text/plain", ContentLength: proto.Int64(int64(len(content))), Profile: "large",
 		})
-	}
-	// The same over REST, with the key in the path.
-	status, body := getREST(t, "/v1/uploads/"+p.GetKey()+"?profile=large")
-	if status != http.StatusOK || !strings.Contains(string(body), `"exists":true`) {
-		t.Errorf("GET /v1/uploads/%s: %d %s", p.GetKey(), status, body)
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, code := put(t, p.GetUrl(), p.GetHeaders(), content); status != http.StatusOK {
+			t.Fatalf("PUT: %d %s", status, code)
+		}
+		// Present but violating: put under the caller's prefix behind
+		// gatepost's back, with a type the profile does not allow.
+		violating := "large/e2e/get/violating.html"
+		if _, err := st.s3.PutObject(t.Context(), &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(violating), Body: strings.NewReader("<p>hi</p>"),
+			ContentType: aws.String("text/html"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+
+		tests := []struct {
+			name      string
+			key       string
+			caller    string
+			want      codes.Code
+			exists    bool
+			satisfies bool
+		}{
+			{"present", p.GetKey(), apiKey, codes.OK, true, true},
+			{"absent", "large/e2e/get/absent.txt", apiKey, codes.OK, false, false},
+			{"present but violating", violating, apiKey, codes.OK, true, false},
+			{"another caller's object", p.GetKey(), otherKey, codes.PermissionDenied, false, false},
+			{"path tricks", "large/e2e/../other/x", apiKey, codes.InvalidArgument, false, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				got, err := c.GetUpload(as(t, tt.caller), &gatepostv1.GetUploadRequest{Key: tt.key, Profile: "large"})
+				wantCode(t, err, tt.want, "GetUpload")
+				if err != nil {
+					return
+				}
+				if got.GetExists() != tt.exists || got.GetSatisfiesProfile() != tt.satisfies {
+					t.Errorf("GetUpload = %v; want exists %t, satisfies %t", got, tt.exists, tt.satisfies)
+				}
+				if tt.exists && tt.satisfies && (got.GetSize() != int64(len(content)) || got.GetContentType() != "text/plain" || got.GetEtag() == "") {
+					t.Errorf("GetUpload = %v", got)
+				}
+				if tt.exists && !tt.satisfies && len(got.GetViolations()) == 0 {
+					t.Errorf("no violations listed: %v", got)
+				}
+			})
+		}
+		// The same over REST, with the key in the path.
+		status, body := st.getREST(t, "/v1/uploads/"+p.GetKey()+"?profile=large")
+		if status != http.StatusOK || !strings.Contains(string(body), `"exists":true`) {
+			t.Errorf("GET /v1/uploads/%s: %d %s", p.GetKey(), status, body)
+		}
+	})
 }

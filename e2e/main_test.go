@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/gatepost/gatepost/e2e/minio"
 	"github.com/gatepost/gatepost/e2e/seaweed"
 	"github.com/gatepost/gatepost/internal/app"
 	"github.com/gatepost/gatepost/internal/auth"
@@ -23,13 +26,57 @@ import (
 // bucket is the bucket every test profile uploads to.
 const bucket = "uploads"
 
-// stack is the SeaweedFS and gatepost shared by the tests in this package.
-var stack struct {
-	s3       *seaweed.Server
+// objectStore is a running S3-compatible server under test.
+type objectStore interface {
+	Client() *s3.Client
+	CreateBucket(ctx context.Context, name string) error
+	AllowBrowserUploads(ctx context.Context, bucket string, origins []string) error
+	Stop()
+}
+
+// target is one object store with the gatepost that signs for it.
+type target struct {
+	// name is the store's name, used as the subtest name.
+	name string
+	// endpoint, accessKey and secretKey reach the store with full rights.
+	endpoint, accessKey, secretKey string
+	store                          objectStore
+	// s3 is a client of the store with full rights, for checking what
+	// was stored and for setting things up behind gatepost's back.
+	s3       *s3.Client
 	gatepost *app.App
+}
+
+// stack is what the tests in this package share: every store under test
+// (SeaweedFS first, then MinIO), each with its own gatepost.
+var stack struct {
+	targets []*target
 	// allowedSite and otherSite serve the CORS probe page from two other
 	// origins; gatepost allows only the first.
 	allowedSite, otherSite *httptest.Server
+}
+
+// seaweedFS is the first store, the one the browser tests use.
+func seaweedFS() *target { return stack.targets[0] }
+
+// forEachStore runs f as a parallel subtest against every store.
+func forEachStore(t *testing.T, f func(t *testing.T, st *target)) {
+	t.Helper()
+	for _, st := range stack.targets {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, st)
+		})
+	}
+}
+
+// forEachStoreInTurn runs f as a subtest against every store, one after
+// the other (for tests that each drive a browser).
+func forEachStoreInTurn(t *testing.T, f func(t *testing.T, st *target)) {
+	t.Helper()
+	for _, st := range stack.targets {
+		t.Run(st.name, func(t *testing.T) { f(t, st) })
+	}
 }
 
 // apiKey is the API key the tests authenticate with (subject "e2e");
@@ -51,7 +98,10 @@ func runMain(m *testing.M) int {
 		fmt.Println("e2e: skipped with -short")
 		return 0
 	}
-	binary, err := seaweed.Binary()
+	weedBinary, err := seaweed.Binary()
+	if err == nil {
+		_, err = minio.Binary()
+	}
 	if err != nil {
 		if os.Getenv("GATEPOST_REQUIRE_S3") != "" {
 			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
@@ -60,6 +110,7 @@ func runMain(m *testing.M) int {
 		fmt.Printf("e2e: skipped: %v\n", err)
 		return 0
 	}
+	minioBinary, _ := minio.Binary()
 	dir, err := os.MkdirTemp("", "gatepost-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -69,59 +120,93 @@ func runMain(m *testing.M) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s3srv, err := seaweed.Start(ctx, binary, dir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
-	}
-	defer s3srv.Stop()
-	if err := s3srv.CreateBucket(ctx, bucket); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
-	}
-	stack.s3 = s3srv
-
 	stack.allowedSite = httptest.NewServer(corsProbePage())
 	defer stack.allowedSite.Close()
 	stack.otherSite = httptest.NewServer(corsProbePage())
 	defer stack.otherSite.Close()
 
-	cfg := testConfig(s3srv.Endpoint)
+	var runErrs []chan error
+	defer func() {
+		cancel()
+		for _, errc := range runErrs {
+			select {
+			case <-errc:
+			case <-time.After(app.ShutdownTimeout + time.Second):
+				fmt.Fprintln(os.Stderr, "e2e: gatepost did not stop")
+			}
+		}
+		for _, st := range stack.targets {
+			st.store.Stop()
+		}
+	}()
+	starts := []struct {
+		name  string
+		start func() (*target, error)
+	}{
+		{"SeaweedFS", func() (*target, error) {
+			srv, err := seaweed.Start(ctx, weedBinary, filepath.Join(dir, "seaweedfs"))
+			if err != nil {
+				return nil, err
+			}
+			return &target{name: "SeaweedFS", endpoint: srv.Endpoint, accessKey: srv.AccessKey, secretKey: srv.SecretKey, store: srv, s3: srv.Client()}, nil
+		}},
+		{"MinIO", func() (*target, error) {
+			srv, err := minio.Start(ctx, minioBinary, filepath.Join(dir, "minio"))
+			if err != nil {
+				return nil, err
+			}
+			return &target{name: "MinIO", endpoint: srv.Endpoint, accessKey: srv.AccessKey, secretKey: srv.SecretKey, store: srv, s3: srv.Client()}, nil
+		}},
+	}
+	for _, s := range starts {
+		st, err := s.start()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", s.name, err)
+			return 1
+		}
+		stack.targets = append(stack.targets, st)
+		errc, err := st.startGatepost(ctx)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", s.name, err)
+			return 1
+		}
+		runErrs = append(runErrs, errc)
+	}
+	return m.Run()
+}
+
+// startGatepost creates the test bucket in the store and starts a gatepost
+// that signs for it with the store's credentials.
+func (st *target) startGatepost(ctx context.Context) (chan error, error) {
+	if err := st.store.CreateBucket(ctx, bucket); err != nil {
+		return nil, err
+	}
+	cfg := testConfig(st.endpoint)
 	cfg.CORS.AllowedOrigins = []string{stack.allowedSite.URL}
 	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: test configuration: %v\n", err)
-		return 1
+		return nil, fmt.Errorf("test configuration: %w", err)
 	}
 	a, err := app.New(ctx, cfg, app.Options{
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		AWSOptions: []func(*awsconfig.LoadOptions) error{
-			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s3srv.AccessKey, s3srv.SecretKey, "")),
+			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(st.accessKey, st.secretKey, "")),
 		},
 	})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: start gatepost: %v\n", err)
-		return 1
+		return nil, fmt.Errorf("start gatepost: %w", err)
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- a.Run(ctx) }()
-	stack.gatepost = a
+	errc := make(chan error, 1)
+	go func() { errc <- a.Run(ctx) }()
+	st.gatepost = a
 	// The demo page is served by gatepost; it uploads to the store's
 	// origin, so the bucket must allow gatepost's origin.
-	if err := s3srv.AllowBrowserUploads(ctx, bucket, []string{"http://" + a.HTTPAddr()}); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+	if err := st.store.AllowBrowserUploads(ctx, bucket, []string{"http://" + a.HTTPAddr()}); err != nil {
+		return nil, err
 	}
-
-	code := m.Run()
-	cancel()
-	select {
-	case <-runErr:
-	case <-time.After(app.ShutdownTimeout + time.Second):
-		fmt.Fprintln(os.Stderr, "e2e: gatepost did not stop")
-		code = 1
-	}
-	return code
+	return errc, nil
 }
+
+var noOverwrite = false
 
 // testConfig is gatepost's configuration for the tests: small limits so
 // that "too large" needs only a few kilobytes.
@@ -139,15 +224,15 @@ func testConfig(endpoint string) *config.Config {
 			"default": {
 				Bucket: bucket, KeyPrefix: "user-uploads/", KeyMode: config.KeyModeClient,
 				MinBytes: 1, MaxBytes: 1024,
-				ContentTypes: []string{"image/png", "text/*"},
+				ContentTypes: []string{"image/png", "text/plain"},
 				Expires:      15 * time.Minute,
 				MetadataKeys: []string{"owner", "purpose"},
 			},
 			"generated": {
 				Bucket: bucket, KeyPrefix: "generated/", KeyMode: config.KeyModeGenerated,
 				MinBytes: 1, MaxBytes: 1024,
-				ContentTypes: []string{"*/*"},
-				Expires:      15 * time.Minute,
+				ContentTypes: []string{"*/*"}, ContentDisposition: "attachment",
+				Expires: 15 * time.Minute,
 			},
 			"large": {
 				Bucket: bucket, KeyPrefix: "large/{subject}/", KeyMode: config.KeyModeClient,
@@ -160,6 +245,17 @@ func testConfig(endpoint string) *config.Config {
 				Bucket: bucket, KeyPrefix: "postonly/", MaxBytes: 1024,
 				ContentTypes: []string{"text/plain"}, Expires: time.Minute,
 				Methods: []config.Method{config.MethodPost},
+			},
+			// pinned downloads whatever it stores, so it may take HTML.
+			"pinned": {
+				Bucket: bucket, KeyPrefix: "pinned/{subject}/", MinBytes: 1, MaxBytes: 64 << 20,
+				ContentTypes: []string{"text/plain", "text/html", "application/octet-stream"}, Expires: 15 * time.Minute,
+				ContentDisposition: "attachment", CacheControl: "private, max-age=60",
+			},
+			"noclobber": {
+				Bucket: bucket, KeyPrefix: "noclobber/{subject}/", MinBytes: 1, MaxBytes: 64 << 20,
+				ContentTypes: []string{"text/plain", "application/octet-stream"}, Expires: 15 * time.Minute,
+				Methods: []config.Method{config.MethodPut, config.MethodMultipart}, Overwrite: &noOverwrite,
 			},
 			"shortlived": {
 				Bucket: bucket, KeyPrefix: "short/", KeyMode: config.KeyModeClient,

@@ -78,6 +78,9 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 		"credentials": []any{map[string]string{"accessKey": access, "secretKey": secret}},
 		"actions":     []string{"Admin", "Read", "Write", "List", "Tagging"},
 	}}}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	confPath := filepath.Join(dir, "s3-identities.json")
 	conf, _ := json.Marshal(identities)
 	if err := os.WriteFile(confPath, conf, 0o600); err != nil {

@@ -1,0 +1,367 @@
+package e2e
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+)
+
+// The tests in this file play an attacker who holds a valid API key and
+// uses the credentials gatepost gives them for more than "these bytes at
+// this key". Every one runs against every store; each would fail without
+// the fix it names.
+
+// secretKey is an object under another caller's prefix that the signing
+// credentials can read.
+const secretKey = "large/e2e-other/secret.txt"
+
+var secret = []byte("another caller's private bytes, 0123456789")
+
+// putSecret stores the other caller's object behind gatepost's back.
+func (st *target) putSecret(t *testing.T) {
+	t.Helper()
+	if _, err := st.s3.PutObject(t.Context(), &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(secretKey), Body: bytes.NewReader(secret),
+		ContentType: aws.String("text/plain"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// presignPut asks for a 5-byte text/plain PUT in the given profile.
+func (st *target) presignPut(t *testing.T, profile, key string) *gatepostv1.CreatePresignedPutResponse {
+	t.Helper()
+	p, err := st.client(t).CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
+		Key: key, ContentType: "text/plain", ContentLength: proto.Int64(5), Profile: profile,
+	})
+	if err != nil {
+		t.Fatalf("CreatePresignedPut: %v", err)
+	}
+	return p
+}
+
+// with returns the signed headers plus extra ones (replacing any of the
+// same name, case-insensitively; an empty value in extra deletes).
+func with(signed, extra map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range signed {
+		out[k] = v
+	}
+	for k, v := range extra {
+		for have := range out {
+			if strings.EqualFold(have, k) {
+				delete(out, have)
+			}
+		}
+		if v != "\x00" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// removed marks a header to leave out in with.
+const removed = "\x00"
+
+// TestPresignedPutCannotCopy (finding 1): a PUT URL for 5 bytes of
+// text/plain, plus an unsigned x-amz-copy-source, used to make MinIO copy
+// any object the signing credentials could read into the caller's key.
+func TestPresignedPutCannotCopy(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		st.putSecret(t)
+		p := st.presignPut(t, "large", "attack/copy.txt")
+		headers := with(p.GetHeaders(), map[string]string{"X-Amz-Copy-Source": "/" + bucket + "/" + secretKey})
+		status, code := put(t, p.GetUrl(), headers, []byte("12345"))
+		if status < 400 {
+			t.Errorf("PUT with x-amz-copy-source answered %d", status)
+		}
+		t.Logf("the store answered %d %s", status, code)
+		if got := st.headObject(t, p.GetKey()); got != nil {
+			t.Errorf("%s exists (%d bytes) after a copy attempt", p.GetKey(), deref(got.ContentLength))
+		}
+		// The URL still works for what it was made for.
+		if status, code := put(t, p.GetUrl(), p.GetHeaders(), []byte("hello")); status != http.StatusOK {
+			t.Errorf("plain PUT with the signed headers: %d %s", status, code)
+		}
+	})
+}
+
+// TestPartURLCannotCopy (finding 1): a part URL plus x-amz-copy-source and
+// a range used to become UploadPartCopy, and Complete then assembled the
+// copied bytes.
+func TestPartURLCannotCopy(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		st.putSecret(t)
+		c := st.client(t)
+		data := randomBytes(t, 1000)
+		up := startMultipart(t, c, "attack/part-copy.bin", int64(len(data)))
+		parts, err := c.PresignUploadParts(as(t, apiKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: up.GetUploadToken(), PartNumbers: []int32{1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := parts.GetParts()[0]
+		if p.GetHeaders()["X-Amz-Copy-Source-If-Match"] == "" {
+			t.Errorf("part headers %v carry no copy guard", p.GetHeaders())
+		}
+		headers := with(p.GetHeaders(), map[string]string{
+			"X-Amz-Copy-Source": "/" + bucket + "/" + secretKey, "X-Amz-Copy-Source-Range": "bytes=0-999",
+		})
+		if status, _ := put(t, p.GetUrl(), headers, data); status < 400 {
+			t.Errorf("part PUT with x-amz-copy-source answered %d", status)
+		}
+		_, err = c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
+		wantCode(t, err, codes.FailedPrecondition, "complete after a refused part copy")
+		if got := st.headObject(t, up.GetKey()); got != nil {
+			t.Errorf("%s exists after a part-copy attempt", up.GetKey())
+		}
+	})
+}
+
+// TestPresignedPutPinsWhatIsStored (finding 2): headers a holder adds to a
+// PUT URL cannot choose tags, storage class or the pinned standard
+// headers, and the signed ones cannot be left out.
+func TestPresignedPutPinsWhatIsStored(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		tests := []struct {
+			name, profile string
+			extra         map[string]string
+		}{
+			{"unsigned tags", "large", map[string]string{"X-Amz-Tagging": "cost-center=attacker"}},
+			{"unsigned storage class", "large", map[string]string{"X-Amz-Storage-Class": "REDUCED_REDUNDANCY"}},
+			{"unsigned tags and storage class", "large", map[string]string{"X-Amz-Tagging": "a=b", "X-Amz-Storage-Class": "GLACIER"}},
+			{"tagging header left out", "large", map[string]string{"X-Amz-Tagging": removed}},
+			{"copy guard left out", "large", map[string]string{"X-Amz-Copy-Source-If-Match": removed}},
+			{"another Content-Disposition", "pinned", map[string]string{"Content-Disposition": "inline"}},
+			{"Content-Disposition left out", "pinned", map[string]string{"Content-Disposition": removed}},
+			{"another Cache-Control", "pinned", map[string]string{"Cache-Control": "public, max-age=31536000"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				p := st.presignPut(t, tt.profile, "attack/pins-"+strings.ReplaceAll(tt.name, " ", "-")+".txt")
+				status, code := put(t, p.GetUrl(), with(p.GetHeaders(), tt.extra), []byte("hello"))
+				if status < 400 {
+					// Accepted: then nothing the caller chose may have stuck.
+					st.checkPinned(t, p.GetKey(), tt.profile)
+					return
+				}
+				t.Logf("refused: %d %s", status, code)
+				if st.headObject(t, p.GetKey()) != nil {
+					t.Errorf("%s stored after a refused PUT", p.GetKey())
+				}
+			})
+		}
+		t.Run("the pinned values are stored", func(t *testing.T) {
+			t.Parallel()
+			p := st.presignPut(t, "pinned", "attack/pins-ok.txt")
+			if status, code := put(t, p.GetUrl(), p.GetHeaders(), []byte("hello")); status != http.StatusOK {
+				t.Fatalf("PUT: %d %s", status, code)
+			}
+			st.checkPinned(t, p.GetKey(), "pinned")
+		})
+	})
+}
+
+// checkPinned checks that a stored object has no tags, the standard
+// storage class and, in the pinned profile, its Content-Disposition and
+// Cache-Control.
+func (st *target) checkPinned(t *testing.T, key, profile string) {
+	t.Helper()
+	head := st.headObject(t, key)
+	if head == nil {
+		t.Fatalf("%s missing", key)
+	}
+	if sc := string(head.StorageClass); sc != "" && sc != "STANDARD" {
+		t.Errorf("storage class %s was chosen by the caller", sc)
+	}
+	tags, err := st.s3.GetObjectTagging(t.Context(), &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("GetObjectTagging: %v", err)
+	}
+	if len(tags.TagSet) > 0 {
+		t.Errorf("the caller set tags %v", tags.TagSet)
+	}
+	if profile == "pinned" {
+		if got := deref(head.ContentDisposition); got != "attachment" {
+			t.Errorf("Content-Disposition = %q, want attachment", got)
+		}
+		if got := deref(head.CacheControl); got != "private, max-age=60" {
+			t.Errorf("Cache-Control = %q, want the profile's", got)
+		}
+	}
+}
+
+// TestPostPinsWhatIsStored (finding 2): a POST policy requires the pinned
+// Content-Disposition and Cache-Control, and covers no tagging or storage
+// class field.
+func TestPostPinsWhatIsStored(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		tests := []struct {
+			name   string
+			mutate func(t *testing.T, f []formField) []formField
+		}{
+			{"another Content-Disposition", func(t *testing.T, f []formField) []formField {
+				return setField(t, f, "Content-Disposition", "inline")
+			}},
+			{"Content-Disposition left out", func(t *testing.T, f []formField) []formField { return without(f, "Content-Disposition") }},
+			{"another Cache-Control", func(t *testing.T, f []formField) []formField {
+				return setField(t, f, "Cache-Control", "public, max-age=31536000")
+			}},
+			{"a tagging field", func(t *testing.T, f []formField) []formField {
+				return append(f, formField{"tagging", "<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"})
+			}},
+			{"a storage class field", func(t *testing.T, f []formField) []formField {
+				return append(f, formField{"x-amz-storage-class", "REDUCED_REDUNDANCY"})
+			}},
+		}
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				p := st.presignREST(t, query("profile", "pinned", "key", "attack/post-"+itoa(i)+".html", "content_type", "text/html"))
+				if p.Fields["Content-Disposition"] != "attachment" || p.Fields["Cache-Control"] != "private, max-age=60" {
+					t.Fatalf("fields %v do not carry the pinned headers", p.Fields)
+				}
+				status, code := postForm(t, p.URL, tt.mutate(t, fieldsOf(p)), []byte("<p>hi</p>"))
+				if status < 400 {
+					st.checkPinned(t, p.Key, "pinned")
+					return
+				}
+				t.Logf("refused: %d %s", status, code)
+				if st.headObject(t, p.Key) != nil {
+					t.Errorf("%s stored after a refused POST", p.Key)
+				}
+			})
+		}
+		t.Run("the pinned values are stored", func(t *testing.T) {
+			t.Parallel()
+			p := st.presignREST(t, query("profile", "pinned", "key", "attack/post-ok.html", "content_type", "text/html"))
+			if status, code := postForm(t, p.URL, fieldsOf(p), []byte("<p>hi</p>")); status != http.StatusNoContent {
+				t.Fatalf("POST: %d %s", status, code)
+			}
+			st.checkPinned(t, p.Key, "pinned")
+		})
+	})
+}
+
+func without(fields []formField, name string) []formField {
+	var out []formField
+	for _, f := range fields {
+		if f.name != name {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestNoOverwrite: a profile with overwrite: false gets uploads refused by
+// the store when the key holds an object, on PUT and multipart alike.
+func TestNoOverwrite(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		c := st.client(t)
+		existing := "noclobber/e2e/taken.txt"
+		if _, err := st.s3.PutObject(t.Context(), &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(existing), Body: strings.NewReader("first"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("PUT to a taken key", func(t *testing.T) {
+			t.Parallel()
+			p := st.presignPut(t, "noclobber", "taken.txt")
+			if p.GetHeaders()["If-None-Match"] != "*" {
+				t.Errorf("headers %v do not carry If-None-Match: *", p.GetHeaders())
+			}
+			status, _ := put(t, p.GetUrl(), p.GetHeaders(), []byte("again"))
+			if status != http.StatusPreconditionFailed {
+				t.Errorf("PUT over an existing object answered %d, want 412", status)
+			}
+			if got := st.getObject(t, existing); string(got) != "first" {
+				t.Errorf("the object now holds %q", got)
+			}
+			// Leaving the condition out breaks the signature.
+			status, _ = put(t, p.GetUrl(), with(p.GetHeaders(), map[string]string{"If-None-Match": removed}), []byte("again"))
+			if status < 400 {
+				t.Errorf("PUT without If-None-Match answered %d", status)
+			}
+		})
+		t.Run("PUT to a free key", func(t *testing.T) {
+			t.Parallel()
+			p := st.presignPut(t, "noclobber", "free.txt")
+			if status, code := put(t, p.GetUrl(), p.GetHeaders(), []byte("hello")); status != http.StatusOK {
+				t.Errorf("PUT: %d %s", status, code)
+			}
+		})
+		t.Run("multipart to a taken key", func(t *testing.T) {
+			t.Parallel()
+			data := []byte("multipart body")
+			up, err := c.CreateMultipartUpload(as(t, apiKey), &gatepostv1.CreateMultipartUploadRequest{
+				Key: "taken.txt", ContentType: "text/plain", TotalSize: proto.Int64(int64(len(data))), Profile: "noclobber",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			uploadParts(t, c, up, data, 1)
+			_, err = c.CompleteMultipartUpload(as(t, apiKey), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
+			wantCode(t, err, codes.AlreadyExists, "complete over an existing object")
+			if got := st.getObject(t, existing); string(got) != "first" {
+				t.Errorf("the object now holds %q", got)
+			}
+		})
+		t.Run("POST is not offered", func(t *testing.T) {
+			t.Parallel()
+			status, body := st.getREST(t, "/v1/presign?profile=noclobber&key=x.txt&content_type=text/plain")
+			if status != http.StatusBadRequest {
+				t.Errorf("POST presign on a no-overwrite profile: %d %s", status, body)
+			}
+		})
+	})
+}
+
+// TestUnsignedAmzHeadersChangeNothing: whatever other x-amz-* header a
+// holder adds to a PUT URL, the store either refuses the request or stores
+// exactly what was signed.
+func TestUnsignedAmzHeadersChangeNothing(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		for i, h := range []map[string]string{
+			{"X-Amz-Acl": "public-read"},
+			{"X-Amz-Grant-Read": "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""},
+			{"X-Amz-Website-Redirect-Location": "https://attacker.example/"},
+			{"X-Amz-Meta-Injected": "yes"},
+			{"X-Amz-Server-Side-Encryption": "AES256"},
+			{"X-Amz-Object-Lock-Mode": "COMPLIANCE", "X-Amz-Object-Lock-Retain-Until-Date": "2099-01-01T00:00:00Z"},
+			{"X-Amz-Object-Lock-Legal-Hold": "ON"},
+			{"X-Amz-Metadata-Directive": "REPLACE"},
+		} {
+			t.Run(itoa(i), func(t *testing.T) {
+				t.Parallel()
+				p := st.presignPut(t, "large", "attack/amz-"+itoa(i)+".txt")
+				status, code := put(t, p.GetUrl(), with(p.GetHeaders(), h), []byte("hello"))
+				if status >= 400 {
+					t.Logf("%v refused: %d %s", h, status, code)
+					return
+				}
+				head := st.headObject(t, p.GetKey())
+				if head == nil {
+					t.Fatal("accepted but not stored")
+				}
+				if len(head.Metadata) > 0 || deref(head.WebsiteRedirectLocation) != "" || head.ObjectLockMode != "" ||
+					head.ObjectLockLegalHoldStatus == "ON" || deref(head.ContentLength) != 5 || deref(head.ContentType) != "text/plain" {
+					t.Errorf("%v changed the stored object: %+v", h, head)
+				}
+			})
+		}
+	})
+}
