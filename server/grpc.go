@@ -24,6 +24,10 @@ import (
 const (
 	maxRecvMsgBytes      = 1 << 20 // a CompleteMultipartUpload may list 10,000 parts
 	maxConcurrentStreams = 1024
+	// maxHeaderListBytes caps a call's metadata as the HTTP listener caps
+	// headers; grpc-go's own default is 16 MiB, which let forty calls
+	// with huge authorization values hold 190 MB.
+	maxHeaderListBytes = 64 << 10
 )
 
 // NewGRPCServer returns a gRPC server that serves svc, grpc.health.v1 (all
@@ -40,11 +44,18 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
+		grpc.MaxHeaderListSize(maxHeaderListBytes),
 		// Reuse a pool of goroutines for streams: a fresh goroutine per call
 		// grows its stack anew each time, which profiling showed as ~10%
 		// of the CPU at high rates.
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(interceptors...),
+		grpc.ChainStreamInterceptor(
+			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+				logger.ErrorContext(ctx, "panic in stream handler", "panic", p)
+				return status.Error(codes.Internal, "internal error")
+			})),
+			StreamAuthInterceptor(authn, logger, m)),
 	}, opts...)
 	srv := grpc.NewServer(opts...)
 	gatepostv1.RegisterUploadServiceServer(srv, svc)

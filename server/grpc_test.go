@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
@@ -198,3 +199,74 @@ func TestAuthInterceptorFailsClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataIsCapped: a call whose metadata is larger than the HTTP
+// listener's header limit is refused by the transport before any handler
+// runs (grpc-go alone would take up to 16 MiB).
+func TestMetadataIsCapped(t *testing.T) {
+	t.Parallel()
+	conn := startGRPC(t, &fakeSigner{})
+	client := gatepostv1.NewUploadServiceClient(conn)
+	for _, tt := range []struct {
+		name   string
+		size   int
+		wantOK bool
+	}{
+		{"small", 1 << 10, true},
+		{"over 64 KiB", 100 << 10, false},
+		{"15 MiB", 15 << 20, false},
+	} {
+		ctx := metadata.AppendToOutgoingContext(t.Context(), "x-padding", strings.Repeat("a", tt.size))
+		_, err := client.CreatePresignedPost(ctx, &gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png"})
+		if ok := err == nil; ok != tt.wantOK {
+			t.Errorf("%s metadata: err = %v, want ok=%t", tt.name, err, tt.wantOK)
+		}
+	}
+}
+
+// TestStreamsFailClosed: a streaming method other than health and
+// reflection needs a token too.
+func TestStreamsFailClosed(t *testing.T) {
+	t.Parallel()
+	keys, err := auth.New(context.Background(), config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
+		{Subject: "s", SHA256: auth.HashKey("k"), Profiles: []string{"*"}},
+	}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := StreamAuthInterceptor(keys, discardLogger(), nil)
+	for method, wantOpen := range map[string]bool{
+		"/grpc.health.v1.Health/Watch":                              true,
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": true,
+		"/gatepost.v1.UploadService/StreamSomething":                false,
+		"/some.Other/Stream":                                        false,
+	} {
+		reached := false
+		err := ic(nil, &fakeStream{ctx: context.Background()}, &grpc.StreamServerInfo{FullMethod: method},
+			func(any, grpc.ServerStream) error { reached = true; return nil })
+		if open := err == nil && reached; open != wantOpen {
+			t.Errorf("%s without a token: reached=%t err=%v, want reached=%t", method, reached, err, wantOpen)
+		}
+	}
+	// With a token the handler sees the caller.
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer k"))
+	err = ic(nil, &fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: "/some.Other/Stream"}, func(_ any, ss grpc.ServerStream) error {
+		if id, ok := IdentityFrom(ss.Context()); !ok || id.Subject != "s" {
+			t.Errorf("identity in the stream = %v, %t", id, ok)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("with a token: %v", err)
+	}
+}
+
+// fakeStream is a ServerStream with a context and nothing else.
+type fakeStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (f *fakeStream) Context() context.Context     { return f.ctx }
+func (f *fakeStream) SetHeader(metadata.MD) error  { return nil }
+func (f *fakeStream) SendHeader(metadata.MD) error { return nil }
