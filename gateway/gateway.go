@@ -54,7 +54,7 @@ func New(ctx context.Context, svc gatepostv1.UploadServiceServer, opts Options) 
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", gw)
+	mux.Handle("/v1/", noStore(gw))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		// Liveness: the process serves HTTP. It depends on nothing else, so
 		// an S3 or credentials outage never gets replicas restarted.
@@ -175,4 +175,14 @@ func writeText(w http.ResponseWriter, code int, body string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(body))
+}
+
+// noStore marks every API answer Cache-Control: no-store: they carry
+// credentials (signatures, policies, upload tokens) or a caller's own
+// objects, which no browser or proxy cache should keep.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
 }

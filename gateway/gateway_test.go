@@ -93,6 +93,10 @@ func TestStatusToHTTP(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q, want application/json", ct)
 			}
+			// Answers carry credentials: no cache may keep them.
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", cc)
+			}
 			if tt.code == codes.OK {
 				return
 			}
