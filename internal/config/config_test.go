@@ -30,7 +30,7 @@ func wantDefault() *config.Config {
 				KeyMode:      config.KeyModeClient,
 				MinBytes:     1,
 				MaxBytes:     10 << 20,
-				ContentTypes: []string{"image/png", "image/jpeg", "application/pdf", "text/*"},
+				ContentTypes: []string{"image/png", "image/jpeg", "application/pdf", "text/plain", "text/csv"},
 				Expires:      15 * time.Minute,
 				MetadataKeys: []string{},
 			},
@@ -104,7 +104,7 @@ func configYAML(overrides map[string]string) string {
 // withTop returns a configuration with the top-level settings (everything
 // but profiles) given in top and the valid profile "default".
 func withTop(top string) string {
-	return top + "profiles:\n  default:\n    bucket: uploads\n    max_bytes: 10\n    content_types: [\"*/*\"]\n" + noAuth
+	return top + "profiles:\n  default:\n    bucket: uploads\n    max_bytes: 10\n    content_types: [\"application/octet-stream\"]\n" + noAuth
 }
 
 // noAuth is the auth section of the test configurations: auth.mode is
@@ -130,7 +130,7 @@ func TestValidate(t *testing.T) {
 		{name: "expires 1s", yaml: configYAML(map[string]string{"expires": "1s"})},
 		{name: "expires 168h", yaml: configYAML(map[string]string{"expires": "168h"})},
 		{name: "expires 0s takes the default", yaml: configYAML(map[string]string{"expires": "0s"})},
-		{name: "wildcards", yaml: configYAML(map[string]string{"content_types": `["*/*", "text/*", "application/vnd.api+json"]`})},
+		{name: "wildcards", yaml: configYAML(map[string]string{"content_types": `["*/*", "text/*", "application/vnd.api+json"]`, "content_disposition": "attachment"})},
 		{name: "metadata keys", yaml: configYAML(map[string]string{"metadata_keys": `["origin", "note_1", "a-b"]`})},
 		{name: "endpoint", yaml: withTop("grpc_addr: 127.0.0.1:1\nhttp_addr: 127.0.0.1:2\ns3:\n  region: x\n  endpoint: http://127.0.0.1:9000\n  path_style: true\n")},
 		{name: "both addresses on port 0", yaml: withTop("grpc_addr: 127.0.0.1:0\nhttp_addr: 127.0.0.1:0\ns3:\n  region: x\n")},
@@ -331,7 +331,7 @@ profiles:
     bucket: photos
     key_mode: generated
     max_bytes: 1000
-    content_types: ["image/*"]
+    content_types: ["image/png"]
 ` + noAuth
 	if err := os.WriteFile(file, []byte(fileYAML), 0o600); err != nil {
 		t.Fatal(err)
@@ -350,7 +350,7 @@ profiles:
 					Bucket:       "photos",
 					KeyMode:      config.KeyModeGenerated,
 					MaxBytes:     1000,
-					ContentTypes: []string{"image/*"},
+					ContentTypes: []string{"image/png"},
 					Expires:      config.DefaultExpires,
 				},
 			},
