@@ -1,7 +1,6 @@
 package uploader
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,73 +8,14 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 )
 
-// restPaths are the REST routes of the POST-bodied RPCs (presigning has
-// its own GET, in presignREST).
-var restPaths = map[string]string{
-	"CreateMultipartUpload":   "/v1/multipart",
-	"PresignUploadParts":      "/v1/multipart/parts",
-	"CompleteMultipartUpload": "/v1/multipart/complete",
-	"AbortMultipartUpload":    "/v1/multipart/abort",
-}
-
-// call invokes one UploadService method over gRPC, or over REST (a POST
-// with the request as JSON) when UseREST is set.
-func (c *Client) call(ctx context.Context, method string, req, resp proto.Message) error {
-	if c.UseREST {
-		return c.callREST(ctx, restPaths[method], req, resp)
-	}
-	conn, err := c.grpcConn()
-	if err != nil {
-		return err
-	}
-	if c.Token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.Token)
-	}
-	if err := conn.Invoke(ctx, "/gatepost.v1.UploadService/"+method, req, resp); err != nil {
-		st := status.Convert(err)
-		if httpStatus, ok := clientError[st.Code()]; ok {
-			return &GatepostError{HTTPStatus: httpStatus, Code: st.Code().String(), Message: st.Message()}
-		}
-		return fmt.Errorf("%s over gRPC at %s: %w", method, c.GRPCAddr, err)
-	}
-	return nil
-}
-
-func (c *Client) callREST(ctx context.Context, path string, req, resp proto.Message) error {
-	body, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(req)
-	if err != nil {
-		return err
-	}
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	if c.Token != "" {
-		httpReq.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	r, err := c.http().Do(httpReq)
-	if err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
-	}
-	defer r.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	if err != nil {
-		return err
-	}
-	if r.StatusCode != http.StatusOK {
-		return restError(r.StatusCode, raw)
-	}
-	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(raw, resp)
-}
+// PartsPerCall is the most part URLs asked for in one PresignUploadParts
+// call. Each URL costs one request of the caller's rate limit, so a batch
+// must stay within the limit's burst; batches are also asked for just
+// before their parts go up, so that no URL waits long enough to expire.
+const PartsPerCall = 50
 
 // UploadMultipart uploads size bytes from r (which must support ReadAt) as
 // a multipart upload with up to parallel parts at once. On failure the
@@ -95,31 +35,14 @@ func (c *Client) UploadMultipart(ctx context.Context, req *gatepostv1.CreateMult
 	return done, nil
 }
 
+// uploadParts presigns the parts a batch at a time and hands them to
+// parallel workers; the next batch is asked for when the workers have
+// taken the last part of this one. The first failure stops everything.
 func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipartUploadResponse, r io.ReaderAt, parallel int, progress func(io.Reader) io.Reader) (*gatepostv1.CompleteMultipartUploadResponse, error) {
-	numbers := make([]int32, up.GetPartCount())
-	for i := range numbers {
-		numbers[i] = int32(i + 1)
-	}
-	var parts []*gatepostv1.PresignedPart
-	for start := 0; start < len(numbers); start += 1000 {
-		batch := &gatepostv1.PresignUploadPartsResponse{}
-		end := min(start+1000, len(numbers))
-		if err := c.call(ctx, "PresignUploadParts", &gatepostv1.PresignUploadPartsRequest{
-			UploadToken: up.GetUploadToken(), PartNumbers: numbers[start:end],
-		}, batch); err != nil {
-			return nil, err
-		}
-		parts = append(parts, batch.GetParts()...)
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	work := make(chan *gatepostv1.PresignedPart)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
+	var wg sync.WaitGroup
 	for range max(1, parallel) {
 		wg.Go(func() {
 			for p := range work {
@@ -129,40 +52,64 @@ func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipart
 					body = progress(body)
 				}
 				if err := c.putPart(ctx, p, body); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-					mu.Unlock()
+					cancel(err) // only the first cause is kept
 				}
 			}
 		})
 	}
-	for _, p := range parts {
-		select {
-		case work <- p:
-		case <-ctx.Done():
-		}
-	}
+	c.presignParts(ctx, cancel, up, work)
 	close(work)
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
 	}
 	done := &gatepostv1.CompleteMultipartUploadResponse{}
-	if err := c.call(ctx, "CompleteMultipartUpload", &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()}, done); err != nil {
+	if err := c.callRetrying(ctx, "CompleteMultipartUpload", &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()}, done); err != nil {
 		return nil, err
 	}
 	return done, nil
 }
 
+// presignParts asks for the part URLs in batches of PartsPerCall and sends
+// each part to work, until all are sent or ctx is done; a failure cancels
+// ctx with its error.
+func (c *Client) presignParts(ctx context.Context, cancel context.CancelCauseFunc, up *gatepostv1.CreateMultipartUploadResponse, work chan<- *gatepostv1.PresignedPart) {
+	count := up.GetPartCount()
+	for first := int32(1); first <= count; first += PartsPerCall {
+		numbers := make([]int32, 0, PartsPerCall)
+		for n := first; n <= count && n < first+PartsPerCall; n++ {
+			numbers = append(numbers, n)
+		}
+		batch := &gatepostv1.PresignUploadPartsResponse{}
+		if err := c.callRetrying(ctx, "PresignUploadParts", &gatepostv1.PresignUploadPartsRequest{
+			UploadToken: up.GetUploadToken(), PartNumbers: numbers,
+		}, batch); err != nil {
+			cancel(fmt.Errorf("presign parts %d to %d of %d: %w", numbers[0], numbers[len(numbers)-1], count, err))
+			return
+		}
+		if got := len(batch.GetParts()); got != len(numbers) {
+			cancel(fmt.Errorf("presign parts %d to %d of %d: gatepost answered %d URLs for %d parts", numbers[0], numbers[len(numbers)-1], count, got, len(numbers)))
+			return
+		}
+		for _, p := range batch.GetParts() {
+			select {
+			case work <- p:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// putPart PUTs one part to its presigned URL with the headers signed into
+// it.
 func (c *Client) putPart(ctx context.Context, p *gatepostv1.PresignedPart, body io.Reader) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.GetUrl(), body)
 	if err != nil {
-		return err
+		return fmt.Errorf("upload part %d: %w", p.GetPartNumber(), err)
 	}
 	req.ContentLength = p.GetContentLength()
+	setSignedHeaders(req.Header, p.GetHeaders())
 	resp, err := c.http().Do(req)
 	if err != nil {
 		return fmt.Errorf("upload part %d: %w", p.GetPartNumber(), err)
@@ -170,7 +117,20 @@ func (c *Client) putPart(ctx context.Context, p *gatepostv1.PresignedPart, body 
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 300 {
-		return storeErrorFrom(resp.StatusCode, raw)
+		return fmt.Errorf("upload part %d: %w", p.GetPartNumber(), storeErrorFrom(resp.StatusCode, raw))
 	}
 	return nil
+}
+
+// setSignedHeaders sets every header gatepost signed into a presigned
+// request, empty values included (the signature covers them too), except
+// Content-Length and Host, which the HTTP client writes from the body and
+// the URL.
+func setSignedHeaders(h http.Header, signed map[string]string) {
+	for name, value := range signed {
+		if strings.EqualFold(name, "Content-Length") || strings.EqualFold(name, "Host") {
+			continue
+		}
+		h.Set(name, value)
+	}
 }

@@ -3,6 +3,7 @@ package uploader
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -20,7 +21,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
@@ -42,6 +42,9 @@ type GatepostError struct {
 	HTTPStatus int
 	Code       string // gRPC code name, e.g. "InvalidArgument"
 	Message    string
+	// RetryAfter is the wait gatepost asked for before another try
+	// (ResourceExhausted); zero when it did not say.
+	RetryAfter time.Duration
 }
 
 func (e *GatepostError) Error() string {
@@ -63,45 +66,32 @@ func (e *StoreError) Error() string {
 type Client struct {
 	// GRPCAddr is the gRPC address (host:port), used unless UseREST.
 	GRPCAddr string
-	// BaseURL is the REST base URL (http://host:port), used when UseREST.
+	// BaseURL is the REST base URL (http://host:port or https://...), used
+	// when UseREST.
 	BaseURL string
 	// UseREST selects the REST gateway instead of gRPC.
 	UseREST bool
 	// Token is sent as "authorization: Bearer <token>" when not empty.
 	Token string
-	// HTTP uploads files and calls REST; http.DefaultClient when nil.
+	// TLS, when not nil, makes the gRPC connection use TLS with this
+	// configuration (nil: plaintext), and verifies an https BaseURL with it
+	// (nil: HTTP's defaults, the system roots). Uploads to the store do
+	// not use it.
+	TLS *tls.Config
+	// HTTP uploads to the store, and calls REST unless TLS is set;
+	// http.DefaultClient when nil.
 	HTTP *http.Client
 
-	connOnce sync.Once
-	conn     *grpc.ClientConn
-	connErr  error
-}
+	connOnce  sync.Once
+	conn      *grpc.ClientConn
+	connErr   error
+	handshake *handshakeRecorder
 
-// grpcConn returns the one gRPC connection of the client, dialling it on
-// first use.
-func (c *Client) grpcConn() (*grpc.ClientConn, error) {
-	c.connOnce.Do(func() {
-		c.conn, c.connErr = grpc.NewClient(c.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	})
-	if c.connErr != nil {
-		return nil, fmt.Errorf("connect to %s: %w", c.GRPCAddr, c.connErr)
-	}
-	return c.conn, nil
-}
+	restOnce sync.Once
+	rest     *http.Client
 
-// Close closes the gRPC connection, if one was made.
-func (c *Client) Close() error {
-	if c.conn == nil {
-		return nil
-	}
-	return c.conn.Close()
-}
-
-func (c *Client) http() *http.Client {
-	if c.HTTP != nil {
-		return c.HTTP
-	}
-	return http.DefaultClient
+	// wait replaces the real wait before a retry, in tests.
+	wait func(context.Context, time.Duration) error
 }
 
 // Presign asks gatepost for a presigned POST.
@@ -125,15 +115,6 @@ func (c *Client) presignGRPC(ctx context.Context, req *gatepostv1.CreatePresigne
 		URL: resp.GetUrl(), Fields: resp.GetFields(), Key: resp.GetKey(), Bucket: resp.GetBucket(),
 		ExpiresAt: resp.GetExpiresAt().AsTime(), MaxContentLength: resp.GetMaxContentLength(),
 	}, raw, nil
-}
-
-// clientError lists the gRPC codes that are gatepost refusing a request
-// (rather than a failure to reach it) with the HTTP statuses the gateway
-// maps them to.
-var clientError = map[codes.Code]int{
-	codes.InvalidArgument: 400, codes.FailedPrecondition: 400, codes.NotFound: 404,
-	codes.Unauthenticated: 401, codes.PermissionDenied: 403, codes.ResourceExhausted: 429,
-	codes.Unavailable: 503,
 }
 
 // PresignQuery returns the query parameters of GET /v1/presign for req.
@@ -165,7 +146,7 @@ func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresigne
 	if c.Token != "" {
 		httpReq.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	resp, err := c.http().Do(httpReq)
+	resp, err := c.restHTTP().Do(httpReq)
 	if err != nil {
 		return nil, nil, fmt.Errorf("presign over REST at %s: %w", c.BaseURL, err)
 	}
@@ -175,7 +156,7 @@ func (c *Client) presignREST(ctx context.Context, req *gatepostv1.CreatePresigne
 		return nil, nil, fmt.Errorf("read presign answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, restError(resp.StatusCode, body)
+		return nil, nil, restError(resp, body)
 	}
 	var p Presigned
 	if err := json.Unmarshal(body, &p); err != nil {
@@ -236,7 +217,7 @@ func storeErrorFrom(httpStatus int, body []byte) error {
 }
 
 // restError reads the gateway's JSON status answer.
-func restError(httpStatus int, body []byte) error {
+func restError(resp *http.Response, body []byte) error {
 	var st struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
@@ -244,7 +225,10 @@ func restError(httpStatus int, body []byte) error {
 	if json.Unmarshal(body, &st) != nil {
 		st.Message = strings.TrimSpace(string(body))
 	}
-	return &GatepostError{HTTPStatus: httpStatus, Code: codes.Code(st.Code).String(), Message: st.Message}
+	return &GatepostError{
+		HTTPStatus: resp.StatusCode, Code: codes.Code(st.Code).String(), Message: st.Message,
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After")),
+	}
 }
 
 // IsGatepostError reports whether err is gatepost refusing the request.
