@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"mime"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +65,8 @@ func (m metadataFlag) Set(v string) error {
 // clientFlags are the flags presign and upload share.
 type clientFlags struct {
 	client      uploader.Client
+	tls         bool
+	caFile      string
 	profile     string
 	key         string
 	contentType string
@@ -71,14 +76,67 @@ type clientFlags struct {
 func newClientFlags(fs *flag.FlagSet, getenv func(string) string) *clientFlags {
 	c := &clientFlags{metadata: metadataFlag{}}
 	fs.StringVar(&c.client.GRPCAddr, "server", envOr(getenv, "GATEPOST_SERVER", "127.0.0.1:9090"), "gatepost gRPC address ($GATEPOST_SERVER)")
-	fs.StringVar(&c.client.BaseURL, "url", envOr(getenv, "GATEPOST_URL", "http://127.0.0.1:8080"), "gatepost REST base URL, with -rest ($GATEPOST_URL)")
+	fs.StringVar(&c.client.BaseURL, "url", envOr(getenv, "GATEPOST_URL", "http://127.0.0.1:8080"), "gatepost REST base URL, with -rest; https:// uses TLS ($GATEPOST_URL)")
 	fs.BoolVar(&c.client.UseREST, "rest", false, "use the REST gateway instead of gRPC")
+	fs.BoolVar(&c.tls, "tls", false, "gRPC over TLS, verifying the server with the system roots (or -ca)")
+	fs.StringVar(&c.caFile, "ca", getenv("GATEPOST_CA"), "PEM file of the CA certificates that verify gatepost, instead of the system roots; implies -tls ($GATEPOST_CA)")
 	fs.StringVar(&c.client.Token, "token", getenv("GATEPOST_TOKEN"), "bearer token: API key or JWT ($GATEPOST_TOKEN)")
 	fs.StringVar(&c.profile, "profile", "", "upload profile (default: the server's default)")
 	fs.StringVar(&c.key, "key", "", "object key or file name to ask for")
 	fs.StringVar(&c.contentType, "content-type", "", "Content-Type of the upload")
 	fs.Var(c.metadata, "metadata", "user metadata name=value (repeatable)")
 	return c
+}
+
+// configureTLS checks the transport flags and sets the client's TLS
+// configuration: gRPC uses TLS with -tls or -ca, REST with an https:// URL;
+// -ca replaces the system roots. Its errors are usage errors, found before
+// any request.
+func (c *clientFlags) configureTLS() error {
+	useTLS := c.tls || c.caFile != ""
+	if c.client.UseREST {
+		u, err := url.Parse(c.client.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError{fmt.Errorf("-url %q: want http://host:port or https://host:port", c.client.BaseURL)}
+		}
+		if useTLS && u.Scheme != "https" {
+			// Refused rather than ignored: the caller expects TLS, and the
+			// token would go in the clear.
+			return usageError{fmt.Errorf("-tls or -ca ($GATEPOST_CA) with -rest needs an https:// -url, not %q", c.client.BaseURL)}
+		}
+		useTLS = u.Scheme == "https"
+	}
+	if !useTLS {
+		return nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.caFile != "" {
+		pemBytes, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return usageError{fmt.Errorf("-ca: %w", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return usageError{fmt.Errorf("-ca %s: no PEM certificate in the file", c.caFile)}
+		}
+		cfg.RootCAs = pool
+	}
+	c.client.TLS = cfg
+	return nil
+}
+
+// explain adds what to do to errors whose cause the caller can fix with a
+// flag: an untrusted certificate, or TLS to a plaintext server.
+func explain(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var notTLS tls.RecordHeaderError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w (the server's certificate is not signed by a CA this client trusts; for gatepost, pass its CA with -ca FILE or $GATEPOST_CA)", err)
+	case errors.As(err, &notTLS):
+		return fmt.Errorf("%w (the server does not speak TLS: drop -tls and -ca, or use an http:// -url)", err)
+	}
+	return err
 }
 
 func (c *clientFlags) request() *gatepostv1.CreatePresignedPostRequest {
@@ -110,13 +168,16 @@ func presignCommand(ctx context.Context, args []string, getenv func(string) stri
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
+	if err := c.configureTLS(); err != nil {
+		return err
+	}
 	req := c.request()
 	if *length >= 0 {
 		req.ContentLength = proto.Int64(*length)
 	}
 	_, raw, err := c.client.Presign(ctx, req)
 	if err != nil {
-		return err
+		return explain(err)
 	}
 	fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
 	return nil
@@ -137,6 +198,9 @@ func uploadCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	if fs.NArg() != 1 {
 		return usageError{errors.New("usage: gatepost upload [flags] FILE")}
+	}
+	if err := c.configureTLS(); err != nil {
+		return err
 	}
 	path := fs.Arg(0)
 	f, err := os.Open(path)
@@ -176,7 +240,7 @@ func uploadCommand(ctx context.Context, args []string, getenv func(string) strin
 			Metadata: req.GetMetadata(), TotalSize: proto.Int64(info.Size()),
 		}, f, *parallel, progress)
 		if err != nil {
-			return err
+			return explain(err)
 		}
 		fmt.Fprintf(stdout, "uploaded %s (%d bytes, multipart) to s3://%s/%s\n", path, info.Size(), done.GetBucket(), done.GetKey())
 		return nil
@@ -184,7 +248,7 @@ func uploadCommand(ctx context.Context, args []string, getenv func(string) strin
 	req.ContentLength = proto.Int64(info.Size())
 	p, _, err := c.client.Presign(ctx, req)
 	if err != nil {
-		return err
+		return explain(err)
 	}
 	if err := c.client.Upload(ctx, p, filepath.Base(path), f, info.Size(), progress); err != nil {
 		return err
