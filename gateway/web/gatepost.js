@@ -18,7 +18,9 @@
 //
 // uploadLargeFile(file, {...the same options, concurrency}) uploads files of
 // any size as a multipart upload: parallel parts straight to the store,
-// progress over all of them, and an abort of the upload on any failure.
+// each with the headers gatepost signed into its URL, progress over all of
+// them, and an abort of the upload on any failure. The bucket's CORS rule
+// must allow PUT and those request headers (AllowedHeaders ["*"]).
 
 /** An upload that failed, with who refused it and why. */
 export class UploadError extends Error {
@@ -134,19 +136,22 @@ export async function uploadLargeFile(file, options = {}) {
     let next = 1;
     const worker = async () => {
       while (next <= count) {
+        // A few URLs at a time, just before they are used: each costs one
+        // request of the caller's rate limit, and URLs expire.
         const batch = [];
         while (batch.length < 8 && next <= count) batch.push(next++);
-        const { parts } = await api("/v1/multipart/parts", { upload_token: up.upload_token, part_numbers: batch });
+        const { parts } = await retryRateLimited(
+          () => api("/v1/multipart/parts", { upload_token: up.upload_token, part_numbers: batch }), signal);
         for (const p of parts) {
           location = p.url.split("?")[0]; // the object's URL, without the part's signature
           const start = (p.part_number - 1) * partSize;
           const blob = file.slice(start, start + Number(p.content_length));
-          await send("PUT", p.url, blob, blob.size, (e) => { loaded[p.part_number] = e.loaded; report(); }, signal);
+          await send("PUT", p.url, blob, blob.size, (e) => { loaded[p.part_number] = e.loaded; report(); }, signal, p.headers);
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-    const done = await api("/v1/multipart/complete", { upload_token: up.upload_token });
+    const done = await retryRateLimited(() => api("/v1/multipart/complete", { upload_token: up.upload_token }), signal);
     return { key: done.key, bucket: done.bucket, location, size: Number(done.size) };
   } catch (err) {
     // Best effort: free the parts. Not tied to signal, so it also runs
@@ -156,16 +161,55 @@ export async function uploadLargeFile(file, options = {}) {
   }
 }
 
+// retryRateLimited calls gatepost again after the wait it asks for when it
+// refuses for rate (429), a few times at most and only for short waits: a
+// refusal in the middle of an upload would waste the parts already sent.
+async function retryRateLimited(call, signal) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const wait = err.retryAfter || 1;
+      if (err.status !== 429 || attempt >= 3 || wait > 30) throw err;
+      await sleep(wait * 1000, signal);
+    }
+  }
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const cancelled = () => new UploadError("The upload was cancelled.", { source: "abort", code: "Aborted" });
+    if (signal && signal.aborted) { reject(cancelled()); return; }
+    const onAbort = () => { clearTimeout(timer); reject(cancelled()); };
+    const timer = setTimeout(() => {
+      if (signal) signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    if (signal) signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 function locationOf(url, key) {
   return `${url.replace(/\/$/, "")}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
+// The headers of a presigned request that the browser sets itself (and
+// refuses to have set): from the body and the URL.
+const browserHeaders = new Set(["content-length", "host"]);
+
 // send uploads body with XMLHttpRequest, the one browser API that reports
-// upload progress.
-function send(method, url, body, size, onProgress, signal) {
+// upload progress. headers are the ones signed into a presigned URL: each
+// is sent exactly as given, an empty value too (the signature covers it).
+function send(method, url, body, size, onProgress, signal, headers = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(method, url);
+    let signed = false;
+    for (const [name, value] of Object.entries(headers || {})) {
+      if (browserHeaders.has(name.toLowerCase())) continue;
+      xhr.setRequestHeader(name, value);
+      signed = true;
+    }
     xhr.upload.onprogress = (e) => {
       if (onProgress) {
         const total = e.lengthComputable ? e.total : size;
@@ -183,7 +227,9 @@ function send(method, url, body, size, onProgress, signal) {
         source: "s3", code: code || String(xhr.status), status: xhr.status, detail: message,
       }));
     };
-    xhr.onerror = () => reject(new UploadError("The storage could not be reached (network or bucket CORS).", { source: "network", code: "NetworkError" }));
+    xhr.onerror = () => reject(new UploadError(signed
+      ? "The storage could not be reached (network, or the bucket's CORS rule does not allow this method and its headers)."
+      : "The storage could not be reached (network or bucket CORS).", { source: "network", code: "NetworkError" }));
     xhr.onabort = () => reject(new UploadError("The upload was cancelled.", { source: "abort", code: "Aborted" }));
     if (signal) {
       if (signal.aborted) { xhr.abort(); return; }
