@@ -4,9 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -39,8 +41,11 @@ const (
 //
 // m, when not nil, adds gRPC server metrics, counts rejections by reason and
 // authentication failures.
-func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	interceptors := Interceptors(authn, logger, m)
+//
+// throttle, when not nil, makes failed authentications and invalid
+// requests cost their sender (see FailureThrottle).
+func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	interceptors := Interceptors(authn, logger, m, throttle)
 	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
@@ -55,7 +60,7 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 				logger.ErrorContext(ctx, "panic in stream handler", "panic", p)
 				return status.Error(codes.Internal, "internal error")
 			})),
-			StreamAuthInterceptor(authn, logger, m)),
+			StreamAuthInterceptor(authn, logger, m, throttle)),
 	}, opts...)
 	srv := grpc.NewServer(opts...)
 	gatepostv1.RegisterUploadServiceServer(srv, svc)
@@ -74,8 +79,9 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 // Interceptors returns the chain every UploadService call goes through, on
 // gRPC and (through InProcess) REST alike: request ids, one log line per
 // call, metrics and rejection counts (when m is not nil), panic recovery, a
-// deadline, and authentication.
-func Interceptors(authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics) []grpc.UnaryServerInterceptor {
+// deadline, authentication, and the invalid-request throttle (when
+// throttle is not nil).
+func Interceptors(authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle) []grpc.UnaryServerInterceptor {
 	interceptors := []grpc.UnaryServerInterceptor{
 		RequestIDInterceptor(),
 		logging.UnaryServerInterceptor(slogAdapter(logger),
@@ -90,19 +96,55 @@ func Interceptors(authn auth.Authenticator, logger *slog.Logger, m *metrics.Metr
 	if m != nil {
 		interceptors = append(interceptors, m.GRPC.UnaryServerInterceptor(), RejectionInterceptor(m))
 	}
-	return append(interceptors,
+	interceptors = append(interceptors,
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 			logger.ErrorContext(ctx, "panic in handler", "panic", p)
 			return status.Error(codes.Internal, "internal error")
 		})),
 		DeadlineInterceptor(MaxRPCDuration),
-		AuthInterceptor(authn, logger, m),
+		AuthInterceptor(authn, logger, m, throttle),
 	)
+	if throttle != nil {
+		interceptors = append(interceptors, throttle.Interceptor())
+	}
+	return interceptors
 }
 
+// Refused calls (bad tokens, throttled callers) are logged at most this
+// often: a flood of them must not become a flood of log lines.
+const (
+	refusedLinesPerSecond = 20
+	refusedLinesBurst     = 100
+)
+
 // slogAdapter lets go-grpc-middleware's logging interceptor write to slog.
+// Lines about calls refused as Unauthenticated or ResourceExhausted pass
+// a token bucket; the next line that passes says how many were dropped.
 func slogAdapter(l *slog.Logger) logging.Logger {
+	refused := rate.NewLimiter(refusedLinesPerSecond, refusedLinesBurst)
+	var dropped atomic.Int64
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		if refusedCall(fields) {
+			if !refused.Allow() {
+				dropped.Add(1)
+				return
+			}
+			if n := dropped.Swap(0); n > 0 {
+				fields = append(fields, "refused_lines_dropped", n)
+			}
+		}
 		l.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
+}
+
+// refusedCall reports whether a call's log fields say it was refused as
+// Unauthenticated or ResourceExhausted.
+func refusedCall(fields []any) bool {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i] == "grpc.code" {
+			c, _ := fields[i+1].(string)
+			return c == codes.Unauthenticated.String() || c == codes.ResourceExhausted.String()
+		}
+	}
+	return false
 }

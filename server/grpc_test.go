@@ -34,7 +34,7 @@ func startGRPC(t *testing.T, signer PostSigner) *grpc.ClientConn {
 		t.Fatalf("listen: %v", err)
 	}
 	logger := discardLogger()
-	srv, _ := NewGRPCServer(NewService(testProfiles(t), signer, logger), noAuth, logger, nil)
+	srv, _ := NewGRPCServer(NewService(testProfiles(t), signer, logger), noAuth, logger, nil, nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {
@@ -183,7 +183,7 @@ func TestAuthInterceptorFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ic := AuthInterceptor(keys, discardLogger(), nil)
+	ic := AuthInterceptor(keys, discardLogger(), nil, nil)
 	reached := func(context.Context, any) (any, error) { return "reached", nil }
 	for method, wantOpen := range map[string]bool{
 		"/grpc.health.v1.Health/Check":                              true,
@@ -234,7 +234,7 @@ func TestStreamsFailClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ic := StreamAuthInterceptor(keys, discardLogger(), nil)
+	ic := StreamAuthInterceptor(keys, discardLogger(), nil, nil)
 	for method, wantOpen := range map[string]bool{
 		"/grpc.health.v1.Health/Watch":                              true,
 		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": true,

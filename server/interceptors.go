@@ -120,9 +120,13 @@ func public(fullMethod string) bool {
 // "authorization: Bearer <token>" metadata (REST: the Authorization
 // header). Failures are Unauthenticated with a www-authenticate header
 // (WWW-Authenticate on REST) and a message that never echoes the token.
-func AuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics) grpc.UnaryServerInterceptor {
+//
+// With a throttle, a client address whose failed authentications used up
+// its budget is refused before its token is even looked at, and only
+// failures within the budget are logged.
+func AuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := authenticate(ctx, info.FullMethod, a, logger, m)
+		ctx, err := authenticate(ctx, info.FullMethod, a, logger, m, throttle)
 		if err != nil {
 			return nil, err
 		}
@@ -134,9 +138,9 @@ func AuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metri
 // own service has none today; this makes one added later (or any other
 // stream but health and reflection) fail closed rather than skip
 // authentication.
-func StreamAuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics) grpc.StreamServerInterceptor {
+func StreamAuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := authenticate(ss.Context(), info.FullMethod, a, logger, m)
+		ctx, err := authenticate(ss.Context(), info.FullMethod, a, logger, m, throttle)
 		if err != nil {
 			return err
 		}
@@ -154,7 +158,7 @@ func (s *identifiedStream) Context() context.Context { return s.ctx }
 
 // authenticate returns ctx with the caller's identity, or the error to
 // answer with. Public methods (health, reflection) pass unchanged.
-func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics) (context.Context, error) {
+func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle) (context.Context, error) {
 	if public(fullMethod) {
 		return ctx, nil
 	}
@@ -167,6 +171,10 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 			}
 			return ContextWithIdentity(ctx, id), nil
 		}
+	}
+	if err := throttle.authBlocked(ctx); err != nil {
+		m.AuthFailed("throttled")
+		return nil, err
 	}
 	token, err := bearerFrom(ctx)
 	var id *auth.Identity
@@ -185,11 +193,16 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 		}
 		m.AuthFailed(reason)
 		_ = grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", challenge))
-		attrs := []any{"method", fullMethod, "reason", err.Error(), "request_id", RequestIDFrom(ctx)}
-		if p, ok := peer.FromContext(ctx); ok {
-			attrs = append(attrs, "peer", p.Addr.String())
+		if throttle.authFailed(ctx) {
+			attrs := []any{"method", fullMethod, "reason", err.Error(), "request_id", RequestIDFrom(ctx)}
+			if p, ok := peer.FromContext(ctx); ok {
+				attrs = append(attrs, "peer", p.Addr.String())
+			}
+			if throttle != nil {
+				attrs = append(attrs, "client", throttle.clientAddress(ctx))
+			}
+			logger.WarnContext(ctx, "authentication failed", attrs...)
 		}
-		logger.WarnContext(ctx, "authentication failed", attrs...)
 		return nil, status.Error(codes.Unauthenticated, msg)
 	}
 	return ContextWithIdentity(ctx, id), nil

@@ -100,11 +100,8 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
 	}
-	post, profile, err := s.decide(req, id)
+	post, profile, err := s.decide(ctx, req, id)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.allow(ctx, id, profile); err != nil {
 		return nil, err
 	}
 	started := time.Now()

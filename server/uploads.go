@@ -74,7 +74,7 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.decideObject(id, config.MethodPut, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+	o, err := s.decideObject(ctx, id, config.MethodPut, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
 	if err != nil {
 		return nil, err
 	}
@@ -90,9 +90,6 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 		return nil, err
 	}
 	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
-		return nil, err
-	}
-	if err := s.allow(ctx, id, o.profileName); err != nil {
 		return nil, err
 	}
 	started := time.Now()
@@ -120,7 +117,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.decideObject(id, config.MethodMultipart, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+	o, err := s.decideObject(ctx, id, config.MethodMultipart, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +134,6 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	partSize, err := uploadpolicy.PartSize(total)
 	if err != nil {
 		return nil, invalid("total_size", "%v", err)
-	}
-	if err := s.allow(ctx, id, o.profileName); err != nil {
-		return nil, err
 	}
 	started := time.Now()
 	uploadID, err := store.CreateMultipart(ctx, &uploadpolicy.Multipart{

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -69,10 +70,15 @@ func (s *Service) resolveProfile(name string, id *auth.Identity, method config.M
 }
 
 // decideObject validates the parts every upload request shares, in field
-// order, before anything is signed or sent to the store.
-func (s *Service) decideObject(id *auth.Identity, method config.Method, profileName, key, contentType string, metadata map[string]string) (*object, error) {
+// order, before anything is signed or sent to the store. The caller's rate
+// is charged as soon as the profile is known, before the rest is
+// validated, so that invalid requests are not free.
+func (s *Service) decideObject(ctx context.Context, id *auth.Identity, method config.Method, profileName, key, contentType string, metadata map[string]string) (*object, error) {
 	name, profile, prefix, err := s.resolveProfile(profileName, id, method)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(ctx, id, name); err != nil {
 		return nil, err
 	}
 	if err := objectkey.Check(key); err != nil {
@@ -141,8 +147,8 @@ func checkChecksum(v string) error {
 // decide validates every field of a POST request against its profile and
 // the caller's rights, before anything is signed, and returns what the
 // policy must pin and the profile's name.
-func (s *Service) decide(req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, error) {
-	o, err := s.decideObject(id, config.MethodPost, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+func (s *Service) decide(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, error) {
+	o, err := s.decideObject(ctx, id, config.MethodPost, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
 	if err != nil {
 		return nil, "", err
 	}

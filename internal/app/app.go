@@ -151,6 +151,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if !cfg.Metrics.Disabled {
 		m = metrics.New()
 	}
+	trusted, err := config.ParsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
+	throttle := server.NewFailureThrottle(cfg.FailureLimits, trusted)
 	svc := server.NewService(cfg.Profiles, signer, logger,
 		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m))
 	tp := opts.TracerProvider
@@ -168,12 +173,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(grpcTLS)))
 		a.tlsOn = true
 	}
-	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m, grpcOpts...)
+	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m, throttle, grpcOpts...)
 
 	// The gateway calls the service in-process through the same
 	// interceptor chain as the gRPC server (authentication, validation,
 	// limits, logging, metrics), without a loopback round trip.
-	inProcess := server.InProcess(svc, server.Interceptors(authn, logger, m))
+	inProcess := server.InProcess(svc, server.Interceptors(authn, logger, m, throttle))
 	ready := func(ctx context.Context) error {
 		resp, err := a.health.Check(ctx, &healthpb.HealthCheckRequest{Service: gatepostv1.UploadService_ServiceDesc.ServiceName})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {

@@ -47,14 +47,14 @@ func sample(page, name string, labels ...string) float64 {
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	s := start(t, func(c *config.Config) {
-		c.RateLimit = config.RateLimit{RequestsPerSecond: 0.001, Burst: 2}
+		c.RateLimit = config.RateLimit{RequestsPerSecond: 0.001, Burst: 3}
 		c.Metrics.OnAPIPort = true
 	})
 	bad := &gatepostv1.CreatePresignedPostRequest{Key: "../x", ContentType: "text/plain"}
 	bothTransports(t, s, "Bearer "+aliceKey, okRequest, codes.OK)                   // 2 issued
 	bothTransports(t, s, "", okRequest, codes.Unauthenticated)                      // 2 missing tokens
 	bothTransports(t, s, "Bearer nope-nope-nope", okRequest, codes.Unauthenticated) // 2 invalid tokens
-	s.client.CreatePresignedPost(s.authed(t.Context()), bad)                        // 1 invalid argument (validation comes before the rate limit)
+	s.client.CreatePresignedPost(s.authed(t.Context()), bad)                        // 1 invalid argument (it costs a request of the rate too)
 	bothTransports(t, s, "Bearer "+aliceKey, okRequest, codes.ResourceExhausted)    // 2 rate limited
 
 	code, page := scrape(t, "http://"+s.app.HTTPAddr()+"/metrics")

@@ -58,6 +58,12 @@ type Config struct {
 	// RateLimit is the default per-subject rate limit; a profile may set
 	// its own.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// FailureLimits throttle callers whose requests fail.
+	FailureLimits FailureLimits `yaml:"failure_limits"`
+	// TrustedProxies are the addresses (CIDR ranges) of proxies and load
+	// balancers in front of gatepost whose X-Forwarded-For is believed when
+	// telling which client an address-based limit applies to.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// CORS configures browser access to the REST API.
 	CORS CORS `yaml:"cors"`
 	// Multipart configures multipart uploads.
@@ -226,6 +232,7 @@ func Parse(r io.Reader) (*Config, error) {
 	cfg.Auth.applyDefaults()
 
 	cfg.RateLimit.applyDefaults()
+	cfg.FailureLimits.applyDefaults()
 	return &cfg, nil
 }
 
@@ -280,6 +287,11 @@ func (c *Config) Validate() error {
 	errs = append(errs, overlappingProfiles(c.Profiles, names)...)
 	errs = append(errs, c.Auth.validate(c.Profiles, listenAddr{"grpc_addr", c.GRPCAddr}, listenAddr{"http_addr", c.HTTPAddr})...)
 	errs = append(errs, c.RateLimit.validate("rate_limit")...)
+	errs = append(errs, c.FailureLimits.AuthPerAddress.validate("failure_limits.auth_per_address")...)
+	errs = append(errs, c.FailureLimits.InvalidPerSubject.validate("failure_limits.invalid_per_subject")...)
+	if _, err := ParsePrefixes(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("trusted_proxies: %w", err))
+	}
 	errs = append(errs, c.CORS.validate()...)
 	errs = append(errs, c.TLS.validate(&c.Auth)...)
 	if c.Metrics.Pprof && c.Metrics.Addr == "" {

@@ -41,7 +41,11 @@ func wantDefault() *config.Config {
 			ProfilesClaim: config.DefaultProfilesClaim, MaxTokenLifetime: config.DefaultMaxTokenLifetime,
 		}},
 		RateLimit: config.RateLimit{RequestsPerSecond: 200, Burst: 400},
-		CORS:      config.CORS{AllowedOrigins: []string{"http://127.0.0.1:8080", "http://localhost:8080"}},
+		FailureLimits: config.FailureLimits{
+			AuthPerAddress:    config.RateLimit{RequestsPerSecond: config.DefaultAuthFailuresPerSecond, Burst: config.DefaultAuthFailureBurst},
+			InvalidPerSubject: config.RateLimit{RequestsPerSecond: config.DefaultInvalidRequestsPerSecond, Burst: config.DefaultInvalidRequestBurst},
+		},
+		CORS: config.CORS{AllowedOrigins: []string{"http://127.0.0.1:8080", "http://localhost:8080"}},
 	}
 }
 
@@ -356,7 +360,8 @@ profiles:
 			},
 			Auth: wantDefault().Auth,
 			// A file without rate_limit gets the code's defaults.
-			RateLimit: config.RateLimit{RequestsPerSecond: config.DefaultRequestsPerSec, Burst: config.DefaultBurst},
+			RateLimit:     config.RateLimit{RequestsPerSecond: config.DefaultRequestsPerSec, Burst: config.DefaultBurst},
+			FailureLimits: wantDefault().FailureLimits,
 		}
 	}
 

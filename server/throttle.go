@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/ratelimit"
+)
+
+// FailureThrottle makes failures cost their sender: failed
+// authentications per client address and invalid requests per subject
+// each drain a token bucket, and while a bucket is empty its owner's
+// calls are refused (ResourceExhausted, with retry-after) before any
+// work or any log line about them. Without it a caller could send bad
+// tokens or bad requests as fast as the network allows, each one
+// verified, validated and logged.
+type FailureThrottle struct {
+	limiter *ratelimit.Limiter
+	limits  config.FailureLimits
+	trusted []netip.Prefix
+	now     func() time.Time
+}
+
+// NewFailureThrottle returns a throttle with the given limits (unset ones
+// take their defaults). trusted are the proxies whose X-Forwarded-For
+// names the client.
+func NewFailureThrottle(limits config.FailureLimits, trusted []netip.Prefix) *FailureThrottle {
+	return &FailureThrottle{limiter: ratelimit.New(), limits: limits.WithDefaults(), trusted: trusted, now: time.Now}
+}
+
+// callerFault reports whether a call failed because of its request (as
+// opposed to the caller's rate, an outage or a bug).
+func callerFault(c codes.Code) bool {
+	switch c {
+	case codes.InvalidArgument, codes.PermissionDenied, codes.NotFound, codes.FailedPrecondition,
+		codes.AlreadyExists, codes.OutOfRange:
+		return true
+	}
+	return false
+}
+
+// refuse answers a throttled call: ResourceExhausted with a retry-after
+// header in whole seconds.
+func refuse(ctx context.Context, wait time.Duration, format string, args ...any) error {
+	seconds := max(1, int(math.Ceil(wait.Seconds())))
+	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(seconds)))
+	args = append(args, seconds)
+	return status.Errorf(codes.ResourceExhausted, format+"; retry after %ds", args...)
+}
+
+// authBlocked returns the error for a client address whose failed
+// authentications used up its budget, or nil.
+func (f *FailureThrottle) authBlocked(ctx context.Context) error {
+	if f == nil || f.limits.AuthPerAddress.Disabled {
+		return nil
+	}
+	l := f.limits.AuthPerAddress
+	if wait := f.limiter.Wait("auth\x00"+f.clientAddress(ctx), l.RequestsPerSecond, l.Burst, f.now()); wait > 0 {
+		return refuse(ctx, wait, "too many failed authentications from your address")
+	}
+	return nil
+}
+
+// authFailed charges a failed authentication to the client's address. It
+// reports whether the failure was within the budget (and so worth a log
+// line).
+func (f *FailureThrottle) authFailed(ctx context.Context) bool {
+	if f == nil || f.limits.AuthPerAddress.Disabled {
+		return true
+	}
+	l := f.limits.AuthPerAddress
+	ok, _ := f.limiter.Allow("auth\x00"+f.clientAddress(ctx), l.RequestsPerSecond, l.Burst, f.now())
+	return ok
+}
+
+// Interceptor refuses a subject whose invalid requests used up its
+// budget, and charges every call that fails because of its request. It
+// must run after authentication.
+func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		id, ok := IdentityFrom(ctx)
+		if !ok || f.limits.InvalidPerSubject.Disabled {
+			return handler(ctx, req)
+		}
+		l := f.limits.InvalidPerSubject
+		key := "invalid\x00" + id.Subject
+		if wait := f.limiter.Wait(key, l.RequestsPerSecond, l.Burst, f.now()); wait > 0 {
+			return nil, refuse(ctx, wait, "too many invalid requests from subject %s", echo(id.Subject))
+		}
+		resp, err := handler(ctx, req)
+		if err != nil && callerFault(status.Code(err)) {
+			f.limiter.Allow(key, l.RequestsPerSecond, l.Burst, f.now())
+		}
+		return resp, err
+	}
+}
+
+// clientAddress names the client an address-based limit applies to: the
+// gRPC peer's IP, or for REST (served in-process, so without a peer) the
+// HTTP client's address the gateway put last in x-forwarded-for. When that
+// address is a trusted proxy, the X-Forwarded-For entries are read from the
+// right, skipping trusted proxies, and the first other one is the client.
+//
+// Written here because it must combine grpc-go's peer with grpc-gateway's
+// metadata; the HTTP-only libraries that do this see neither.
+func (f *FailureThrottle) clientAddress(ctx context.Context) string {
+	var hops []string
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("x-forwarded-for") {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				hops = append(hops, h)
+			}
+		}
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		host, _, err := net.SplitHostPort(p.Addr.String())
+		if err != nil {
+			host = p.Addr.String()
+		}
+		hops = append(hops, host)
+	}
+	if len(hops) == 0 {
+		return "unknown"
+	}
+	// Walk back from the nearest hop while it is a trusted proxy.
+	i := len(hops) - 1
+	for i > 0 && f.isTrusted(hops[i]) {
+		i--
+	}
+	return hops[i]
+}
+
+func (f *FailureThrottle) isTrusted(hop string) bool {
+	addr, err := netip.ParseAddr(hop)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range f.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}

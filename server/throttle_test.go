@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/gatepost/gatepost/internal/auth"
+	"github.com/gatepost/gatepost/internal/config"
+)
+
+// testThrottle allows bursts of three failures that refill once an hour,
+// on a clock the test holds still.
+func testThrottle(trusted ...string) *FailureThrottle {
+	prefixes, err := config.ParsePrefixes(trusted)
+	if err != nil {
+		panic(err)
+	}
+	slow := config.RateLimit{RequestsPerSecond: 1.0 / 3600, Burst: 3}
+	f := NewFailureThrottle(config.FailureLimits{AuthPerAddress: slow, InvalidPerSubject: slow}, prefixes)
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	f.now = func() time.Time { return now }
+	return f
+}
+
+// from returns a context as a gRPC call from ip would have, with an
+// optional bearer token.
+func from(ip, token string) context.Context {
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(ip), Port: 40000}})
+	if token != "" {
+		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer "+token))
+	}
+	return ctx
+}
+
+// TestAuthFailuresAreThrottled: after its budget of failed
+// authentications an address is refused before its token is checked, and
+// only the failures within the budget are logged.
+func TestAuthFailuresAreThrottled(t *testing.T) {
+	t.Parallel()
+	keys, err := auth.New(context.Background(), config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
+		{Subject: "s", SHA256: auth.HashKey("good"), Profiles: []string{"*"}},
+	}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	ic := AuthInterceptor(keys, jsonLogger(&logs), nil, testThrottle())
+	info := &grpc.UnaryServerInfo{FullMethod: "/gatepost.v1.UploadService/CreatePresignedPost"}
+	call := func(ctx context.Context) codes.Code {
+		_, err := ic(ctx, nil, info, func(context.Context, any) (any, error) { return "ok", nil })
+		return status.Code(err)
+	}
+	for i := range 3 {
+		if got := call(from("192.0.2.1", "bad")); got != codes.Unauthenticated {
+			t.Fatalf("failure %d: %s, want Unauthenticated", i+1, got)
+		}
+	}
+	for i := range 5 {
+		if got := call(from("192.0.2.1", "bad")); got != codes.ResourceExhausted {
+			t.Errorf("failure %d over the budget: %s, want ResourceExhausted", i+4, got)
+		}
+	}
+	if got := call(from("192.0.2.1", "good")); got != codes.ResourceExhausted {
+		t.Errorf("a good token from a throttled address: %s, want ResourceExhausted (refused before the check)", got)
+	}
+	if got := call(from("192.0.2.2", "good")); got != codes.OK {
+		t.Errorf("another address: %s, want OK", got)
+	}
+	if got := call(from("192.0.2.2", "bad")); got != codes.Unauthenticated {
+		t.Errorf("another address's first failure: %s", got)
+	}
+	if n := strings.Count(logs.String(), `"msg":"authentication failed"`); n != 4 {
+		t.Errorf("%d authentication-failure lines, want 4 (the failures within each address's budget):\n%s", n, logs.String())
+	}
+	// Health and reflection stay open even to a throttled address.
+	_, err = ic(from("192.0.2.1", ""), nil, &grpc.UnaryServerInfo{FullMethod: "/grpc.health.v1.Health/Check"},
+		func(context.Context, any) (any, error) { return "ok", nil })
+	if err != nil {
+		t.Errorf("health check from a throttled address: %v", err)
+	}
+}
+
+// TestInvalidRequestsAreThrottled: a subject's requests that fail because
+// of the request use up its budget; then its calls are refused before any
+// work, while other subjects are unaffected.
+func TestInvalidRequestsAreThrottled(t *testing.T) {
+	t.Parallel()
+	ic := testThrottle().Interceptor()
+	info := &grpc.UnaryServerInfo{FullMethod: "/gatepost.v1.UploadService/CreatePresignedPost"}
+	as := func(subject string) context.Context {
+		return ContextWithIdentity(context.Background(), &auth.Identity{Subject: subject, Profiles: []string{"*"}})
+	}
+	reached := 0
+	call := func(ctx context.Context, answer codes.Code) codes.Code {
+		_, err := ic(ctx, nil, info, func(context.Context, any) (any, error) {
+			reached++
+			if answer == codes.OK {
+				return "ok", nil
+			}
+			return nil, status.Error(answer, "field: wrong")
+		})
+		return status.Code(err)
+	}
+	// Neither successes nor outages count.
+	for _, c := range []codes.Code{codes.OK, codes.OK, codes.Unavailable, codes.ResourceExhausted, codes.Internal} {
+		call(as("alice"), c)
+	}
+	for _, c := range []codes.Code{codes.InvalidArgument, codes.PermissionDenied, codes.NotFound} {
+		if got := call(as("alice"), c); got != c {
+			t.Fatalf("call answered %s, want %s", got, c)
+		}
+	}
+	before := reached
+	if got := call(as("alice"), codes.OK); got != codes.ResourceExhausted {
+		t.Errorf("after three invalid requests: %s, want ResourceExhausted", got)
+	}
+	if reached != before {
+		t.Error("a throttled call reached the handler")
+	}
+	if got := call(as("bob"), codes.OK); got != codes.OK {
+		t.Errorf("another subject: %s, want OK", got)
+	}
+}
+
+// TestClientAddress: which address an address-based limit applies to.
+func TestClientAddress(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		peer    string // "" for REST, which has no gRPC peer
+		xff     []string
+		trusted []string
+		want    string
+	}{
+		{name: "gRPC peer", peer: "192.0.2.7", want: "192.0.2.7"},
+		{name: "gRPC peer ignores an untrusted x-forwarded-for", peer: "192.0.2.7", xff: []string{"198.51.100.1"}, want: "192.0.2.7"},
+		{name: "gRPC through a trusted proxy", peer: "10.0.0.5", xff: []string{"198.51.100.1"}, trusted: []string{"10.0.0.0/8"}, want: "198.51.100.1"},
+		{name: "REST: the gateway's last entry is the HTTP client", xff: []string{"198.51.100.1, 203.0.113.9"}, want: "203.0.113.9"},
+		{name: "REST behind a trusted ingress", xff: []string{"198.51.100.1, 10.1.2.3"}, trusted: []string{"10.0.0.0/8"}, want: "198.51.100.1"},
+		{name: "REST: a forged entry left of a real client stays ignored", xff: []string{"1.1.1.1, 198.51.100.1, 10.1.2.3"}, trusted: []string{"10.0.0.0/8"}, want: "198.51.100.1"},
+		{name: "REST: metadata smuggled before the gateway's own", xff: []string{"1.1.1.1", "198.51.100.1, 203.0.113.9"}, want: "203.0.113.9"},
+		{name: "two trusted hops", xff: []string{"198.51.100.1, 10.0.0.1, 10.0.0.2"}, trusted: []string{"10.0.0.0/8"}, want: "198.51.100.1"},
+		{name: "all trusted: the farthest", xff: []string{"10.0.0.1, 10.0.0.2"}, trusted: []string{"10.0.0.0/8"}, want: "10.0.0.1"},
+		{name: "a trusted single address", peer: "192.0.2.10", xff: []string{"198.51.100.1"}, trusted: []string{"192.0.2.10"}, want: "198.51.100.1"},
+		{name: "IPv6 peer", peer: "2001:db8::1", want: "2001:db8::1"},
+		{name: "nothing known", want: "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			if tt.peer != "" {
+				ctx = peer.NewContext(ctx, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(tt.peer), Port: 1234}})
+			}
+			if len(tt.xff) > 0 {
+				md := metadata.MD{}
+				for _, v := range tt.xff {
+					md.Append("x-forwarded-for", v)
+				}
+				ctx = metadata.NewIncomingContext(ctx, md)
+			}
+			if got := testThrottle(tt.trusted...).clientAddress(ctx); got != tt.want {
+				t.Errorf("clientAddress = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func jsonLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// TestRefusedCallLinesAreBounded: a flood of refused calls writes a
+// bounded number of log lines, and says how many it dropped.
+func TestRefusedCallLinesAreBounded(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	l := slogAdapter(jsonLogger(&logs))
+	for range 1000 {
+		l.Log(context.Background(), 0, "finished call", "grpc.code", codes.Unauthenticated.String())
+	}
+	for range 10 {
+		l.Log(context.Background(), 0, "finished call", "grpc.code", codes.OK.String())
+	}
+	lines := strings.Count(logs.String(), "\n")
+	if lines > refusedLinesBurst+refusedLinesPerSecond*5+10 || lines < 10 {
+		t.Errorf("%d lines for 1000 refused and 10 good calls", lines)
+	}
+	if !strings.Contains(logs.String(), `"grpc.code":"OK"`) {
+		t.Error("lines about other calls were dropped")
+	}
+	time.Sleep(100 * time.Millisecond) // let the bucket refill a token; not a timing assertion
+	l.Log(context.Background(), 0, "finished call", "grpc.code", codes.ResourceExhausted.String())
+	if !strings.Contains(logs.String(), `"refused_lines_dropped"`) {
+		t.Error("no line says how many were dropped")
+	}
+}
