@@ -32,6 +32,9 @@ const (
 // usageError marks a mistake in the command line.
 type usageError struct{ error }
 
+// Unwrap lets errors.Is see flag.ErrHelp through it (-h is no mistake).
+func (u usageError) Unwrap() error { return u.error }
+
 // exitCode maps an error from dispatch to the process exit code.
 func exitCode(err error) int {
 	var u usageError

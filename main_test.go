@@ -78,3 +78,31 @@ func TestToken(t *testing.T) {
 		t.Error("a short secret was accepted")
 	}
 }
+
+// TestClientExitCodes: -h is no failure, and command-line mistakes exit 2
+// before anything is sent (no server listens at the address).
+func TestClientExitCodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"presign -h", []string{"presign", "-h"}, 0},
+		{"upload -h", []string{"upload", "-h"}, 0},
+		{"presign with an argument", []string{"presign", "extra"}, exitUsage},
+		{"upload without a file", []string{"upload"}, exitUsage},
+		{"unknown flag", []string{"presign", "-no-such-flag"}, exitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			env := func(string) string { return "" }
+			err := dispatch(t.Context(), append(tt.args, "-server", "127.0.0.1:1"), env, nil, &out, &out)
+			if got := exitCode(err); got != tt.want {
+				t.Errorf("exit code %d (%v), want %d", got, err, tt.want)
+			}
+		})
+	}
+}
