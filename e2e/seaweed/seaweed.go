@@ -8,24 +8,19 @@ package seaweed
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/gatepost/gatepost/e2e/storeproc"
 )
 
 // BinaryEnv names the environment variable holding the path of the weed
@@ -33,7 +28,7 @@ import (
 const BinaryEnv = "GATEPOST_WEED"
 
 // Region is the signing region SeaweedFS accepts for any request.
-const Region = "us-east-1"
+const Region = storeproc.Region
 
 const (
 	startTimeout = 60 * time.Second
@@ -48,31 +43,17 @@ type Server struct {
 	// may do everything.
 	AccessKey, SecretKey string
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	proc *storeproc.Process
 }
 
 // Binary returns the path of the weed binary from $GATEPOST_WEED or PATH.
-func Binary() (string, error) {
-	if p := os.Getenv(BinaryEnv); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w (run `make weed`)", BinaryEnv, p, err)
-		}
-		return p, nil
-	}
-	p, err := exec.LookPath("weed")
-	if err != nil {
-		return "", fmt.Errorf("no SeaweedFS binary: set %s or run `make weed`", BinaryEnv)
-	}
-	return p, nil
-}
+func Binary() (string, error) { return storeproc.Binary(BinaryEnv, "weed", "run `make weed`") }
 
 // Start runs SeaweedFS (master, volume, filer and S3 in one process) with
 // its data in dir, on free loopback ports, and waits until the S3 API
 // answers. Its output goes to dir/weed.log.
 func Start(ctx context.Context, binary, dir string) (*Server, error) {
-	access, secret := randomHex(10), randomHex(20)
+	access, secret := storeproc.RandomHex(10), storeproc.RandomHex(20)
 	identities := map[string]any{"identities": []any{map[string]any{
 		"name":        "gatepost-test",
 		"credentials": []any{map[string]string{"accessKey": access, "secretKey": secret}},
@@ -86,16 +67,12 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
 		return nil, fmt.Errorf("write identity config: %w", err)
 	}
-	ports, err := freePorts(8)
+	ports, err := storeproc.FreePorts(8)
 	if err != nil {
 		return nil, err
 	}
 	dataDir := filepath.Join(dir, "data")
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, err
-	}
-	logFile, err := os.Create(filepath.Join(dir, "weed.log"))
-	if err != nil {
 		return nil, err
 	}
 	p := func(i int) string { return strconv.Itoa(ports[i]) }
@@ -112,64 +89,22 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 		"-master.volumeSizeLimitMB=64", "-volume.max=4",
 		"-master.telemetry=false",
 	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", binary, err)
+	logPath := filepath.Join(dir, "weed.log")
+	proc, err := storeproc.Start(cmd, logPath)
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{
-		Endpoint:  "http://127.0.0.1:" + p(6),
-		AccessKey: access, SecretKey: secret,
-		cmd: cmd, done: make(chan struct{}),
-	}
-	go func() {
-		s.err = cmd.Wait()
-		logFile.Close()
-		close(s.done)
-	}()
-	if err := s.waitReady(ctx); err != nil {
+	s := &Server{Endpoint: "http://127.0.0.1:" + p(6), AccessKey: access, SecretKey: secret, proc: proc}
+	if err := proc.WaitReady(ctx, s.Client(), startTimeout); err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("SeaweedFS did not become ready (log: %s): %w", logFile.Name(), err)
+		return nil, fmt.Errorf("SeaweedFS did not become ready (log: %s): %w", logPath, err)
 	}
 	return s, nil
 }
 
-// waitReady polls until an authenticated ListBuckets succeeds, which needs
-// the master, volume, filer and S3 servers all up.
-func (s *Server) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	client := s.Client()
-	var lastErr error
-	for {
-		select {
-		case <-s.done:
-			return fmt.Errorf("weed exited: %v", s.err)
-		case <-ctx.Done():
-			return fmt.Errorf("%w; last error: %v", ctx.Err(), lastErr)
-		case <-time.After(200 * time.Millisecond):
-		}
-		callCtx, callCancel := context.WithTimeout(ctx, 2*time.Second)
-		_, lastErr = client.ListBuckets(callCtx, &s3.ListBucketsInput{})
-		callCancel()
-		if lastErr == nil {
-			return nil
-		}
-	}
-}
-
 // Client returns an S3 client for the server, with path-style addressing
 // and the server's static credentials.
-func (s *Server) Client() *s3.Client {
-	return s3.New(s3.Options{
-		Region:       Region,
-		BaseEndpoint: aws.String(s.Endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
-		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
-	})
-}
+func (s *Server) Client() *s3.Client { return storeproc.Client(s.Endpoint, s.AccessKey, s.SecretKey) }
 
 // CreateBucket creates a bucket, retrying briefly while the filer settles.
 func (s *Server) CreateBucket(ctx context.Context, name string) error {
@@ -209,47 +144,5 @@ func (s *Server) AllowBrowserUploads(ctx context.Context, bucket string, origins
 	return nil
 }
 
-// Stop sends SIGTERM to the process group and waits for it to exit, killing
-// it if it takes longer than 20 seconds.
-func (s *Server) Stop() {
-	if s.cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(stopTimeout):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
-}
-
-// freePorts returns n distinct free loopback ports. They are free when
-// checked; SeaweedFS binds them a moment later, so a clash is possible but
-// rare, and Start then fails with weed's own error.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(errors.New("crypto/rand failed")) // cannot happen on Linux
-	}
-	return hex.EncodeToString(b)
-}
+// Stop stops SeaweedFS, killing it if it takes longer than 20 seconds.
+func (s *Server) Stop() { s.proc.Stop(stopTimeout) }
