@@ -156,6 +156,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	return &gatepostv1.CreateMultipartUploadResponse{
 		UploadToken: token, Key: o.key, Bucket: o.profile.Bucket, PartSize: partSize,
 		PartCount: uploadpolicy.PartCount(total, partSize), TotalSize: total, ExpiresAt: timestamppb.New(expiresAt),
+		PartsPerCall: s.partsPerCall(o.profileName),
 	}, nil
 }
 
@@ -382,4 +383,17 @@ func violations(obj *uploadpolicy.Object, p *config.Profile) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// partsPerCall is the most part URLs one PresignUploadParts call of the
+// profile may ask for: the burst of the rate limit that applies to it.
+func (s *Service) partsPerCall(profile string) int32 {
+	limit := s.globalRate
+	if p := s.profiles[profile].RateLimit; p != nil {
+		limit = *p
+	}
+	if limit.Disabled || limit.Burst >= maxPartsPerCall {
+		return maxPartsPerCall
+	}
+	return int32(limit.Burst)
 }

@@ -82,6 +82,9 @@ func multipartService(t *testing.T) (*Service, *fakeStore, string) {
 	if err != nil {
 		t.Fatalf("CreateMultipartUpload: %v", err)
 	}
+	if up.GetPartsPerCall() != 10 {
+		t.Errorf("parts_per_call = %d, want the burst of 10", up.GetPartsPerCall())
+	}
 	return svc, store, up.GetUploadToken()
 }
 

@@ -139,7 +139,9 @@ export async function uploadLargeFile(file, options = {}) {
         // A few URLs at a time, just before they are used: each costs one
         // request of the caller's rate limit, and URLs expire.
         const batch = [];
-        while (batch.length < 8 && next <= count) batch.push(next++);
+        // At most 8 a call, fewer when the caller's rate limit allows fewer.
+        const perCall = Math.min(8, Number(up.parts_per_call) || 8);
+        while (batch.length < perCall && next <= count) batch.push(next++);
         const { parts } = await retryRateLimited(
           () => api("/v1/multipart/parts", { upload_token: up.upload_token, part_numbers: batch }), signal);
         for (const p of parts) {

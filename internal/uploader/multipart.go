@@ -70,14 +70,19 @@ func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipart
 	return done, nil
 }
 
-// presignParts asks for the part URLs in batches of PartsPerCall and sends
+// presignParts asks for the part URLs in batches of PartsPerCall (fewer
+// when gatepost's parts_per_call says the caller's rate allows fewer) and sends
 // each part to work, until all are sent or ctx is done; a failure cancels
 // ctx with its error.
 func (c *Client) presignParts(ctx context.Context, cancel context.CancelCauseFunc, up *gatepostv1.CreateMultipartUploadResponse, work chan<- *gatepostv1.PresignedPart) {
 	count := up.GetPartCount()
-	for first := int32(1); first <= count; first += PartsPerCall {
-		numbers := make([]int32, 0, PartsPerCall)
-		for n := first; n <= count && n < first+PartsPerCall; n++ {
+	perCall := int32(PartsPerCall)
+	if n := up.GetPartsPerCall(); n > 0 && n < perCall {
+		perCall = n // the caller's rate limit allows no more at once
+	}
+	for first := int32(1); first <= count; first += perCall {
+		numbers := make([]int32, 0, perCall)
+		for n := first; n <= count && n < first+perCall; n++ {
 			numbers = append(numbers, n)
 		}
 		batch := &gatepostv1.PresignUploadPartsResponse{}

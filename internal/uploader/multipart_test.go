@@ -145,12 +145,14 @@ type fakeGatepost struct {
 	refuseParts        int    // PresignUploadParts calls still to refuse for rate
 	retryAfter         string // the retry-after of those refusals ("" for none)
 	completed, aborted int
+	partsPerCall       int32 // what CreateMultipartUpload says (0: nothing)
 }
 
 func (f *fakeGatepost) CreateMultipartUpload(_ context.Context, req *gatepostv1.CreateMultipartUploadRequest) (*gatepostv1.CreateMultipartUploadResponse, error) {
 	return &gatepostv1.CreateMultipartUploadResponse{
 		UploadToken: "token-1", Key: req.GetKey(), Bucket: "uploads", PartSize: f.partSize,
 		PartCount: int32((f.total + f.partSize - 1) / f.partSize), TotalSize: f.total,
+		PartsPerCall: f.partsPerCall,
 	}, nil
 }
 
@@ -414,5 +416,29 @@ func TestSetSignedHeaders(t *testing.T) {
 	want := http.Header{"X-Amz-Tagging": {""}, "X-Amz-Meta-Owner": {"alice"}}
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
+	}
+}
+
+// TestUploadMultipartSmallBurst: when gatepost says the caller's rate
+// allows fewer part URLs per call than PartsPerCall, the client asks for
+// no more (a bigger batch would be refused outright).
+func TestUploadMultipartSmallBurst(t *testing.T) {
+	t.Parallel()
+	data := testData(25)
+	f, _, ev := newFake(t, 1, int64(len(data)))
+	f.partsPerCall = 10
+	c := f.serve(t)["gRPC"]
+	if _, err := c.UploadMultipart(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "key", TotalSize: proto.Int64(25)}, bytes.NewReader(data), 2, nil); err != nil {
+		t.Fatalf("UploadMultipart: %v", err)
+	}
+	var presigns []string
+	for _, e := range ev.all() {
+		if e[:3] != "put" {
+			presigns = append(presigns, e)
+		}
+	}
+	want := []string{"presign parts 1-10", "presign parts 11-20", "presign parts 21-25"}
+	if diff := cmp.Diff(want, presigns); diff != "" {
+		t.Errorf("PresignUploadParts calls (-want +got):\n%s", diff)
 	}
 }

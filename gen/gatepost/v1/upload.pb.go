@@ -493,7 +493,11 @@ type CreateMultipartUploadResponse struct {
 	// The declared total size.
 	TotalSize int64 `protobuf:"varint,6,opt,name=total_size,json=totalSize" json:"total_size,omitempty"`
 	// When the upload token stops being accepted.
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
+	// The most part URLs one PresignUploadParts call may ask for: every URL
+	// costs one request of the caller's rate limit, so this is the limit's
+	// burst (at most 1000).
+	PartsPerCall  int32 `protobuf:"varint,8,opt,name=parts_per_call,json=partsPerCall" json:"parts_per_call,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -575,6 +579,13 @@ func (x *CreateMultipartUploadResponse) GetExpiresAt() *timestamppb.Timestamp {
 		return x.ExpiresAt
 	}
 	return nil
+}
+
+func (x *CreateMultipartUploadResponse) GetPartsPerCall() int32 {
+	if x != nil {
+		return x.PartsPerCall
+	}
+	return 0
 }
 
 // PresignUploadPartsRequest asks for part URLs.
@@ -1276,7 +1287,7 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\bmetadata\x18\x05 \x03(\v27.gatepost.v1.CreateMultipartUploadRequest.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa8\x02\n" +
 	"\x1dCreateMultipartUploadResponse\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
@@ -1287,7 +1298,8 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\n" +
 	"total_size\x18\x06 \x01(\x03R\ttotalSize\x129\n" +
 	"\n" +
-	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"a\n" +
+	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
+	"\x0eparts_per_call\x18\b \x01(\x05R\fpartsPerCall\"a\n" +
 	"\x19PresignUploadPartsRequest\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x12!\n" +
 	"\fpart_numbers\x18\x02 \x03(\x05R\vpartNumbers\"\xe8\x01\n" +
