@@ -187,8 +187,15 @@ func (s *Service) openUpload(id *auth.Identity, token string) (*uploadtoken.Uplo
 	if u.Subject != id.Subject {
 		return nil, status.Error(codes.PermissionDenied, "upload_token: this upload belongs to another caller")
 	}
-	if !id.MayUse(u.Profile) {
-		return nil, status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), u.Profile)
+	// The token's seal proves gatepost made it; the profile as configured
+	// now must still cover it (a profile may have been changed or removed,
+	// and the token secret must never be enough to aim at another key).
+	_, profile, prefix, err := s.resolveProfile(u.Profile, id, config.MethodMultipart)
+	if err != nil {
+		return nil, err
+	}
+	if u.Bucket != profile.Bucket || !strings.HasPrefix(u.Key, prefix) {
+		return nil, status.Errorf(codes.PermissionDenied, "upload_token: the upload is outside profile %q as configured now", u.Profile)
 	}
 	return u, nil
 }

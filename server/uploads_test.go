@@ -12,8 +12,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
+	"github.com/gatepost/gatepost/internal/uploadtoken"
 )
 
 // fakeStore is a PostSigner and Store that signs nothing real and counts
@@ -166,5 +168,52 @@ func TestActiveTypeThroughWildcard(t *testing.T) {
 		if want != codes.OK && !strings.HasPrefix(status.Convert(err).Message(), "content_type: ") {
 			t.Errorf("%s: message %q does not start with the field", ct, status.Convert(err).Message())
 		}
+	}
+}
+
+// TestUploadTokenMustFitItsProfile: a token sealed by gatepost's own
+// secret (say, leaked) still cannot aim part URLs, complete or abort at a
+// bucket or key outside its profile and the caller's prefix as configured
+// now.
+func TestUploadTokenMustFitItsProfile(t *testing.T) {
+	t.Parallel()
+	profiles := testProfiles(t)
+	profiles["big"] = config.Profile{
+		Bucket: "big", KeyPrefix: "big/{subject}/", KeyMode: config.KeyModeClient, MaxBytes: 1 << 40,
+		ContentTypes: []string{"application/octet-stream"}, Expires: time.Minute,
+	}
+	sealer, err := uploadtoken.New([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(profiles, &fakeStore{}, discardLogger(), WithUploadTokens(sealer))
+	for _, tt := range []struct {
+		name string
+		up   uploadtoken.Upload
+		want codes.Code
+	}{
+		{"its own space", uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "big/anonymous/x.bin"}, codes.OK},
+		{"another bucket", uploadtoken.Upload{Profile: "big", Bucket: "misc", Key: "big/anonymous/x.bin"}, codes.PermissionDenied},
+		{"another subject's prefix", uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "big/bob/x.bin"}, codes.PermissionDenied},
+		{"outside the prefix", uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "elsewhere/x.bin"}, codes.PermissionDenied},
+		{"a profile that is gone", uploadtoken.Upload{Profile: "gone", Bucket: "big", Key: "big/anonymous/x.bin"}, codes.InvalidArgument},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := tt.up
+			u.Subject, u.UploadID, u.TotalSize, u.PartSize = auth.AnonymousSubject, "upload-1", 8<<20, 8<<20
+			token, _, err := sealer.Seal(u, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = svc.PresignUploadParts(anonymous(t.Context()), &gatepostv1.PresignUploadPartsRequest{UploadToken: token, PartNumbers: []int32{1}})
+			if got := status.Code(err); got != tt.want {
+				t.Errorf("PresignUploadParts: %v; want %s", err, tt.want)
+			}
+			_, err = svc.AbortMultipartUpload(anonymous(t.Context()), &gatepostv1.AbortMultipartUploadRequest{UploadToken: token})
+			if got := status.Code(err); got != tt.want {
+				t.Errorf("AbortMultipartUpload: %v; want %s", err, tt.want)
+			}
+		})
 	}
 }

@@ -44,9 +44,32 @@ func pinned(tagging bool) func(*s3.PresignOptions) {
 	}
 }
 
-// pinnedHeaders lists the headers every PUT URL must have signed; SignPut
-// refuses to return a URL without them.
+// pinnedHeaders lists the headers every PUT URL must have signed.
 var pinnedHeaders = []string{"Content-Length", "Content-Type", "X-Amz-Copy-Source-If-Match", "X-Amz-Tagging", "X-Amz-Storage-Class"}
+
+// expectedSigned lists every header a PUT URL for p must have signed: the
+// fixed pins and those that depend on the request and profile. SignPut
+// refuses to return a URL that lacks any, so a change in the SDK's signing
+// rules can never silently drop a guarantee.
+func expectedSigned(p *uploadpolicy.Put) []string {
+	out := slices.Clone(pinnedHeaders)
+	if p.Headers.CacheControl != "" {
+		out = append(out, "Cache-Control")
+	}
+	if p.Headers.ContentDisposition != "" {
+		out = append(out, "Content-Disposition")
+	}
+	if p.IfAbsent {
+		out = append(out, "If-None-Match")
+	}
+	if p.ChecksumSHA256 != "" {
+		out = append(out, "X-Amz-Checksum-Sha256")
+	}
+	for name := range p.Metadata {
+		out = append(out, uploadpolicy.MetadataPrefix+name)
+	}
+	return out
+}
 
 // SignPut presigns a PUT with the exact Content-Length, Content-Type,
 // metadata, checksum and pinned headers signed in, storage class STANDARD,
@@ -86,8 +109,8 @@ func (s *Signer) SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolic
 	if err != nil {
 		return nil, fmt.Errorf("presign PUT for s3://%s/%s: %w", p.Bucket, p.Key, err)
 	}
-	for _, h := range pinnedHeaders {
-		if _, ok := req.SignedHeader[h]; !ok {
+	for _, h := range expectedSigned(p) {
+		if _, ok := req.SignedHeader[http.CanonicalHeaderKey(h)]; !ok {
 			return nil, fmt.Errorf("presign PUT for s3://%s/%s: the SDK did not sign %s", p.Bucket, p.Key, h)
 		}
 	}

@@ -47,12 +47,14 @@ func TestSignPutPinsHeaders(t *testing.T) {
 			put: uploadpolicy.Put{
 				Bucket: testBucket, Key: "a.txt", ContentType: "text/plain", ContentLength: 5, Expires: time.Minute,
 				Headers:  uploadpolicy.Headers{CacheControl: "no-cache", ContentDisposition: "attachment"},
-				IfAbsent: true,
+				IfAbsent: true, Metadata: map[string]string{"owner": "alice"},
+				ChecksumSHA256: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
 			},
 			want: map[string]string{
 				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3post.NoCopyETag,
 				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "",
 				"Cache-Control": "no-cache", "Content-Disposition": "attachment", "If-None-Match": "*",
+				"X-Amz-Meta-Owner": "alice", "X-Amz-Checksum-Sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
 			},
 		},
 	}
