@@ -31,7 +31,7 @@ func BenchmarkCreatePresignedPost(b *testing.B) {
 	}
 	profiles := map[string]config.Profile{"default": {
 		Bucket: "uploads", KeyPrefix: "user-uploads/", KeyMode: config.KeyModeClient,
-		MinBytes: 1, MaxBytes: 10 << 20, ContentTypes: []string{"image/png", "text/*"},
+		MinBytes: 1, MaxBytes: 10 << 20, ContentTypes: []string{"image/png", "text/plain"},
 		Expires: 15 * time.Minute, MetadataKeys: []string{"owner"},
 	}}
 	svc := server.NewService(profiles, signer, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -81,7 +81,8 @@ func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpol
 	if creds.SessionToken != "" {
 		doc = uploadpolicy.AppendExactJSON(doc, "X-Amz-Security-Token", creds.SessionToken)
 	}
-	doc = p.AppendConditionsJSON(doc)
+	fields := make(map[string]string, 12+len(p.Metadata))
+	doc = p.AppendConditionsJSON(doc, fields)
 	doc = append(doc, `],"expiration":`...)
 	doc = uploadpolicy.AppendJSONString(doc, expiration.Format(time.RFC3339))
 	doc = append(doc, '}')
@@ -89,7 +90,6 @@ func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpol
 	mac := hmac.New(sha256.New, s.key(creds.SecretAccessKey, day))
 	mac.Write([]byte(policy))
 
-	fields := p.Fields()
 	fields["X-Amz-Algorithm"] = algorithm
 	fields["X-Amz-Credential"] = credential
 	fields["X-Amz-Date"] = amzDate

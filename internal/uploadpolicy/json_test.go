@@ -27,7 +27,11 @@ func TestAppendConditionsJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := append([]byte("["), p.AppendConditionsJSON(nil)[1:]...)
+		fields := map[string]string{}
+		got := append([]byte("["), p.AppendConditionsJSON(nil, fields)[1:]...)
+		if diff := cmp.Diff(p.Fields(), fields); diff != "" {
+			t.Errorf("fields of the one pass (-Fields +AppendConditionsJSON):\n%s", diff)
+		}
 		got = append(got, ']')
 		var w, g any
 		if err := json.Unmarshal(want, &w); err != nil {

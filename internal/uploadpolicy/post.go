@@ -38,39 +38,49 @@ type Headers struct {
 	ContentDisposition string
 }
 
-// pins returns the exact (name, value) pairs of the policy after key,
+// pins yields the exact (name, value) pairs of the policy after key,
 // Content-Type and the size range, in policy order: each condition and its
-// form field come from this one list.
-func (p *Post) pins() [][2]string {
-	out := make([][2]string, 0, 2+len(p.Metadata)+2)
-	if v := p.Headers.CacheControl; v != "" {
-		out = append(out, [2]string{"Cache-Control", v})
+// form field come from this one sequence.
+func (p *Post) pins(yield func(name, value string) bool) {
+	if v := p.Headers.CacheControl; v != "" && !yield("Cache-Control", v) {
+		return
 	}
-	if v := p.Headers.ContentDisposition; v != "" {
-		out = append(out, [2]string{"Content-Disposition", v})
+	if v := p.Headers.ContentDisposition; v != "" && !yield("Content-Disposition", v) {
+		return
 	}
-	for _, name := range slices.Sorted(maps.Keys(p.Metadata)) {
-		out = append(out, [2]string{MetadataPrefix + name, p.Metadata[name]})
+	if len(p.Metadata) <= 1 {
+		// Nothing to sort, so nothing to allocate: the usual case.
+		for name, value := range p.Metadata {
+			if !yield(MetadataPrefix+name, value) {
+				return
+			}
+		}
+	} else {
+		for _, name := range slices.Sorted(maps.Keys(p.Metadata)) {
+			if !yield(MetadataPrefix+name, p.Metadata[name]) {
+				return
+			}
+		}
 	}
 	if p.ChecksumSHA256 != "" {
-		out = append(out, [2]string{"x-amz-checksum-algorithm", "SHA256"}, [2]string{"x-amz-checksum-sha256", p.ChecksumSHA256})
+		if !yield("x-amz-checksum-algorithm", "SHA256") {
+			return
+		}
+		yield("x-amz-checksum-sha256", p.ChecksumSHA256)
 	}
-	return out
 }
 
 // Conditions returns the policy conditions that pin this upload, besides
 // the algorithm, credential, date, bucket and security-token conditions
 // that the signer adds itself. The key is pinned exactly.
 func (p *Post) Conditions() []any {
-	pins := p.pins()
-	conds := make([]any, 0, 3+len(pins))
-	conds = append(conds,
+	conds := []any{
 		map[string]string{"key": p.Key},
 		map[string]string{"Content-Type": p.ContentType},
 		[]any{"content-length-range", p.MinBytes, p.MaxBytes},
-	)
-	for _, pin := range pins {
-		conds = append(conds, map[string]string{pin[0]: pin[1]})
+	}
+	for name, value := range p.pins {
+		conds = append(conds, map[string]string{name: value})
 	}
 	return conds
 }
@@ -78,11 +88,10 @@ func (p *Post) Conditions() []any {
 // Fields returns the form fields that satisfy Conditions, other than key
 // (which the signer returns with its own fields).
 func (p *Post) Fields() map[string]string {
-	pins := p.pins()
-	fields := make(map[string]string, 1+len(pins))
+	fields := make(map[string]string, 3+len(p.Metadata)+2)
 	fields["Content-Type"] = p.ContentType
-	for _, pin := range pins {
-		fields[pin[0]] = pin[1]
+	for name, value := range p.pins {
+		fields[name] = value
 	}
 	return fields
 }
