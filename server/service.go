@@ -61,7 +61,8 @@ func WithRateLimit(r config.RateLimit) ServiceOption {
 	return func(s *Service) { s.globalRate = r }
 }
 
-// WithClock replaces time.Now for rate limiting (tests).
+// WithClock replaces time.Now for rate limits and upload token lifetimes
+// (tests).
 func WithClock(now func() time.Time) ServiceOption {
 	return func(s *Service) { s.now = now }
 }
@@ -140,9 +141,10 @@ func (s *Service) allowN(ctx context.Context, id *auth.Identity, profile string,
 	// put them on the trace.
 	trace.SpanFromContext(ctx).SetAttributes(
 		attribute.String("gatepost.subject", id.Subject), attribute.String("gatepost.profile", profile))
-	limit, key := s.globalRate, id.Subject
-	if p := s.profiles[profile].RateLimit; p != nil {
-		limit, key = *p, id.Subject+"\x00"+profile
+	limit, own := s.limitFor(profile)
+	key := id.Subject
+	if own {
+		key = id.Subject + "\x00" + profile
 	}
 	if limit.Disabled {
 		return nil
@@ -158,6 +160,15 @@ func (s *Service) allowN(ctx context.Context, id *auth.Identity, profile string,
 	seconds := int(math.Ceil(wait.Seconds()))
 	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(seconds)))
 	return status.Errorf(codes.ResourceExhausted, "rate limit exceeded for subject %s; retry after %ds", echo(id.Subject), seconds)
+}
+
+// limitFor returns the rate limit that applies to a profile: its own
+// (counted per subject and profile, own is true) or the global one.
+func (s *Service) limitFor(profile string) (limit config.RateLimit, own bool) {
+	if p := s.profiles[profile].RateLimit; p != nil {
+		return *p, true
+	}
+	return s.globalRate, false
 }
 
 // auditLine writes one audit line for an upload step: who, what, where,

@@ -180,7 +180,7 @@ func (s *Service) openUpload(id *auth.Identity, token string) (*uploadtoken.Uplo
 	if token == "" {
 		return nil, invalid("upload_token", "required")
 	}
-	u, err := s.tokens.Open(token)
+	u, err := s.tokens.Open(token, s.now())
 	if err != nil {
 		return nil, invalid("upload_token", "not a valid, unexpired upload token from this service")
 	}
@@ -395,10 +395,7 @@ func violations(obj *uploadpolicy.Object, p *config.Profile) []string {
 // partsPerCall is the most part URLs one PresignUploadParts call of the
 // profile may ask for: the burst of the rate limit that applies to it.
 func (s *Service) partsPerCall(profile string) int32 {
-	limit := s.globalRate
-	if p := s.profiles[profile].RateLimit; p != nil {
-		limit = *p
-	}
+	limit, _ := s.limitFor(profile)
 	if limit.Disabled || limit.Burst >= maxPartsPerCall {
 		return maxPartsPerCall
 	}

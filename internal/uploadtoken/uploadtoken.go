@@ -42,7 +42,6 @@ type claims struct {
 type Sealer struct {
 	secret  []byte
 	expires time.Duration
-	parser  *jwt.Parser
 }
 
 // New returns a Sealer with the given secret (at least 32 bytes) whose
@@ -51,12 +50,7 @@ func New(secret []byte, expires time.Duration) (*Sealer, error) {
 	if len(secret) < MinSecretBytes {
 		return nil, fmt.Errorf("upload token secret must be at least %d bytes", MinSecretBytes)
 	}
-	return &Sealer{
-		secret:  secret,
-		expires: expires,
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithAudience(audience), jwt.WithExpirationRequired()),
-	}, nil
+	return &Sealer{secret: secret, expires: expires}, nil
 }
 
 // NewRandom returns a Sealer with a random secret: tokens are then only
@@ -87,10 +81,13 @@ func (s *Sealer) Seal(u Upload, now time.Time) (string, time.Time, error) {
 	return token, exp, nil
 }
 
-// Open checks a token and returns what it binds.
-func (s *Sealer) Open(token string) (*Upload, error) {
+// Open checks a token, as of now, and returns what it binds.
+func (s *Sealer) Open(token string, now time.Time) (*Upload, error) {
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithAudience(audience), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(func() time.Time { return now }))
 	var c claims
-	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.secret, nil })
+	_, err := parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.secret, nil })
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}

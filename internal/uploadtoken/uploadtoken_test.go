@@ -18,14 +18,15 @@ func TestSealOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := uploadtoken.Upload{Subject: "alice", Profile: "default", Bucket: "b", Key: "k", UploadID: "id", TotalSize: 10 << 20, PartSize: 8 << 20}
-	token, exp, err := s.Seal(u, time.Now())
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	token, exp, err := s.Seal(u, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Until(exp) < 59*time.Minute {
-		t.Errorf("expires at %s", exp)
+	if !exp.Equal(now.Add(time.Hour)) {
+		t.Errorf("expires at %s, want an hour after %s", exp, now)
 	}
-	got, err := s.Open(token)
+	got, err := s.Open(token, now.Add(59*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,17 +35,20 @@ func TestSealOpen(t *testing.T) {
 	}
 
 	other, _ := uploadtoken.New([]byte(strings.Repeat("o", 32)), time.Hour)
-	expired, _, _ := s.Seal(u, time.Now().Add(-2*time.Hour))
+	expired, _, _ := s.Seal(u, now.Add(-2*time.Hour))
 	parts := strings.Split(token, ".")
 	tampered := parts[0] + "." + strings.Replace(parts[1], parts[1][:4], "eyJz", 1) + "." + parts[2]
 	for name, bad := range map[string]string{
 		"empty": "", "garbage": "x.y.z", "expired": expired, "tampered": tampered,
 	} {
-		if _, err := s.Open(bad); !errors.Is(err, uploadtoken.ErrInvalid) {
+		if _, err := s.Open(bad, now); !errors.Is(err, uploadtoken.ErrInvalid) {
 			t.Errorf("%s: Open = %v, want ErrInvalid", name, err)
 		}
 	}
-	if _, err := other.Open(token); !errors.Is(err, uploadtoken.ErrInvalid) {
+	if _, err := s.Open(token, now.Add(61*time.Minute)); !errors.Is(err, uploadtoken.ErrInvalid) {
+		t.Errorf("a token was accepted after it expired: %v", err)
+	}
+	if _, err := other.Open(token, now); !errors.Is(err, uploadtoken.ErrInvalid) {
 		t.Errorf("a token from another secret was accepted: %v", err)
 	}
 	if _, err := uploadtoken.New([]byte("short"), time.Hour); err == nil {
