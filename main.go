@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer signal.Stop(hup)
 	a, err := app.New(ctx, cfg, app.Options{
 		Logger: logger, OpenAPI: openAPI, Getenv: getenv, TracerProvider: tp,
-		ConfigFile: config.FileFromArgs(args, getenv),
+		ConfigFile: cfg.File,
 		LoadConfig: func() (*config.Config, error) {
 			return config.FromArgs("gatepost", args, getenv, io.Discard)
 		},

@@ -45,6 +45,9 @@ const (
 
 // Config is gatepost's whole configuration.
 type Config struct {
+	// File is the file the configuration was loaded from ("" for the
+	// embedded default); not a setting.
+	File string `yaml:"-"`
 	// GRPCAddr is the host:port the gRPC server listens on.
 	GRPCAddr string `yaml:"grpc_addr"`
 	// HTTPAddr is the host:port the REST gateway listens on.
@@ -197,6 +200,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	cfg.File = path
 	return cfg, nil
 }
 

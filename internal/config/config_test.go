@@ -308,6 +308,9 @@ func TestLoad(t *testing.T) {
 	if got, want := cfg.Profiles["default"].Bucket, "uploads"; got != want {
 		t.Errorf("Load(%s) bucket = %q, want %q", good, got, want)
 	}
+	if cfg.File != good {
+		t.Errorf("Load(%s) File = %q, want the path", good, cfg.File)
+	}
 
 	_, err = config.Load(bad)
 	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "max_byte") {
@@ -346,6 +349,7 @@ profiles:
 	}
 	fromFile := func() *config.Config {
 		return &config.Config{
+			File:     file,
 			GRPCAddr: "127.0.0.1:19090",
 			HTTPAddr: "127.0.0.1:18080",
 			S3:       config.S3{Region: "eu-west-1", Endpoint: "http://127.0.0.1:9000"},
