@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
@@ -56,10 +57,7 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(interceptors...),
 		grpc.ChainStreamInterceptor(
-			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-				logger.ErrorContext(ctx, "panic in stream handler", "panic", p)
-				return status.Error(codes.Internal, "internal error")
-			})),
+			recovery.StreamServerInterceptor(recoverPanics(logger)),
 			StreamAuthInterceptor(authn, logger, m, throttle)),
 	}, opts...)
 	srv := grpc.NewServer(opts...)
@@ -84,7 +82,7 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 func Interceptors(authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle) []grpc.UnaryServerInterceptor {
 	interceptors := []grpc.UnaryServerInterceptor{
 		RequestIDInterceptor(),
-		logging.UnaryServerInterceptor(slogAdapter(logger),
+		logging.UnaryServerInterceptor(slogAdapter(logger, time.Now),
 			logging.WithLogOnEvents(logging.FinishCall),
 			// Fields that are the same on every line cost time and say
 			// nothing: the duration is in grpc.time_ms.
@@ -97,10 +95,7 @@ func Interceptors(authn auth.Authenticator, logger *slog.Logger, m *metrics.Metr
 		interceptors = append(interceptors, m.GRPC.UnaryServerInterceptor(), RejectionInterceptor(m))
 	}
 	interceptors = append(interceptors,
-		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-			logger.ErrorContext(ctx, "panic in handler", "panic", p)
-			return status.Error(codes.Internal, "internal error")
-		})),
+		recovery.UnaryServerInterceptor(recoverPanics(logger)),
 		DeadlineInterceptor(MaxRPCDuration),
 		AuthInterceptor(authn, logger, m, throttle),
 	)
@@ -108,6 +103,14 @@ func Interceptors(authn auth.Authenticator, logger *slog.Logger, m *metrics.Metr
 		interceptors = append(interceptors, throttle.Interceptor())
 	}
 	return interceptors
+}
+
+// recoverPanics turns a panic in a handler into Internal, logged.
+func recoverPanics(logger *slog.Logger) recovery.Option {
+	return recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "panic in handler", "panic", p)
+		return status.Error(codes.Internal, "internal error")
+	})
 }
 
 // Refused calls (bad tokens, throttled callers) are logged at most this
@@ -120,12 +123,13 @@ const (
 // slogAdapter lets go-grpc-middleware's logging interceptor write to slog.
 // Lines about calls refused as Unauthenticated or ResourceExhausted pass
 // a token bucket; the next line that passes says how many were dropped.
-func slogAdapter(l *slog.Logger) logging.Logger {
+// now is the clock of that bucket (time.Now outside tests).
+func slogAdapter(l *slog.Logger, now func() time.Time) logging.Logger {
 	refused := rate.NewLimiter(refusedLinesPerSecond, refusedLinesBurst)
 	var dropped atomic.Int64
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		if refusedCall(fields) {
-			if !refused.Allow() {
+			if !refused.AllowN(now(), 1) {
 				dropped.Add(1)
 				return
 			}

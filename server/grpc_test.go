@@ -169,6 +169,19 @@ func TestGRPCUploadService(t *testing.T) {
 	}
 }
 
+// oneAPIKey returns an authenticator that knows one API key, of the
+// subject "s" with every profile.
+func oneAPIKey(t *testing.T, key string) auth.Authenticator {
+	t.Helper()
+	a, err := auth.New(context.Background(), config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
+		{Subject: "s", SHA256: auth.HashKey(key), Profiles: []string{"*"}},
+	}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // noAuth authenticates every caller as in auth mode none.
 var noAuth, _ = auth.New(context.Background(), config.Auth{Mode: config.AuthNone}, nil, nil)
 
@@ -177,12 +190,7 @@ var noAuth, _ = auth.New(context.Background(), config.Auth{Mode: config.AuthNone
 // a token.
 func TestAuthInterceptorFailsClosed(t *testing.T) {
 	t.Parallel()
-	keys, err := auth.New(context.Background(), config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
-		{Subject: "s", SHA256: auth.HashKey("k"), Profiles: []string{"*"}},
-	}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := oneAPIKey(t, "k")
 	ic := AuthInterceptor(keys, discardLogger(), nil, nil)
 	reached := func(context.Context, any) (any, error) { return "reached", nil }
 	for method, wantOpen := range map[string]bool{
@@ -228,12 +236,7 @@ func TestMetadataIsCapped(t *testing.T) {
 // reflection needs a token too.
 func TestStreamsFailClosed(t *testing.T) {
 	t.Parallel()
-	keys, err := auth.New(context.Background(), config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
-		{Subject: "s", SHA256: auth.HashKey("k"), Profiles: []string{"*"}},
-	}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := oneAPIKey(t, "k")
 	ic := StreamAuthInterceptor(keys, discardLogger(), nil, nil)
 	for method, wantOpen := range map[string]bool{
 		"/grpc.health.v1.Health/Watch":                              true,
@@ -250,7 +253,7 @@ func TestStreamsFailClosed(t *testing.T) {
 	}
 	// With a token the handler sees the caller.
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer k"))
-	err = ic(nil, &fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: "/some.Other/Stream"}, func(_ any, ss grpc.ServerStream) error {
+	err := ic(nil, &fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: "/some.Other/Stream"}, func(_ any, ss grpc.ServerStream) error {
 		if id, ok := IdentityFrom(ss.Context()); !ok || id.Subject != "s" {
 			t.Errorf("identity in the stream = %v, %t", id, ok)
 		}

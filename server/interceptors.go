@@ -172,7 +172,8 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 			return ContextWithIdentity(ctx, id), nil
 		}
 	}
-	if err := throttle.authBlocked(ctx); err != nil {
+	client := throttle.clientAddress(ctx) // "" without a throttle
+	if err := throttle.authBlocked(ctx, client); err != nil {
 		m.AuthFailed("throttled")
 		return nil, err
 	}
@@ -193,13 +194,13 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 		}
 		m.AuthFailed(reason)
 		_ = grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", challenge))
-		if throttle.authFailed(ctx) {
+		if throttle.authFailed(client) {
 			attrs := []any{"method", fullMethod, "reason", err.Error(), "request_id", RequestIDFrom(ctx)}
 			if p, ok := peer.FromContext(ctx); ok {
 				attrs = append(attrs, "peer", p.Addr.String())
 			}
-			if throttle != nil {
-				attrs = append(attrs, "client", throttle.clientAddress(ctx))
+			if client != "" {
+				attrs = append(attrs, "client", client)
 			}
 			logger.WarnContext(ctx, "authentication failed", attrs...)
 		}

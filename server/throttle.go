@@ -62,12 +62,12 @@ func refuse(ctx context.Context, wait time.Duration, format string, args ...any)
 
 // authBlocked returns the error for a client address whose failed
 // authentications used up its budget, or nil.
-func (f *FailureThrottle) authBlocked(ctx context.Context) error {
+func (f *FailureThrottle) authBlocked(ctx context.Context, addr string) error {
 	if f == nil || f.limits.AuthPerAddress.Disabled {
 		return nil
 	}
 	l := f.limits.AuthPerAddress
-	if wait := f.limiter.Wait("auth\x00"+f.clientAddress(ctx), l.RequestsPerSecond, l.Burst, f.now()); wait > 0 {
+	if wait := f.limiter.Wait("auth\x00"+addr, l.RequestsPerSecond, l.Burst, f.now()); wait > 0 {
 		return refuse(ctx, wait, "too many failed authentications from your address")
 	}
 	return nil
@@ -76,12 +76,12 @@ func (f *FailureThrottle) authBlocked(ctx context.Context) error {
 // authFailed charges a failed authentication to the client's address. It
 // reports whether the failure was within the budget (and so worth a log
 // line).
-func (f *FailureThrottle) authFailed(ctx context.Context) bool {
+func (f *FailureThrottle) authFailed(addr string) bool {
 	if f == nil || f.limits.AuthPerAddress.Disabled {
 		return true
 	}
 	l := f.limits.AuthPerAddress
-	ok, _ := f.limiter.Allow("auth\x00"+f.clientAddress(ctx), l.RequestsPerSecond, l.Burst, f.now())
+	ok, _ := f.limiter.Allow("auth\x00"+addr, l.RequestsPerSecond, l.Burst, f.now())
 	return ok
 }
 
@@ -116,6 +116,9 @@ func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
 // Written here because it must combine grpc-go's peer with grpc-gateway's
 // metadata; the HTTP-only libraries that do this see neither.
 func (f *FailureThrottle) clientAddress(ctx context.Context) string {
+	if f == nil {
+		return ""
+	}
 	var hops []string
 	md, _ := metadata.FromIncomingContext(ctx)
 	for _, v := range md.Get("x-forwarded-for") {

@@ -134,13 +134,13 @@ export async function uploadLargeFile(file, options = {}) {
   let location = "";
   try {
     let next = 1;
+    // A few URLs at a time, just before they are used: each costs one
+    // request of the caller's rate limit, and URLs expire. At most 8 a
+    // call, fewer when the caller's rate limit allows fewer.
+    const perCall = Math.min(8, Number(up.parts_per_call) || 8);
     const worker = async () => {
       while (next <= count) {
-        // A few URLs at a time, just before they are used: each costs one
-        // request of the caller's rate limit, and URLs expire.
         const batch = [];
-        // At most 8 a call, fewer when the caller's rate limit allows fewer.
-        const perCall = Math.min(8, Number(up.parts_per_call) || 8);
         while (batch.length < perCall && next <= count) batch.push(next++);
         const { parts } = await retryRateLimited(
           () => api("/v1/multipart/parts", { upload_token: up.upload_token, part_numbers: batch }), signal);

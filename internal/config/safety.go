@@ -63,12 +63,16 @@ func (p *Profile) AcceptsActive(mediaType string) bool {
 	return attachmentDisposition(p.ContentDisposition) || slices.Contains(p.ActiveContentTypes, mediaType)
 }
 
+// dispositionType returns the type of a Content-Disposition value
+// ("attachment", "inline", ...), lowercase, without its parameters.
+func dispositionType(v string) string {
+	kind, _, _ := strings.Cut(v, ";")
+	return strings.ToLower(strings.TrimSpace(kind))
+}
+
 // attachmentDisposition reports whether a Content-Disposition value makes
 // browsers download rather than display.
-func attachmentDisposition(v string) bool {
-	kind, _, _ := strings.Cut(v, ";")
-	return strings.EqualFold(strings.TrimSpace(kind), "attachment")
-}
+func attachmentDisposition(v string) bool { return dispositionType(v) == "attachment" }
 
 // headerValueOK accepts a value gatepost can sign into a header and a
 // POST policy: printable ASCII, no leading or trailing spaces, at most 256
@@ -94,9 +98,7 @@ func (p *Profile) validateSafety(at string) []error {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", at, setting, fmt.Sprintf(format, args...)))
 	}
 	if v := p.ContentDisposition; v != "" {
-		kind, _, _ := strings.Cut(v, ";")
-		kind = strings.ToLower(strings.TrimSpace(kind))
-		if !headerValueOK(v) || (kind != "attachment" && kind != "inline") {
+		if kind := dispositionType(v); !headerValueOK(v) || (kind != "attachment" && kind != "inline") {
 			bad("content_disposition", "%q must be attachment or inline (optionally with parameters), printable ASCII, at most 256 bytes", v)
 		}
 	}

@@ -275,14 +275,18 @@ func (s *Signer) Head(ctx context.Context, bucket, key string) (*uploadpolicy.Ob
 	}, nil
 }
 
-// storeError marks NoSuchUpload errors with ErrNoSuchUpload.
+// storeError wraps a store error with what was being done, replacing
+// NoSuchUpload with ErrNoSuchUpload and a failed write condition with
+// ErrExists.
 func storeError(err error, format string, args ...any) error {
 	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchUpload" {
-		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrNoSuchUpload)
-	}
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "PreconditionFailed" || apiErr.ErrorCode() == "ConditionalRequestConflict") {
-		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrExists)
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchUpload":
+			err = ErrNoSuchUpload
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			err = ErrExists
+		}
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }
