@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/gatepost/gatepost/e2e/minio"
 	"github.com/gatepost/gatepost/e2e/seaweed"
+	"github.com/gatepost/gatepost/e2e/storeproc"
 	"github.com/gatepost/gatepost/internal/app"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
@@ -38,9 +41,9 @@ type objectStore interface {
 type target struct {
 	// name is the store's name, used as the subtest name.
 	name string
-	// endpoint, accessKey and secretKey reach the store with full rights.
-	endpoint, accessKey, secretKey string
-	store                          objectStore
+	// Access reaches the store with full rights.
+	storeproc.Access
+	store objectStore
 	// s3 is a client of the store with full rights, for checking what
 	// was stored and for setting things up behind gatepost's back.
 	s3       *s3.Client
@@ -98,11 +101,9 @@ func runMain(m *testing.M) int {
 		fmt.Println("e2e: skipped with -short")
 		return 0
 	}
-	weedBinary, err := seaweed.Binary()
-	if err == nil {
-		_, err = minio.Binary()
-	}
-	if err != nil {
+	weedBinary, weedErr := seaweed.Binary()
+	minioBinary, minioErr := minio.Binary()
+	if err := errors.Join(weedErr, minioErr); err != nil {
 		if os.Getenv("GATEPOST_REQUIRE_S3") != "" {
 			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 			return 1
@@ -110,7 +111,6 @@ func runMain(m *testing.M) int {
 		fmt.Printf("e2e: skipped: %v\n", err)
 		return 0
 	}
-	minioBinary, _ := minio.Binary()
 	dir, err := os.MkdirTemp("", "gatepost-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -139,31 +139,33 @@ func runMain(m *testing.M) int {
 			st.store.Stop()
 		}
 	}()
+	// Each store: its name, and a start that gives it and how to reach it.
 	starts := []struct {
 		name  string
-		start func() (*target, error)
+		start func(dir string) (objectStore, storeproc.Access, error)
 	}{
-		{"SeaweedFS", func() (*target, error) {
-			srv, err := seaweed.Start(ctx, weedBinary, filepath.Join(dir, "seaweedfs"))
+		{"SeaweedFS", func(dir string) (objectStore, storeproc.Access, error) {
+			srv, err := seaweed.Start(ctx, weedBinary, dir)
 			if err != nil {
-				return nil, err
+				return nil, storeproc.Access{}, err
 			}
-			return &target{name: "SeaweedFS", endpoint: srv.Endpoint, accessKey: srv.AccessKey, secretKey: srv.SecretKey, store: srv, s3: srv.Client()}, nil
+			return srv, srv.Access, nil
 		}},
-		{"MinIO", func() (*target, error) {
-			srv, err := minio.Start(ctx, minioBinary, filepath.Join(dir, "minio"))
+		{"MinIO", func(dir string) (objectStore, storeproc.Access, error) {
+			srv, err := minio.Start(ctx, minioBinary, dir)
 			if err != nil {
-				return nil, err
+				return nil, storeproc.Access{}, err
 			}
-			return &target{name: "MinIO", endpoint: srv.Endpoint, accessKey: srv.AccessKey, secretKey: srv.SecretKey, store: srv, s3: srv.Client()}, nil
+			return srv, srv.Access, nil
 		}},
 	}
 	for _, s := range starts {
-		st, err := s.start()
+		store, access, err := s.start(filepath.Join(dir, strings.ToLower(s.name)))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", s.name, err)
 			return 1
 		}
+		st := &target{name: s.name, Access: access, store: store, s3: access.Client()}
 		stack.targets = append(stack.targets, st)
 		errc, err := st.startGatepost(ctx)
 		if err != nil {
@@ -181,7 +183,7 @@ func (st *target) startGatepost(ctx context.Context) (chan error, error) {
 	if err := st.store.CreateBucket(ctx, bucket); err != nil {
 		return nil, err
 	}
-	cfg := testConfig(st.endpoint)
+	cfg := testConfig(st.Endpoint)
 	cfg.CORS.AllowedOrigins = []string{stack.allowedSite.URL}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("test configuration: %w", err)
@@ -189,7 +191,7 @@ func (st *target) startGatepost(ctx context.Context) (chan error, error) {
 	a, err := app.New(ctx, cfg, app.Options{
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		AWSOptions: []func(*awsconfig.LoadOptions) error{
-			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(st.accessKey, st.secretKey, "")),
+			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(st.AccessKey, st.SecretKey, "")),
 		},
 	})
 	if err != nil {

@@ -36,10 +36,8 @@ const (
 
 // Server is a running MinIO.
 type Server struct {
-	// Endpoint is the S3 API's base URL, for example http://127.0.0.1:41234.
-	Endpoint string
-	// AccessKey and SecretKey are the root credentials.
-	AccessKey, SecretKey string
+	// Access reaches its S3 API with every right.
+	storeproc.Access
 
 	proc *storeproc.Process
 }
@@ -59,10 +57,10 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Server{
+	s := &Server{Access: storeproc.Access{
 		Endpoint:  "http://127.0.0.1:" + strconv.Itoa(ports[0]),
 		AccessKey: "gp" + storeproc.RandomHex(9), SecretKey: storeproc.RandomHex(20),
-	}
+	}}
 	cmd := exec.Command(binary, "server", dataDir, "--quiet",
 		"--address", "127.0.0.1:"+strconv.Itoa(ports[0]),
 		"--console-address", "127.0.0.1:"+strconv.Itoa(ports[1]))
@@ -81,10 +79,6 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 	}
 	return s, nil
 }
-
-// Client returns an S3 client for the server, with path-style addressing
-// and the root credentials.
-func (s *Server) Client() *s3.Client { return storeproc.Client(s.Endpoint, s.AccessKey, s.SecretKey) }
 
 // CreateBucket creates a bucket.
 func (s *Server) CreateBucket(ctx context.Context, name string) error {

@@ -37,11 +37,8 @@ const (
 
 // Server is a running SeaweedFS.
 type Server struct {
-	// Endpoint is the S3 API's base URL, for example http://127.0.0.1:41234.
-	Endpoint string
-	// AccessKey and SecretKey are the credentials of the one identity, which
-	// may do everything.
-	AccessKey, SecretKey string
+	// Access reaches its S3 API with every right.
+	storeproc.Access
 
 	proc *storeproc.Process
 }
@@ -94,17 +91,13 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Endpoint: "http://127.0.0.1:" + p(6), AccessKey: access, SecretKey: secret, proc: proc}
+	s := &Server{Access: storeproc.Access{Endpoint: "http://127.0.0.1:" + p(6), AccessKey: access, SecretKey: secret}, proc: proc}
 	if err := proc.WaitReady(ctx, s.Client(), startTimeout); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("SeaweedFS did not become ready (log: %s): %w", logPath, err)
 	}
 	return s, nil
 }
-
-// Client returns an S3 client for the server, with path-style addressing
-// and the server's static credentials.
-func (s *Server) Client() *s3.Client { return storeproc.Client(s.Endpoint, s.AccessKey, s.SecretKey) }
 
 // CreateBucket creates a bucket, retrying briefly while the filer settles.
 func (s *Server) CreateBucket(ctx context.Context, name string) error {

@@ -90,14 +90,23 @@ func (p *Process) Stop(timeout time.Duration) {
 	}
 }
 
-// Client returns an S3 client for endpoint with path-style addressing and
-// static credentials.
-func Client(endpoint, accessKey, secretKey string) *s3.Client {
+// Access is where a store's S3 API answers and the credentials that may
+// do everything there. The store packages embed it in their Server.
+type Access struct {
+	// Endpoint is the S3 API's base URL, for example http://127.0.0.1:41234.
+	Endpoint string
+	// AccessKey and SecretKey are the credentials with every right.
+	AccessKey, SecretKey string
+}
+
+// Client returns an S3 client for the store, with path-style addressing
+// and the static credentials.
+func (a Access) Client() *s3.Client {
 	return s3.New(s3.Options{
 		Region:       Region,
-		BaseEndpoint: aws.String(endpoint),
+		BaseEndpoint: aws.String(a.Endpoint),
 		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(a.AccessKey, a.SecretKey, ""),
 		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
 	})
 }
