@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -19,6 +20,9 @@ import (
 
 // readyTimeout bounds one readiness check.
 const readyTimeout = 2 * time.Second
+
+// setQueryParser sets grpc-gateway's process-wide query parser once.
+var setQueryParser sync.Once
 
 // Options configures the gateway's handler.
 type Options struct {
@@ -37,13 +41,18 @@ type Options struct {
 // every gRPC interceptor applied (server.InProcess), which the REST routes
 // call in-process.
 func New(ctx context.Context, svc gatepostv1.UploadServiceServer, opts Options) (http.Handler, error) {
+	// Query parse errors name the parameter and say what it takes.
+	// grpc-gateway keeps the query parser in a package variable, whatever
+	// mux sets it: set it once, before any mux serves, so that gateways
+	// built side by side (tests) do not race on it.
+	setQueryParser.Do(func() { runtime.SetQueryParameterParser(&queryParser{})(nil) })
 	gw := runtime.NewServeMux(
 		// Field names in JSON match the query parameters and the proto:
 		// snake_case, every field present.
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &jsonMarshaler{&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
-		}),
+		}}),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
@@ -128,6 +137,10 @@ func outgoingHeader(key string) (string, bool) {
 // carries the Bearer challenge the server set (RFC 6750) in
 // WWW-Authenticate; the default would put the error message there.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && malformedQuery(st.Message()) {
+		// Go's url.ParseQuery refused the query string itself.
+		err = status.Error(codes.InvalidArgument, "query: "+st.Message()+"; percent-encode the parameter values")
+	}
 	if status.Code(err) == codes.Unauthenticated {
 		challenge := `Bearer realm="gatepost"`
 		if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
@@ -138,6 +151,12 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		w = &challengeWriter{ResponseWriter: w, challenge: challenge}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// malformedQuery reports whether msg is one of url.ParseQuery's errors,
+// which grpc-gateway passes on as they are.
+func malformedQuery(msg string) bool {
+	return strings.HasPrefix(msg, "invalid URL escape") || strings.HasPrefix(msg, "invalid semicolon separator")
 }
 
 // challengeWriter sets WWW-Authenticate just before the status is written.
