@@ -5,12 +5,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"flag"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
@@ -79,29 +84,116 @@ func TestToken(t *testing.T) {
 	}
 }
 
-// TestClientExitCodes: -h is no failure, and command-line mistakes exit 2
-// before anything is sent (no server listens at the address).
-func TestClientExitCodes(t *testing.T) {
+// TestCommandLine: help lists every command, -h exits 0 on each, and
+// command-line mistakes exit 2 before anything is sent (no server listens
+// at 127.0.0.1:1, so a request would fail with exit 1 instead).
+func TestCommandLine(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
 		want int
+		// wantOut is part of what is printed (stdout and stderr).
+		wantOut string
 	}{
-		{"presign -h", []string{"presign", "-h"}, 0},
-		{"upload -h", []string{"upload", "-h"}, 0},
-		{"presign with an argument", []string{"presign", "extra"}, exitUsage},
-		{"upload without a file", []string{"upload"}, exitUsage},
-		{"unknown flag", []string{"presign", "-no-such-flag"}, exitUsage},
+		{name: "help", args: []string{"help"}, wantOut: "Commands:"},
+		{name: "-h", args: []string{"-h"}, wantOut: "Commands:"},
+		{name: "--help", args: []string{"--help"}, wantOut: "Server flags"},
+		{name: "help of a command", args: []string{"help", "upload"}, wantOut: "Usage: gatepost upload [flags] FILE"},
+		{name: "help of no such command", args: []string{"help", "nope"}, want: exitUsage},
+		{name: "serve -h", args: []string{"serve", "-h"}, wantOut: "-http-addr host:port"},
+		{name: "presign -h", args: []string{"presign", "-h"}, wantOut: "Usage: gatepost presign"},
+		{name: "upload -h", args: []string{"upload", "-h"}, wantOut: "Usage: gatepost upload"},
+		{name: "hash-key -h", args: []string{"hash-key", "-h"}, wantOut: "-stdin"},
+		{name: "token -h", args: []string{"token", "-h"}, wantOut: "-sub"},
+		{name: "version -h", args: []string{"version", "-h"}, wantOut: "Usage: gatepost version"},
+		{name: "version", args: []string{"version"}, wantOut: "gatepost "},
+		{name: "unknown command", args: []string{"bogus"}, want: exitUsage},
+		{name: "unknown server flag", args: []string{"-no-such-flag"}, want: exitUsage, wantOut: "flag provided but not defined"},
+		{name: "server arguments", args: []string{"serve", "extra"}, want: exitUsage},
+		{name: "presign without -key", args: []string{"presign", "-content-type", "text/plain"}, want: exitUsage},
+		{name: "presign without -content-type", args: []string{"presign", "-key", "a.txt"}, want: exitUsage},
+		{name: "presign with a size in words", args: []string{"presign", "-key", "a", "-content-type", "text/plain", "-content-length", "12kb"}, want: exitUsage},
+		{name: "presign with an argument", args: []string{"presign", "-key", "a", "-content-type", "text/plain", "extra"}, want: exitUsage},
+		{name: "presign with a request", args: []string{"presign", "-key", "a", "-content-type", "text/plain", "-server", "127.0.0.1:1"}, want: exitFailure},
+		{name: "upload without a file", args: []string{"upload"}, want: exitUsage},
+		{name: "unknown client flag", args: []string{"presign", "-no-such-flag"}, want: exitUsage},
+		{name: "hash-key with an argument", args: []string{"hash-key", "x"}, want: exitUsage},
+		{name: "token without -sub", args: []string{"token", "-iss", "i"}, want: exitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
 			env := func(string) string { return "" }
-			err := dispatch(t.Context(), append(tt.args, "-server", "127.0.0.1:1"), env, nil, &out, &out)
+			err := dispatch(t.Context(), tt.args, env, strings.NewReader(""), &out, &out)
 			if got := exitCode(err); got != tt.want {
-				t.Errorf("exit code %d (%v), want %d", got, err, tt.want)
+				t.Errorf("exit code %d (%v), want %d\n%s", got, err, tt.want, out.String())
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("output does not contain %q:\n%s", tt.wantOut, out.String())
+			}
+			// main prefixes errors with "gatepost: " once.
+			if err != nil && strings.HasPrefix(err.Error(), "gatepost") {
+				t.Errorf("error %q would print as gatepost: gatepost...", err)
+			}
+			// An error the flag package printed is not printed again.
+			if alreadyShown(err) && !errors.Is(err, flag.ErrHelp) && !strings.Contains(out.String(), err.Error()) {
+				t.Errorf("error %q is marked shown but was not printed:\n%s", err, out.String())
+			}
+		})
+	}
+}
+
+// TestHelpListsEveryCommand: each command in the table appears in help,
+// and its -h shows its usage line.
+func TestHelpListsEveryCommand(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := dispatch(t.Context(), []string{"help"}, nil, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range commands() {
+		if !regexp.MustCompile(`(?m)^  ` + cmd.name + ` +` + regexp.QuoteMeta(cmd.summary) + `$`).MatchString(out.String()) {
+			t.Errorf("help does not list %s:\n%s", cmd.name, out.String())
+		}
+		if cmd.run == nil || cmd.name == "serve" {
+			continue
+		}
+		var usage bytes.Buffer
+		if err := dispatch(t.Context(), []string{cmd.name, "-h"}, func(string) string { return "" }, nil, &usage, &usage); exitCode(err) != 0 {
+			t.Errorf("%s -h: %v", cmd.name, err)
+		}
+		if want := "Usage: gatepost " + cmd.name; !strings.Contains(usage.String(), want) {
+			t.Errorf("%s -h does not show %q:\n%s", cmd.name, want, usage.String())
+		}
+	}
+}
+
+// TestVersionLine: the version, commit and Go version from build
+// information.
+func TestVersionLine(t *testing.T) {
+	t.Parallel()
+	goVersion := runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+	tests := []struct {
+		name string
+		info *debug.BuildInfo
+		want string
+	}{
+		{"no build information", nil, "gatepost (devel) " + goVersion},
+		{"go run", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "gatepost (devel) " + goVersion},
+		{"a clean build", &debug.BuildInfo{Main: debug.Module{Version: "v0.3.0"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "ffc6a65e0123456789abcdef0123456789abcdef"}, {Key: "vcs.time", Value: "2026-11-25T06:25:57Z"}, {Key: "vcs.modified", Value: "false"},
+		}}, "gatepost v0.3.0 (commit ffc6a65e0123, 2026-11-25T06:25:57Z) " + goVersion},
+		{"a modified work tree", &debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261125062557-ffc6a65e0123+dirty"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "ffc6a65e0123"}, {Key: "vcs.modified", Value: "true"},
+		}}, "gatepost v0.0.0-20261125062557-ffc6a65e0123+dirty (commit ffc6a65e0123, modified) " + goVersion},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, versionLine(tt.info)); diff != "" {
+				t.Errorf("versionLine mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,20 +14,25 @@ import (
 // turned into '_', for example GATEPOST_HTTP_ADDR), the YAML file named by
 // -config (or GATEPOST_CONFIG), and the embedded default. The result is
 // validated. Usage and flag errors are written to output.
+//
+// Mistakes in args or in a GATEPOST_* variable are *ArgsError; -h gives
+// flag.ErrHelp after printing the usage.
 func FromArgs(name string, args []string, getenv func(string) string, output io.Writer) (*Config, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs, f := serverFlags(name)
 	fs.SetOutput(output)
-	path := fs.String("config", "", "YAML configuration file (default: the embedded default)")
-	grpcAddr := fs.String("grpc-addr", "", "gRPC listen address, overrides grpc_addr")
-	httpAddr := fs.String("http-addr", "", "HTTP listen address, overrides http_addr")
-	region := fs.String("s3-region", "", "S3 signing region, overrides s3.region")
-	endpoint := fs.String("s3-endpoint", "", "S3 endpoint URL, overrides s3.endpoint")
-	pathStyle := fs.Bool("s3-path-style", false, "use path-style S3 URLs, overrides s3.path_style")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nRun the gatepost server: gRPC and REST, on the embedded default configuration\nunless -config names a file.\n\nFlags (each also read from GATEPOST_<FLAG>, for example GATEPOST_HTTP_ADDR):\n", name)
+		fs.PrintDefaults()
+	}
+	path, grpcAddr, httpAddr, region, endpoint, pathStyle := f.path, f.grpcAddr, f.httpAddr, f.region, f.endpoint, f.pathStyle
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &ArgsError{Err: err, Shown: true}
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return nil, &ArgsError{Err: fmt.Errorf("unexpected arguments %q (the server takes flags only; `gatepost help` lists the commands)", fs.Args())}
 	}
 	// The standard flag package has no environment fallback and the few
 	// libraries that add one bring far more than these six settings need:
@@ -45,7 +51,7 @@ func FromArgs(name string, args []string, getenv func(string) string, output io.
 		}
 	})
 	if envErr != nil {
-		return nil, envErr
+		return nil, &ArgsError{Err: envErr}
 	}
 
 	var cfg *Config
@@ -77,4 +83,45 @@ func FromArgs(name string, args []string, getenv func(string) string, output io.
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return cfg, nil
+}
+
+// ArgsError is a mistake in the server's command line or GATEPOST_*
+// variables, as opposed to in the configuration they name.
+type ArgsError struct {
+	Err error
+	// Shown is true when the flag package has already printed Err, with
+	// the usage.
+	Shown bool
+}
+
+func (e *ArgsError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *ArgsError) Unwrap() error { return e.Err }
+
+// serverFlagValues are where the server's flags are parsed to.
+type serverFlagValues struct {
+	path, grpcAddr, httpAddr, region, endpoint *string
+	pathStyle                                  *bool
+}
+
+// serverFlags defines the server's flags on a new flag set.
+func serverFlags(name string) (*flag.FlagSet, serverFlagValues) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	return fs, serverFlagValues{
+		path:      fs.String("config", "", "YAML configuration `file` (default: the embedded default)"),
+		grpcAddr:  fs.String("grpc-addr", "", "gRPC listen `host:port`, overrides grpc_addr"),
+		httpAddr:  fs.String("http-addr", "", "HTTP listen `host:port`, overrides http_addr"),
+		region:    fs.String("s3-region", "", "S3 signing `region`, overrides s3.region"),
+		endpoint:  fs.String("s3-endpoint", "", "S3 endpoint `URL`, overrides s3.endpoint"),
+		pathStyle: fs.Bool("s3-path-style", false, "use path-style S3 URLs, overrides s3.path_style"),
+	}
+}
+
+// PrintFlags writes the server's flags and their descriptions to w, as
+// -h shows them.
+func PrintFlags(w io.Writer) {
+	fs, _ := serverFlags("gatepost")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }

@@ -48,7 +48,7 @@ type GatepostError struct {
 }
 
 func (e *GatepostError) Error() string {
-	return fmt.Sprintf("gatepost refused: %s (HTTP %d): %s", e.Code, e.HTTPStatus, e.Message)
+	return fmt.Sprintf("refused: %s (HTTP %d): %s", e.Code, e.HTTPStatus, e.Message)
 }
 
 // StoreError is the object store rejecting the upload.

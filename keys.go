@@ -2,10 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -20,13 +20,16 @@ import (
 // hashKey implements `gatepost hash-key`: it prints a new random API key
 // and its SHA-256 for auth.api_keys, or, with -stdin, the SHA-256 of a key
 // read from standard input.
-func hashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gatepost hash-key", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func hashKey(_ context.Context, args []string, c cli) error {
+	fs := newFlagSet("hash-key", c)
 	fromStdin := fs.Bool("stdin", false, "hash the key read from standard input instead of generating one")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
 	}
+	if fs.NArg() > 0 {
+		return usageError{error: fmt.Errorf("hash-key takes no arguments, not %q (with -stdin it reads the key from standard input)", fs.Args())}
+	}
+	stdin, stdout := c.stdin, c.stdout
 	var key string
 	if *fromStdin {
 		line, err := bufio.NewReader(stdin).ReadString('\n')
@@ -52,9 +55,8 @@ func hashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 // mintToken implements `gatepost token`: it prints an HS256 JWT signed with
 // the secret in an environment variable, for trying out and testing jwt
 // mode. Production tokens come from your identity provider.
-func mintToken(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gatepost token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func mintToken(_ context.Context, args []string, c cli) error {
+	fs := newFlagSet("token", c)
 	secretEnv := fs.String("secret-env", "GATEPOST_JWT_SECRET", "environment variable holding the HS256 secret")
 	sub := fs.String("sub", "", "subject (required)")
 	iss := fs.String("iss", "", "issuer (required)")
@@ -63,12 +65,14 @@ func mintToken(args []string, getenv func(string) string, stdout, stderr io.Writ
 	claim := fs.String("profiles-claim", config.DefaultProfilesClaim, "claim that lists the profiles")
 	ttl := fs.Duration("ttl", 15*time.Minute, "lifetime")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
 	}
-	secret := getenv(*secretEnv)
+	secret := c.getenv(*secretEnv)
 	switch {
+	case fs.NArg() > 0:
+		return usageError{error: fmt.Errorf("token takes flags only, not %q", fs.Args())}
 	case *sub == "" || *iss == "":
-		return errors.New("-sub and -iss are required")
+		return usageError{error: errors.New("-sub and -iss are required")}
 	case len(secret) < 32:
 		return fmt.Errorf("$%s must hold a secret of at least 32 bytes", *secretEnv)
 	}
@@ -82,6 +86,6 @@ func mintToken(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return fmt.Errorf("sign token: %w", err)
 	}
-	fmt.Fprintln(stdout, token)
+	fmt.Fprintln(c.stdout, token)
 	return nil
 }

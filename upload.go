@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path/filepath"
+
+	"github.com/schollz/progressbar/v3"
+	"google.golang.org/protobuf/proto"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+)
+
+// uploadCommand implements `gatepost upload FILE`: presign, then POST the
+// file to the store, with a progress bar when stderr is a terminal.
+func uploadCommand(ctx context.Context, args []string, cl cli) error {
+	stdout, stderr := cl.stdout, cl.stderr
+	fs := newFlagSet("upload", cl)
+	c := newClientFlags(fs, cl.getenv)
+	defer c.client.Close()
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	threshold := fs.Int64("multipart-threshold", 64<<20, "files larger than this many `bytes` go up as multipart uploads")
+	parallel := fs.Int("parallel", 4, "`parts` uploaded at once in a multipart upload")
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if fs.NArg() != 1 {
+		return usageError{error: fmt.Errorf("upload takes one FILE, not %d arguments (flags go before the file): gatepost upload [flags] FILE", fs.NArg())}
+	}
+	if err := c.configureTLS(); err != nil {
+		return err
+	}
+	path := fs.Arg(0)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if c.key == "" {
+		c.key = filepath.Base(path)
+	}
+	if c.contentType == "" {
+		c.contentType = mime.TypeByExtension(filepath.Ext(path))
+		if c.contentType == "" {
+			c.contentType = "application/octet-stream"
+		}
+	}
+	var progress func(io.Reader) io.Reader
+	if !*quiet && isTerminal(stderr) {
+		bar := progressbar.DefaultBytes(info.Size(), "uploading "+filepath.Base(path))
+		progressbar.OptionSetWriter(stderr)(bar)
+		progress = func(r io.Reader) io.Reader {
+			pr := progressbar.NewReader(r, bar)
+			return &pr
+		}
+	}
+	req := c.request()
+	if info.Size() > *threshold {
+		done, err := c.client.UploadMultipart(ctx, &gatepostv1.CreateMultipartUploadRequest{
+			Key: req.GetKey(), ContentType: req.GetContentType(), Profile: req.GetProfile(),
+			Metadata: req.GetMetadata(), TotalSize: proto.Int64(info.Size()),
+		}, f, *parallel, progress)
+		if err != nil {
+			return explain(err)
+		}
+		fmt.Fprintf(stdout, "uploaded %s (%d bytes, multipart) to s3://%s/%s\n", path, info.Size(), done.GetBucket(), done.GetKey())
+		return nil
+	}
+	req.ContentLength = proto.Int64(info.Size())
+	p, _, err := c.client.Presign(ctx, req)
+	if err != nil {
+		return explain(err)
+	}
+	if err := c.client.Upload(ctx, p, filepath.Base(path), f, info.Size(), progress); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "uploaded %s (%d bytes) to s3://%s/%s\n", path, info.Size(), p.Bucket, p.Key)
+	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
