@@ -26,11 +26,14 @@ PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-o
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST) | \
+		sed 's|$$(CACHE_DIR)|$(CACHE_DIR)|g'
 
 .PHONY: run
-run: build weed ## Run gatepost end to end against a local SeaweedFS (Ctrl-C stops both)
-	go run ./e2e/devstack -gatepost $(BIN)/gatepost -weed $(WEED) -grpcurl $(BIN)/grpcurl
+run: build weed $(BIN)/grpcurl ## Run gatepost end to end against a local SeaweedFS (Ctrl-C stops both)
+	@go build -o $(BIN)/devstack ./e2e/devstack
+	@# exec: Ctrl-C reaches devstack, which stops everything and exits 0.
+	@exec $(BIN)/devstack -gatepost $(BIN)/gatepost -weed $(WEED) -grpcurl $(BIN)/grpcurl
 
 .PHONY: test
 test: weed minio build tools ## Run every test: unit, gateway, integration (SeaweedFS and MinIO, Chromium), make run's smoke test, deploy files
@@ -43,7 +46,7 @@ test-short: ## Run the fast tests only (no SeaweedFS)
 	go test -short ./...
 
 .PHONY: bench
-bench: build $(BIN)/ghz ## Measure throughput and latency (Go benchmarks, wrk, ghz, a 5-minute soak) into BENCHMARKS.md
+bench: build $(BIN)/ghz ## Measure throughput and latency (Go benchmarks, wrk, ghz, a 5-minute soak) into BENCHMARKS.md; installs wrk with apt-get if missing
 	@command -v wrk >/dev/null || { echo "Installing wrk from Debian"; apt-get update -qq && apt-get install -y -qq wrk; }
 	go build -o $(BIN)/baseline ./bench/baseline
 	go run ./bench/run -gatepost $(BIN)/gatepost -baseline $(BIN)/baseline -ghz $(BIN)/ghz $(BENCH_FLAGS)
@@ -88,7 +91,8 @@ $(BIN)/buf: tools/buf/go.mod tools/buf/go.sum
 	@touch $@
 
 $(addprefix $(BIN)/,$(PLUGINS)) &: tools/go.mod tools/go.sum
-	GOBIN=$(BIN) go -C tools install tool
+	@echo "Building grpcurl and the protoc plugins into $(BIN) (a minute or two, once)"
+	@GOBIN=$(BIN) tools/with-progress "grpcurl and the protoc plugins" go -C tools install tool
 	@touch $(addprefix $(BIN)/,$(PLUGINS))
 
 .PHONY: weed
@@ -96,17 +100,19 @@ weed: $(WEED) ## Build SeaweedFS (the S3 server for tests and make run), cached 
 
 $(WEED):
 	@mkdir -p $(CACHE_DIR)
-	@echo "Building SeaweedFS $(WEED_VERSION); the first build takes about six minutes."
-	go build -C tools/seaweedfs -o $@.tmp github.com/seaweedfs/seaweedfs/weed
-	mv $@.tmp $@
+	@echo "Building SeaweedFS $(WEED_VERSION) into $(CACHE_DIR), once per machine:"
+	@echo "  6 to 15 minutes on 2 cores, about 3 GB of Go module and build caches."
+	@tools/with-progress SeaweedFS go build -C tools/seaweedfs -o $@.tmp github.com/seaweedfs/seaweedfs/weed
+	@mv $@.tmp $@
 
 .PHONY: minio
 minio: $(MINIO) ## Build MinIO (the second S3 server the tests run against), cached in $(CACHE_DIR)
 
 $(MINIO):
 	@mkdir -p $(dir $@)
-	@echo "Building MinIO $(MINIO_VERSION); the first build takes about five to ten minutes."
-	GOBIN=$(dir $@) go install github.com/minio/minio@$(MINIO_VERSION)
+	@echo "Building MinIO $(MINIO_VERSION) into $(dir $@), once per machine (for make test):"
+	@echo "  5 to 12 minutes on 2 cores, about 2 GB of Go module and build caches."
+	@GOBIN=$(dir $@) tools/with-progress MinIO go install github.com/minio/minio@$(MINIO_VERSION)
 
 .PHONY: clean
 clean: ## Remove .bin/ (the SeaweedFS cache in $(CACHE_DIR) is kept)

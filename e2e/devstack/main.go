@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,6 +30,14 @@ import (
 )
 
 const bucket = "uploads"
+
+// How long Ctrl-C waits for each process before killing it. gatepost
+// drains its requests in well under this; SeaweedFS's own shutdown can
+// take 20 s, and its data is temporary.
+const (
+	gatepostStopTimeout = 5 * time.Second
+	storeStopTimeout    = 2 * time.Second
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -60,6 +69,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.weed == "" {
 		return errors.New("no SeaweedFS binary: pass -weed or run `make run`")
 	}
+	// Before anything starts: another gatepost on these ports would answer
+	// the readiness check and the printed commands in this one's place.
+	if err := portsFree(o); err != nil {
+		return err
+	}
 
 	dir, err := os.MkdirTemp("", "gatepost-run-")
 	if err != nil {
@@ -72,7 +86,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer store.Stop()
+	// Its data is thrown away: no need to wait for a clean shutdown.
+	defer store.StopWithin(storeStopTimeout)
 	if err := store.CreateBucket(ctx, bucket); err != nil {
 		return err
 	}
@@ -111,15 +126,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
-		case <-time.After(15 * time.Second):
+		case <-time.After(gatepostStopTimeout):
 			_ = cmd.Process.Kill()
+			<-exited
 		}
 	}()
 
 	base := "http://" + o.httpAddr
 	if err := waitReady(ctx, base+"/readyz", exited); err != nil {
-		return fmt.Errorf("gatepost did not become ready (is %s or %s in use? set GATEPOST_HTTP_ADDR / GATEPOST_GRPC_ADDR): %w",
-			o.httpAddr, o.grpcAddr, err)
+		return fmt.Errorf("gatepost did not become ready: %w", err)
 	}
 
 	// The demo page (served by gatepost) uploads to the store's origin.
@@ -133,7 +148,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := os.WriteFile(sample, []byte("hello from gatepost\n"), 0o644); err != nil {
 		return err
 	}
-	cmds, err := commands(ctx, o, base, sample)
+	// One byte over the default profile's 10 MiB.
+	big := filepath.Join(dir, "too-big.txt")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), maxBytes+1), 0o644); err != nil {
+		return err
+	}
+	cmds, err := commands(ctx, o, base, sample, big)
 	if err != nil {
 		return err
 	}
@@ -150,13 +170,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 }
 
+// maxBytes is the default profile's max_bytes.
+const maxBytes = 10 << 20
+
 // tryCommands are the shell commands the banner prints.
 type tryCommands struct {
 	presign, grpc, upload, jqUpload, check, cli, page string
-	key                                               string
+	// What the profile refuses: a type browsers run, a file over the
+	// size limit sent to the store, and the same file through the CLI.
+	refusedType, tooBig, cliTooBig string
+	key                            string
 }
 
-func commands(ctx context.Context, o options, base, sample string) (*tryCommands, error) {
+func commands(ctx context.Context, o options, base, sample, big string) (*tryCommands, error) {
 	q := url.Values{"key": {"hello.txt"}, "content_type": {"text/plain"}}
 	presignURL := base + "/v1/presign?" + q.Encode()
 	c := &tryCommands{
@@ -168,6 +194,9 @@ func commands(ctx context.Context, o options, base, sample string) (*tryCommands
 		check: fmt.Sprintf("%s -plaintext %s list", o.grpcurl, o.grpcAddr),
 		cli:   fmt.Sprintf("%s upload -server %s %s", o.gatepost, o.grpcAddr, sample),
 		page:  base + "/",
+		refusedType: fmt.Sprintf("curl -s '%s/v1/presign?%s'", base,
+			url.Values{"key": {"page.html"}, "content_type": {"text/html"}}.Encode()),
+		cliTooBig: fmt.Sprintf("%s upload -server %s %s", o.gatepost, o.grpcAddr, big),
 	}
 	// A ready-made upload command with the fields of a fresh presign, so it
 	// works without jq (valid for the profile's 15 minutes).
@@ -186,8 +215,9 @@ func commands(ctx context.Context, o options, base, sample string) (*tryCommands
 	for _, k := range names {
 		fmt.Fprintf(&b, " \\\n     --form-string '%s=%s'", k, p.Fields[k])
 	}
-	fmt.Fprintf(&b, " \\\n     -F file=@%s \\\n     %s", sample, p.URL)
-	c.upload = b.String()
+	fields := b.String()
+	c.upload = fmt.Sprintf("%s \\\n     -F file=@%s \\\n     %s", fields, sample, p.URL)
+	c.tooBig = fmt.Sprintf("%s \\\n     -F file=@%s \\\n     %s", fields, big, p.URL)
 	return c, nil
 }
 
@@ -198,26 +228,56 @@ gatepost is running (logs below; Ctrl-C stops everything)
   REST      %[1]s   (OpenAPI: %[1]s/openapi.json, probes: /healthz /readyz)
   gRPC      %[2]s   (reflection on)
   S3        %[3]s   (SeaweedFS, bucket %[4]q, signatures checked)
+  Binaries  %[5]s   (gatepost, grpcurl; or: export PATH="%[5]s:$PATH")
 
 1. Ask for a presigned POST over REST:
-   %[5]s
-
-2. The same over gRPC:
    %[6]s
 
-3. Upload the sample file with the fields of a fresh presign (file last):
+2. The same over gRPC:
    %[7]s
-   (or, with jq, presign and upload in one go:)
+
+3. Upload the sample file with the fields of a fresh presign (file last):
    %[8]s
+   (or, with jq, presign and upload in one go:)
+   %[9]s
 
 4. Or with gatepost's own client (presign + upload with a progress bar):
    %[10]s
 
 5. List the gRPC services:
-   %[9]s
+   %[11]s
 
-Try a type the profile refuses (content_type=text/html -> 400) or a bigger file (over 10 MiB -> S3 answers EntityTooLarge).
-`, base, o.grpcAddr, store.Endpoint, bucket, c.presign, c.grpc, c.upload, c.jqUpload, c.check, c.cli)
+6. What the default profile refuses:
+   a type browsers run as a page (400, content_type: ... a type browsers run):
+   %[12]s
+   a file over its 10 MiB, sent with the same fields (S3 itself answers EntityTooLarge):
+   %[13]s
+   the same file through the CLI (gatepost refuses before any byte is sent, exit 3):
+   %[14]s
+`, base, o.grpcAddr, store.Endpoint, bucket, filepath.Dir(o.gatepost),
+		c.presign, c.grpc, c.upload, c.jqUpload, c.cli, c.check, c.refusedType, c.tooBig, c.cliTooBig)
+}
+
+// portsFree checks that gatepost's two addresses can be listened on, and
+// otherwise says which is busy and how to pick another.
+func portsFree(o options) error {
+	for _, a := range []struct{ name, addr, env string }{
+		{"HTTP", o.httpAddr, "GATEPOST_HTTP_ADDR"}, {"gRPC", o.grpcAddr, "GATEPOST_GRPC_ADDR"},
+	} {
+		l, err := net.Listen("tcp", a.addr)
+		if err == nil {
+			l.Close()
+			continue
+		}
+		suggestion := "127.0.0.1:<another port>"
+		if free, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+			suggestion = free.Addr().String()
+			free.Close()
+		}
+		return fmt.Errorf("the %s address %s is in use (another `make run`?): stop that, or choose another address: %s=%s make run",
+			a.name, a.addr, a.env, suggestion)
+	}
+	return nil
 }
 
 func waitReady(ctx context.Context, url string, exited <-chan error) error {

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestSmoke runs what `make run` runs, with -smoke: SeaweedFS, the gatepost
@@ -16,16 +19,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts SeaweedFS and gatepost")
 	}
-	bins := map[string]string{}
-	for _, env := range []string{"GATEPOST_BIN", "GATEPOST_GRPCURL", "GATEPOST_WEED"} {
-		bins[env] = os.Getenv(env)
-		if bins[env] == "" {
-			if os.Getenv("GATEPOST_REQUIRE_S3") != "" {
-				t.Fatalf("%s is not set (run `make test`)", env)
-			}
-			t.Skipf("%s is not set (run `make test`)", env)
-		}
-	}
+	bins := binaries(t)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	var out bytes.Buffer
 	err := run(t.Context(), []string{
@@ -49,4 +43,101 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// TestBusyPort: with gatepost's address taken (another `make run`), devstack
+// starts nothing and names the address and how to choose another.
+func TestBusyPort(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var out bytes.Buffer
+	err = run(t.Context(), []string{
+		"-weed", "/nonexistent/weed", "-http-addr", busy.Addr().String(), "-grpc-addr", freeAddr(t),
+	}, &out)
+	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()+" is in use") || !strings.Contains(err.Error(), "GATEPOST_HTTP_ADDR=127.0.0.1:") {
+		t.Errorf("run with a busy HTTP address: %v; want an error naming it and GATEPOST_HTTP_ADDR", err)
+	}
+	if strings.Contains(out.String(), "Starting") {
+		t.Errorf("started something before checking the ports:\n%s", out.String())
+	}
+}
+
+// TestInterrupt: Ctrl-C (the context ending) after the banner stops
+// gatepost and SeaweedFS and returns no error, so `make run` exits 0; the
+// ports are free again.
+func TestInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts SeaweedFS and gatepost")
+	}
+	bins := binaries(t)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &syncBuffer{}
+	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{
+			"-gatepost", bins["GATEPOST_BIN"], "-grpcurl", bins["GATEPOST_GRPCURL"], "-weed", bins["GATEPOST_WEED"],
+			"-http-addr", httpAddr, "-grpc-addr", grpcAddr,
+		}, out)
+	}()
+	for !strings.Contains(out.String(), "gatepost is running") {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before the banner: %v\n%s", err, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after Ctrl-C: %v, want nil (exit 0)", err)
+	}
+	for _, addr := range []string{httpAddr, grpcAddr} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("%s still in use after Ctrl-C: %v", addr, err)
+			continue
+		}
+		l.Close()
+	}
+}
+
+// binaries returns the binaries `make test` builds, or skips (fails under
+// GATEPOST_REQUIRE_S3) without them.
+func binaries(t *testing.T) map[string]string {
+	t.Helper()
+	bins := map[string]string{}
+	for _, env := range []string{"GATEPOST_BIN", "GATEPOST_GRPCURL", "GATEPOST_WEED"} {
+		bins[env] = os.Getenv(env)
+		if bins[env] == "" {
+			if os.Getenv("GATEPOST_REQUIRE_S3") != "" {
+				t.Fatalf("%s is not set (run `make test`)", env)
+			}
+			t.Skipf("%s is not set (run `make test`)", env)
+		}
+	}
+	return bins
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -42,7 +42,8 @@ func presign(ctx context.Context, url string) (*presigned, error) {
 }
 
 // smoke runs the commands the banner prints (all but the jq variant, since
-// jq may be missing) and checks that the upload landed.
+// jq may be missing), checks that each answers as the banner says, and
+// that the upload landed.
 func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server) error {
 	steps := []struct {
 		name, line, want string
@@ -53,6 +54,9 @@ func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server) error {
 		{"upload", c.upload, "204"},
 		{"demo page", "curl -s " + c.page, `src="/demo.js"`},
 		{"CLI upload", c.cli, "uploaded "},
+		{"refused type", c.refusedType, "a type browsers run"},
+		{"too big for the store", c.tooBig, "EntityTooLarge"},
+		{"too big for the CLI", c.cliTooBig + "; echo exit=$?", "exit=3"},
 	}
 	for _, s := range steps {
 		out, err := shell(ctx, s.line)

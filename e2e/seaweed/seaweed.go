@@ -41,6 +41,9 @@ type Server struct {
 	storeproc.Access
 
 	proc *storeproc.Process
+	// sockets are the unix sockets SeaweedFS makes in /tmp, whatever
+	// directory it is given; Stop removes them.
+	sockets []string
 }
 
 // Binary returns the path of the weed binary from $GATEPOST_WEED or PATH.
@@ -73,7 +76,9 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 		return nil, err
 	}
 	p := func(i int) string { return strconv.Itoa(ports[i]) }
-	cmd := exec.Command(binary, "server",
+	// -logdir: glog would write its files to the system temporary
+	// directory, where they outlive the run.
+	cmd := exec.Command(binary, "-logdir="+dir, "server",
 		"-dir="+dataDir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-master.port="+p(0), "-master.port.grpc="+p(1),
 		"-volume.port="+p(2), "-volume.port.grpc="+p(3),
@@ -92,6 +97,10 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Access: storeproc.Access{Endpoint: "http://127.0.0.1:" + p(6), AccessKey: access, SecretKey: secret}, proc: proc}
+	// SeaweedFS names these after the gRPC ports, always in /tmp.
+	for role, port := range map[string]string{"master": p(1), "volume": p(3), "filer": p(5), "s3": p(7)} {
+		s.sockets = append(s.sockets, fmt.Sprintf("/tmp/seaweedfs-%s-grpc-%s.sock", role, port))
+	}
 	if err := proc.WaitReady(ctx, s.Client(), startTimeout); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("SeaweedFS did not become ready (log: %s): %w", logPath, err)
@@ -138,4 +147,14 @@ func (s *Server) AllowBrowserUploads(ctx context.Context, bucket string, origins
 }
 
 // Stop stops SeaweedFS, killing it if it takes longer than 20 seconds.
-func (s *Server) Stop() { s.proc.Stop(stopTimeout) }
+func (s *Server) Stop() { s.StopWithin(stopTimeout) }
+
+// StopWithin stops SeaweedFS, killing it after timeout (a short one suits
+// data that is thrown away anyway, such as `make run`'s), and removes the
+// sockets it leaves in /tmp.
+func (s *Server) StopWithin(timeout time.Duration) {
+	s.proc.Stop(timeout)
+	for _, path := range s.sockets {
+		_ = os.Remove(path)
+	}
+}

@@ -75,6 +75,9 @@ func (p *Process) WaitReady(ctx context.Context, client *s3.Client, timeout time
 	}
 }
 
+// Pid returns the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Stop sends SIGTERM to the process group and waits for it to exit,
 // killing it after timeout.
 func (p *Process) Stop(timeout time.Duration) {
