@@ -46,4 +46,3 @@ func TestStopLeavesNothing(t *testing.T) {
 		t.Errorf("log files left in %s: %q", os.TempDir(), logs)
 	}
 }
-
