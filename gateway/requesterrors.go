@@ -114,7 +114,9 @@ var (
 	// value for int64 field totalSize: "12kb"`.
 	invalidValue   = regexp.MustCompile(`invalid value for \w+ field (\w+): (.*)$`)
 	duplicateField = regexp.MustCompile(`duplicate field "(\w+)"`)
-	jsonPosition   = regexp.MustCompile(`^proto: (?:syntax error )?\(line \d+:\d+\): `)
+	// protojson puts a space or, at random, a no-break space after
+	// "proto:" to keep callers from matching its messages exactly.
+	jsonPosition = regexp.MustCompile(`^proto:[\s\x{00a0}]+(?:syntax error\s*)?\(line \d+:\d+\):\s*`)
 )
 
 // bodyError explains why a JSON body does not fit the message md.

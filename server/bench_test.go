@@ -14,17 +14,17 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
-	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/internal/s3store"
 	"github.com/gatepost/gatepost/server"
 )
 
 // BenchmarkCreatePresignedPost measures the whole presign path of the
 // service (validation, policy building, signing with the real SDK signer)
 // without any transport. Compare with BenchmarkBarePresignPostObject in
-// internal/s3post, the SDK call alone.
+// internal/s3store, the SDK call alone.
 func BenchmarkCreatePresignedPost(b *testing.B) {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	signer, err := s3post.New(b.Context(), config.S3{Region: "us-east-1", Endpoint: "http://127.0.0.1:9", PathStyle: true},
+	signer, err := s3store.New(b.Context(), config.S3{Region: "us-east-1", Endpoint: "http://127.0.0.1:9", PathStyle: true},
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")))
 	if err != nil {
 		b.Fatal(err)

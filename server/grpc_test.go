@@ -21,20 +21,21 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
 // startGRPC serves a Service signing with signer from NewGRPCServer on an
 // ephemeral loopback port and returns a client connection to it. Both are
 // stopped when the test ends.
-func startGRPC(t *testing.T, signer PostSigner) *grpc.ClientConn {
+func startGRPC(t *testing.T, store objectstore.Store) *grpc.ClientConn {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	logger := discardLogger()
-	srv, _ := NewGRPCServer(NewService(testProfiles(t), signer, logger), noAuth, logger, nil, nil)
+	srv, _ := NewGRPCServer(NewService(testProfiles(t), store, logger), noAuth, logger, nil, nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {
@@ -56,7 +57,7 @@ func startGRPC(t *testing.T, signer PostSigner) *grpc.ClientConn {
 
 func TestGRPCHealth(t *testing.T) {
 	t.Parallel()
-	conn := startGRPC(t, &fakeSigner{})
+	conn := startGRPC(t, &fakeStore{})
 	client := healthpb.NewHealthClient(conn)
 
 	tests := []struct {
@@ -85,7 +86,7 @@ func TestGRPCHealth(t *testing.T) {
 
 func TestGRPCReflection(t *testing.T) {
 	t.Parallel()
-	conn := startGRPC(t, &fakeSigner{})
+	conn := startGRPC(t, &fakeStore{})
 
 	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
 	if err != nil {
@@ -128,7 +129,7 @@ func TestGRPCUploadService(t *testing.T) {
 
 	// The signer panics for one key and works for every other one, so the
 	// test can show that the server survives a panic.
-	signer := &fakeSigner{fn: func(_ context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
+	signer := &fakeStore{fn: func(_ context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
 		if strings.HasSuffix(p.Key, "panic.png") {
 			panic("signer exploded with AKIDEXAMPLE")
 		}
@@ -213,7 +214,7 @@ func TestAuthInterceptorFailsClosed(t *testing.T) {
 // runs (grpc-go alone would take up to 16 MiB).
 func TestMetadataIsCapped(t *testing.T) {
 	t.Parallel()
-	conn := startGRPC(t, &fakeSigner{})
+	conn := startGRPC(t, &fakeStore{})
 	client := gatepostv1.NewUploadServiceClient(conn)
 	for _, tt := range []struct {
 		name   string

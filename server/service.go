@@ -20,28 +20,22 @@ import (
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/metrics"
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/ratelimit"
-	"github.com/gatepost/gatepost/internal/uploadpolicy"
+
 	"github.com/gatepost/gatepost/internal/uploadtoken"
 )
-
-// PostSigner signs upload policies. The S3 adapter (package s3post)
-// implements it; tests use fakes.
-type PostSigner interface {
-	SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error)
-}
 
 // Service implements gatepostv1.UploadServiceServer.
 type Service struct {
 	gatepostv1.UnimplementedUploadServiceServer
 
 	profiles   map[string]config.Profile
-	signer     PostSigner
+	store      objectstore.Store
 	logger     *slog.Logger
 	globalRate config.RateLimit
 	limiter    *ratelimit.Limiter
 	now        func() time.Time
-	store      Store
 	tokens     *uploadtoken.Sealer
 	metrics    *metrics.Metrics
 }
@@ -67,20 +61,19 @@ func WithClock(now func() time.Time) ServiceOption {
 	return func(s *Service) { s.now = now }
 }
 
-// NewService returns a Service that signs with signer according to
+// NewService returns a Service that signs uploads to store according to
 // profiles. The profiles must have been validated. Callers must be
 // authenticated by the interceptor from AuthInterceptor (or carry an
 // identity from ContextWithIdentity).
-func NewService(profiles map[string]config.Profile, signer PostSigner, logger *slog.Logger, opts ...ServiceOption) *Service {
+func NewService(profiles map[string]config.Profile, store objectstore.Store, logger *slog.Logger, opts ...ServiceOption) *Service {
 	s := &Service{
 		profiles:   profiles,
-		signer:     signer,
+		store:      store,
 		logger:     logger,
 		globalRate: config.RateLimit{Disabled: true},
 		limiter:    ratelimit.New(),
 		now:        time.Now,
 	}
-	s.store, _ = signer.(Store)
 	for _, o := range opts {
 		o(s)
 	}
@@ -106,14 +99,10 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 		return nil, err
 	}
 	started := time.Now()
-	signed, err := s.signer.SignPost(ctx, post)
+	signed, err := s.store.SignPost(ctx, post)
 	s.metrics.Signed("post", time.Since(started))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, status.FromContextError(ctx.Err()).Err()
-		}
-		s.logger.ErrorContext(ctx, "signing failed", "bucket", post.Bucket, "key", post.Key, "error", err)
-		return nil, status.Error(codes.Unavailable, "the upload policy could not be signed; try again later")
+		return nil, s.storeFailed(ctx, "signing the upload policy", err, "bucket", post.Bucket, "key", post.Key)
 	}
 	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)
 	s.metrics.Issued(profile, "post")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -24,6 +25,7 @@ import (
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/objectkey"
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
@@ -82,17 +84,18 @@ var fixedSigned = uploadpolicy.Signed{
 	ExpiresAt: time.Date(2026, 11, 20, 12, 30, 0, 0, time.UTC),
 }
 
-// fakeSigner records every Post it is asked to sign and answers with
+// fakeStore records every Post it is asked to sign and answers with
 // fixedSigned, err, or by calling fn when it is set.
-type fakeSigner struct {
+type fakeStore struct {
 	fn  func(context.Context, *uploadpolicy.Post) (*uploadpolicy.Signed, error)
 	err error
 
-	mu    sync.Mutex
-	posts []*uploadpolicy.Post
+	mu          sync.Mutex
+	posts       []*uploadpolicy.Post
+	partsSigned int // part URLs signed
 }
 
-func (f *fakeSigner) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
+func (f *fakeStore) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
 	f.mu.Lock()
 	f.posts = append(f.posts, p)
 	f.mu.Unlock()
@@ -107,7 +110,7 @@ func (f *fakeSigner) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploa
 	return &signed, nil
 }
 
-func (f *fakeSigner) calls() []*uploadpolicy.Post {
+func (f *fakeStore) calls() []*uploadpolicy.Post {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.posts)
@@ -271,7 +274,7 @@ func TestCreatePresignedPostValid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			signer := &fakeSigner{}
+			signer := &fakeStore{}
 			svc := NewService(testProfiles(t), signer, discardLogger())
 
 			resp, err := svc.CreatePresignedPost(anonymous(t.Context()), tt.req)
@@ -321,7 +324,7 @@ func TestCreatePresignedPostGeneratedKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			signer := &fakeSigner{}
+			signer := &fakeStore{}
 			svc := NewService(testProfiles(t), signer, discardLogger())
 			req := &gatepostv1.CreatePresignedPostRequest{Key: tt.key, ContentType: "image/png", Profile: "avatars"}
 
@@ -449,7 +452,7 @@ func TestCreatePresignedPostInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			signer := &fakeSigner{}
+			signer := &fakeStore{}
 			svc := NewService(testProfiles(t), signer, discardLogger())
 
 			resp, err := svc.CreatePresignedPost(anonymous(t.Context()), tt.req)
@@ -489,15 +492,21 @@ func TestCreatePresignedPostSignerFailure(t *testing.T) {
 		err      error
 		wantCode codes.Code
 		wantLog  bool
+		// wantMsg is part of the caller's message.
+		wantMsg string
 	}{
-		{name: "signer error", ctx: context.Background(), err: errors.New(secretDetail), wantCode: codes.Unavailable, wantLog: true},
+		{name: "signer error", ctx: context.Background(), err: errors.New(secretDetail), wantCode: codes.Unavailable, wantLog: true, wantMsg: "try again later"},
+		{name: "no credentials", ctx: context.Background(), err: fmt.Errorf("%w: %s", objectstore.ErrNoCredentials, secretDetail),
+			wantCode: codes.Unavailable, wantLog: true, wantMsg: "signing the upload policy failed: gatepost has no signing credentials for the object store"},
+		{name: "expired credentials", ctx: context.Background(), err: fmt.Errorf("%w: %s", objectstore.ErrCredentialsExpired, secretDetail),
+			wantCode: codes.Unavailable, wantLog: true, wantMsg: "signing credentials have expired"},
 		{name: "caller went away", ctx: canceled, err: context.Canceled, wantCode: codes.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var logs syncBuffer
-			signer := &fakeSigner{err: tt.err}
+			signer := &fakeStore{err: tt.err}
 			svc := NewService(testProfiles(t), signer, slog.New(slog.NewTextHandler(&logs, nil)))
 			req := &gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png"}
 
@@ -506,8 +515,8 @@ func TestCreatePresignedPostSignerFailure(t *testing.T) {
 				t.Fatalf("CreatePresignedPost succeeded with %v, want %s", resp, tt.wantCode)
 			}
 			st, _ := status.FromError(err)
-			if st.Code() != tt.wantCode {
-				t.Errorf("code = %s, want %s (message %q)", st.Code(), tt.wantCode, st.Message())
+			if st.Code() != tt.wantCode || !strings.Contains(st.Message(), tt.wantMsg) {
+				t.Errorf("code = %s, message %q; want %s with %q", st.Code(), st.Message(), tt.wantCode, tt.wantMsg)
 			}
 			if strings.Contains(st.Message(), secretDetail) || strings.Contains(st.Message(), "AKIDEXAMPLE") {
 				t.Errorf("message %q reveals the underlying error", st.Message())
@@ -529,7 +538,7 @@ func TestCreatePresignedPostSignerFailure(t *testing.T) {
 // was: the gateway and interceptors may still read it afterwards.
 func TestDecideDoesNotChangeRequest(t *testing.T) {
 	t.Parallel()
-	svc := NewService(testProfiles(t), &fakeSigner{}, discardLogger())
+	svc := NewService(testProfiles(t), &fakeStore{}, discardLogger())
 	req := &gatepostv1.CreatePresignedPostRequest{
 		Key: "a.png", ContentType: "Image/PNG", ContentLength: length(5),
 		Metadata: map[string]string{"Origin": "web"},
@@ -553,7 +562,7 @@ func FuzzDecide(f *testing.F) {
 	f.Add("${filename}", "image", int64(5), false, "nope", "secret", "x", "origin", strings.Repeat("o", 3000))
 
 	profiles := testProfiles(f)
-	svc := NewService(profiles, &fakeSigner{}, discardLogger())
+	svc := NewService(profiles, &fakeStore{}, discardLogger())
 	fieldPrefixes := []string{"key: ", "content_type: ", "content_length: ", "profile: ", "metadata: "}
 
 	f.Fuzz(func(t *testing.T, key, contentType string, contentLength int64, hasLength bool, profile, mk1, mv1, mk2, mv2 string) {

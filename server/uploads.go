@@ -16,26 +16,13 @@ import (
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/objectkey"
-	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 	"github.com/gatepost/gatepost/internal/uploadtoken"
 )
 
 // maxPartsPerCall bounds one PresignUploadParts call.
 const maxPartsPerCall = 1000
-
-// Store is the object store beyond POST signing: presigned PUTs, multipart
-// uploads and object metadata. The S3 adapter (package s3post) implements
-// it; a PostSigner that does not leaves these RPCs Unimplemented.
-type Store interface {
-	SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error)
-	CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error)
-	SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error)
-	ListParts(ctx context.Context, bucket, key, uploadID string) ([]uploadpolicy.Part, error)
-	CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part, ifAbsent bool) (string, error)
-	AbortMultipart(ctx context.Context, bucket, key, uploadID string) error
-	Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error)
-}
 
 // WithUploadTokens sets the sealer of multipart upload tokens. Without it
 // the Service makes one with a random secret (tokens then only work on
@@ -46,24 +33,30 @@ func WithUploadTokens(s *uploadtoken.Sealer) ServiceOption {
 
 // caller returns the authenticated identity and the store, or the error to
 // answer with.
-func (s *Service) caller(ctx context.Context) (*auth.Identity, Store, error) {
+func (s *Service) caller(ctx context.Context) (*auth.Identity, objectstore.Store, error) {
 	id, ok := IdentityFrom(ctx)
 	if !ok {
 		return nil, nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
-	}
-	if s.store == nil {
-		return nil, nil, status.Error(codes.Unimplemented, "this server has no object store configured")
 	}
 	return id, s.store, nil
 }
 
 // storeFailed turns a store error into the caller's answer: the caller's
-// own cancellation as such, anything else Unavailable (and logged).
-func (s *Service) storeFailed(ctx context.Context, what string, err error) error {
+// own cancellation as such, anything else Unavailable (and logged), saying
+// when gatepost has no signing credentials, which retrying will not fix
+// until an operator provides them.
+// attrs say what the failed step was about (bucket, key) in the log line.
+func (s *Service) storeFailed(ctx context.Context, what string, err error, attrs ...any) error {
 	if ctx.Err() != nil {
 		return status.FromContextError(ctx.Err()).Err()
 	}
-	s.logger.ErrorContext(ctx, what+" failed", "error", err, "request_id", RequestIDFrom(ctx))
+	s.logger.ErrorContext(ctx, what+" failed", append(attrs, "error", err, "request_id", RequestIDFrom(ctx))...)
+	switch {
+	case errors.Is(err, objectstore.ErrNoCredentials):
+		return status.Errorf(codes.Unavailable, "%s failed: gatepost has no signing credentials for the object store (its operator must provide them; /readyz says so too)", what)
+	case errors.Is(err, objectstore.ErrCredentialsExpired):
+		return status.Errorf(codes.Unavailable, "%s failed: gatepost's signing credentials have expired (its operator must renew them); try again later", what)
+	}
 	return status.Errorf(codes.Unavailable, "%s failed at the object store; try again later", what)
 }
 
@@ -162,7 +155,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 
 // upload authenticates the caller of a multipart step and opens its upload
 // token.
-func (s *Service) upload(ctx context.Context, token string) (*auth.Identity, Store, *uploadtoken.Upload, error) {
+func (s *Service) upload(ctx context.Context, token string) (*auth.Identity, objectstore.Store, *uploadtoken.Upload, error) {
 	id, store, err := s.caller(ctx)
 	if err != nil {
 		return nil, nil, nil, err
@@ -257,7 +250,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 		return nil, err
 	}
 	parts, err := store.ListParts(ctx, u.Bucket, u.Key, u.UploadID)
-	if errors.Is(err, s3post.ErrNoSuchUpload) {
+	if errors.Is(err, objectstore.ErrNoSuchUpload) {
 		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
 	}
 	if err != nil {
@@ -275,7 +268,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	profile := s.profiles[u.Profile]
 	etag, err := store.CompleteMultipart(ctx, u.Bucket, u.Key, u.UploadID, parts, !profile.MayOverwrite())
 	s.metrics.Signed("multipart_complete", time.Since(started))
-	if errors.Is(err, s3post.ErrExists) {
+	if errors.Is(err, objectstore.ErrExists) {
 		return nil, status.Errorf(codes.AlreadyExists, "key: an object already exists at %s and profile %q does not overwrite; abort this upload or start one under another key", echo(u.Key), u.Profile)
 	}
 	if err != nil {
@@ -312,7 +305,7 @@ func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.Abor
 		return nil, err
 	}
 	err = store.AbortMultipart(ctx, u.Bucket, u.Key, u.UploadID)
-	if errors.Is(err, s3post.ErrNoSuchUpload) {
+	if errors.Is(err, objectstore.ErrNoSuchUpload) {
 		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
 	}
 	if err != nil {

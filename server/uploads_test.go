@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,20 +13,12 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 	"github.com/gatepost/gatepost/internal/uploadtoken"
 )
 
-// fakeStore is a PostSigner and Store that signs nothing real and counts
-// the part URLs it is asked for.
-type fakeStore struct {
-	fakeSigner
-
-	mu          sync.Mutex
-	partsSigned int
-}
-
-var _ Store = (*fakeStore)(nil)
+var _ objectstore.Store = (*fakeStore)(nil)
 
 func (f *fakeStore) SignPut(context.Context, *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
 	return &uploadpolicy.SignedRequest{Method: "PUT", URL: "http://127.0.0.1:9/put"}, nil
@@ -57,6 +48,8 @@ func (f *fakeStore) AbortMultipart(context.Context, string, string, string) erro
 func (f *fakeStore) Head(context.Context, string, string) (*uploadpolicy.Object, error) {
 	return nil, nil
 }
+
+func (f *fakeStore) Ready(context.Context) error { return f.err }
 
 func (f *fakeStore) signedParts() int {
 	f.mu.Lock()
@@ -154,7 +147,7 @@ func TestActiveTypeThroughWildcard(t *testing.T) {
 		Auth: config.Auth{Mode: config.AuthNone}, Profiles: profiles}).Validate(); err != nil {
 		t.Fatalf("profiles: %v", err)
 	}
-	svc := NewService(profiles, &fakeSigner{}, discardLogger())
+	svc := NewService(profiles, &fakeStore{}, discardLogger())
 	for ct, want := range map[string]codes.Code{
 		"application/rss+xml":   codes.InvalidArgument,
 		"application/atom+xml":  codes.InvalidArgument,

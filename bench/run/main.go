@@ -361,7 +361,7 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) 
 
 func goBenchmarks(ctx context.Context) ([]goBench, error) {
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^(BenchmarkSignPost|BenchmarkBarePresignPostObject|BenchmarkCreatePresignedPost)$",
-		"-benchmem", "-count", "5", "./internal/s3post/", "./server/")
+		"-benchmem", "-count", "5", "./internal/s3store/", "./server/")
 	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

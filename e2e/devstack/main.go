@@ -248,7 +248,7 @@ gatepost is running (logs below; Ctrl-C stops everything)
    %[11]s
 
 6. What the default profile refuses:
-   a type browsers run as a page (400, content_type: ... a type browsers run):
+   a type browsers run as a page, which it does not list (400, content_type: "text/html" is not allowed):
    %[12]s
    a file over its 10 MiB, sent with the same fields (S3 itself answers EntityTooLarge):
    %[13]s

@@ -54,7 +54,7 @@ func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server) error {
 		{"upload", c.upload, "204"},
 		{"demo page", "curl -s " + c.page, `src="/demo.js"`},
 		{"CLI upload", c.cli, "uploaded "},
-		{"refused type", c.refusedType, "a type browsers run"},
+		{"refused type", c.refusedType, `is not allowed by profile`},
 		{"too big for the store", c.tooBig, "EntityTooLarge"},
 		{"too big for the CLI", c.cliTooBig + "; echo exit=$?", "exit=3"},
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -29,7 +30,8 @@ import (
 	"github.com/gatepost/gatepost/internal/certreload"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/metrics"
-	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/s3store"
 	"github.com/gatepost/gatepost/internal/uploadtoken"
 	"github.com/gatepost/gatepost/server"
 )
@@ -103,6 +105,30 @@ type App struct {
 	tlsOn       bool
 }
 
+// credentialsCheckTimeout bounds the start-up look for signing credentials:
+// the SDK's chain may wait on an instance metadata service that is not
+// there.
+const credentialsCheckTimeout = 5 * time.Second
+
+// warnWithoutCredentials looks for signing credentials once at start-up
+// and logs a warning when there are none: every upload request would fail
+// until there are. It runs beside start-up, so a slow chain does not delay
+// serving.
+func warnWithoutCredentials(ctx context.Context, store objectstore.Store, logger *slog.Logger, getenv func(string) string) {
+	ctx, cancel := context.WithTimeout(ctx, credentialsCheckTimeout)
+	defer cancel()
+	err := store.Ready(ctx)
+	if err == nil {
+		return
+	}
+	hint := "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or give the pod or instance a role"
+	if getenv("AWS_EC2_METADATA_DISABLED") == "" && (strings.Contains(err.Error(), "IMDS") || errors.Is(err, context.DeadlineExceeded)) {
+		hint += "; the EC2 instance metadata service did not answer: off AWS, set AWS_EC2_METADATA_DISABLED=true so that requests do not wait for it"
+	}
+	logger.Warn("no signing credentials: every upload request will answer 503 until the AWS credential chain finds some",
+		"error", err.Error(), "hint", hint)
+}
+
 // New builds gatepost from a validated configuration and binds its
 // listeners. Call Run to serve; if Run is never called, call Close.
 func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err error) {
@@ -110,10 +136,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if logger == nil {
 		logger = slog.Default()
 	}
-	signer, err := s3post.New(ctx, cfg.S3, opts.AWSOptions...)
+	store, err := s3store.New(ctx, cfg.S3, opts.AWSOptions...)
 	if err != nil {
 		return nil, err
 	}
+	go warnWithoutCredentials(ctx, store, logger, opts.getenv())
 	a := &App{logger: logger}
 	defer func() {
 		if err != nil {
@@ -156,7 +183,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
 	throttle := server.NewFailureThrottle(cfg.FailureLimits, trusted)
-	svc := server.NewService(cfg.Profiles, signer, logger,
+	svc := server.NewService(cfg.Profiles, store, logger,
 		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m))
 	tp := opts.TracerProvider
 	propagators := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
@@ -184,8 +211,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			return errors.New("the gRPC service is not serving")
 		}
-		if err := signer.Ready(ctx); err != nil {
-			return errors.New("signing credentials are unavailable")
+		if err := store.Ready(ctx); err != nil {
+			if errors.Is(err, objectstore.ErrCredentialsExpired) {
+				return errors.New("the signing credentials have expired")
+			}
+			return errors.New("no signing credentials: the AWS credential chain found none (see the log)")
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
@@ -63,8 +65,8 @@ func start(t *testing.T, changes ...func(*config.Config)) *started {
 	return startWith(t, app.Options{}, changes...)
 }
 
-// startWith is start with extra app options (Logger, Getenv and
-// AWSOptions are always the test's own).
+// startWith is start with extra app options (Logger and Getenv are always
+// the test's own; AWSOptions default to static credentials).
 func startWith(t *testing.T, extra app.Options, changes ...func(*config.Config)) *started {
 	t.Helper()
 	cfg := &config.Config{
@@ -97,6 +99,12 @@ func startWith(t *testing.T, extra app.Options, changes ...func(*config.Config))
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	awsOptions := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")),
+	}
+	if extra.AWSOptions != nil {
+		awsOptions = extra.AWSOptions
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, app.Options{
 		TracerProvider: extra.TracerProvider,
@@ -107,9 +115,7 @@ func startWith(t *testing.T, extra app.Options, changes ...func(*config.Config))
 		Logger:         slog.New(slog.NewJSONHandler(logs, nil)),
 		Getenv:         testEnv,
 		OpenAPI:        []byte(`{}`),
-		AWSOptions: []func(*awsconfig.LoadOptions) error{
-			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")),
-		},
+		AWSOptions:     awsOptions,
 	})
 	if err != nil {
 		cancel()
@@ -350,4 +356,35 @@ func getRaw(t *testing.T, s *started, pathAndQuery string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// TestNoCredentials: without signing credentials gatepost warns at
+// start-up, and presigns and /readyz say "no signing credentials" rather
+// than a bare "try again later".
+func TestNoCredentials(t *testing.T) {
+	t.Parallel()
+	none := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, errors.New("no credentials in this test")
+	})
+	s := startWith(t, app.Options{AWSOptions: []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(none)}})
+	code, body := s.rest(t, &gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png"})
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "no signing credentials") {
+		t.Errorf("REST presign without credentials: %d %s; want 503 saying no signing credentials", code, body)
+	}
+	_, err := s.client.CreatePresignedPost(s.authed(t.Context()), &gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png"})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "no signing credentials") {
+		t.Errorf("gRPC presign without credentials: %v; want Unavailable saying no signing credentials", err)
+	}
+	if code, body := getRaw(t, s, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no signing credentials") {
+		t.Errorf("/readyz without credentials: %d %s", code, body)
+	}
+	// The start-up warning comes from a check beside start-up: wait for it
+	// (bounded by the test's own deadline), not for a fixed time.
+	for !strings.Contains(s.logs.String(), `"msg":"no signing credentials`) {
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("no start-up warning; log:\n%s", s.logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -1,8 +1,7 @@
-package s3post
+package s3store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -14,15 +13,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
-// ErrCredentialsExpired is returned when the signing credentials expire
-// before a policy could be of any use.
-var ErrCredentialsExpired = errors.New("signing credentials have expired")
+var _ objectstore.Store = (*Store)(nil)
 
-// Signer signs presigned POST policies for one S3 endpoint.
-type Signer struct {
+// noCredentials wraps a failure of the SDK's credential chain.
+func noCredentials(err error) error {
+	return fmt.Errorf("%w: the AWS credential chain found none: %w", objectstore.ErrNoCredentials, err)
+}
+
+// Store is gatepost's object store on S3 (AWS or an S3-compatible
+// endpoint): it signs POST policies, PUT and part URLs, and makes the few
+// calls that reach the store (multipart create, list, complete, abort, and
+// HEAD).
+type Store struct {
 	client      *s3.Client
 	presign     *s3.PresignClient
 	credentials aws.CredentialsProvider
@@ -35,10 +41,10 @@ type Signer struct {
 
 // New loads AWS configuration through the SDK's default chain (environment,
 // shared config, web identity, container and instance roles), applies the
-// region, endpoint and addressing style from cfg, and returns a Signer.
+// region, endpoint and addressing style from cfg, and returns a Store.
 // Extra load options (for example static credentials in tests) are applied
 // after the region.
-func New(ctx context.Context, cfg config.S3, opts ...func(*awsconfig.LoadOptions) error) (*Signer, error) {
+func New(ctx context.Context, cfg config.S3, opts ...func(*awsconfig.LoadOptions) error) (*Store, error) {
 	opts = append([]func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}, opts...)
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -50,7 +56,7 @@ func New(ctx context.Context, cfg config.S3, opts ...func(*awsconfig.LoadOptions
 		}
 		o.UsePathStyle = cfg.PathStyle
 	})
-	return &Signer{
+	return &Store{
 		client: client, presign: s3.NewPresignClient(client), credentials: awsCfg.Credentials,
 		region: awsCfg.Region, now: time.Now,
 	}, nil
@@ -78,13 +84,13 @@ func notUTF8(p *uploadpolicy.Post) string {
 }
 
 // Ready reports whether credentials can be obtained now.
-func (s *Signer) Ready(ctx context.Context) error {
+func (s *Store) Ready(ctx context.Context) error {
 	creds, err := s.credentials.Retrieve(ctx)
 	if err != nil {
-		return fmt.Errorf("retrieve AWS credentials: %w", err)
+		return noCredentials(err)
 	}
 	if creds.Expired() {
-		return ErrCredentialsExpired
+		return objectstore.ErrCredentialsExpired
 	}
 	return nil
 }

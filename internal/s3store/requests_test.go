@@ -1,4 +1,4 @@
-package s3post_test
+package s3store_test
 
 import (
 	"net/url"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/internal/s3store"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
@@ -38,7 +38,7 @@ func TestSignPutPinsHeaders(t *testing.T) {
 			name: "plain",
 			put:  uploadpolicy.Put{Bucket: testBucket, Key: "a.txt", ContentType: "text/plain", ContentLength: 5, Expires: time.Minute},
 			want: map[string]string{
-				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3post.NoCopyETag,
+				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag,
 				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "",
 			},
 		},
@@ -51,7 +51,7 @@ func TestSignPutPinsHeaders(t *testing.T) {
 				ChecksumSHA256: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
 			},
 			want: map[string]string{
-				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3post.NoCopyETag,
+				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag,
 				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "",
 				"Cache-Control": "no-cache", "Content-Disposition": "attachment", "If-None-Match": "*",
 				"X-Amz-Meta-Owner": "alice", "X-Amz-Checksum-Sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
@@ -89,7 +89,7 @@ func TestSignUploadPartPinsCopyGuard(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SignUploadPart: %v", err)
 	}
-	want := map[string]string{"Content-Length": "5242880", "X-Amz-Copy-Source-If-Match": s3post.NoCopyETag}
+	want := map[string]string{"Content-Length": "5242880", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag}
 	if diff := cmp.Diff(want, got.Headers); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
 	}

@@ -1,4 +1,4 @@
-package s3post_test
+package s3store_test
 
 import (
 	"bytes"
@@ -26,7 +26,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gatepost/gatepost/internal/config"
-	"github.com/gatepost/gatepost/internal/s3post"
+	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/s3store"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
@@ -66,11 +67,11 @@ func TestMain(m *testing.M) {
 }
 
 // newSigner returns a Signer for testS3 that signs with provider.
-func newSigner(tb testing.TB, provider aws.CredentialsProvider) *s3post.Signer {
+func newSigner(tb testing.TB, provider aws.CredentialsProvider) *s3store.Store {
 	tb.Helper()
-	s, err := s3post.New(tb.Context(), testS3, awsconfig.WithCredentialsProvider(provider))
+	s, err := s3store.New(tb.Context(), testS3, awsconfig.WithCredentialsProvider(provider))
 	if err != nil {
-		tb.Fatalf("s3post.New: %v", err)
+		tb.Fatalf("s3store.New: %v", err)
 	}
 	return s
 }
@@ -409,7 +410,7 @@ func TestSignPostClampsToCredentials(t *testing.T) {
 		{
 			name:        "credentials already expired",
 			credsExpire: now.Add(-time.Minute),
-			wantErr:     s3post.ErrCredentialsExpired,
+			wantErr:     objectstore.ErrCredentialsExpired,
 		},
 	}
 	for _, tt := range tests {
@@ -518,7 +519,7 @@ func TestReady(t *testing.T) {
 			name:     "credentials expired",
 			provider: expiringProvider("t", time.Now().Add(-time.Minute)),
 			wantErr:  true,
-			wantIs:   s3post.ErrCredentialsExpired,
+			wantIs:   objectstore.ErrCredentialsExpired,
 		},
 	}
 	for _, tt := range tests {

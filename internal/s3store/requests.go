@@ -1,4 +1,4 @@
-package s3post
+package s3store
 
 import (
 	"context"
@@ -15,11 +15,9 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
-
-// ErrNoSuchUpload means the multipart upload does not exist (any more).
-var ErrNoSuchUpload = errors.New("no such multipart upload")
 
 // NoCopyETag is the value gatepost signs as x-amz-copy-source-if-match on
 // every PUT and UploadPart URL. No object has this ETag (ETags are hex
@@ -75,7 +73,7 @@ func expectedSigned(p *uploadpolicy.Put) []string {
 // metadata, checksum and pinned headers signed in, storage class STANDARD,
 // no tags, and a guard that makes any server-side copy fail. The URL never
 // outlives the credentials.
-func (s *Signer) SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
+func (s *Store) SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
 	if p.ContentLength < 1 {
 		// SigV4 signs no Content-Length (nor Content-Type) for an empty
 		// body: such a URL would accept any size.
@@ -131,10 +129,10 @@ func headers(h http.Header) map[string]string {
 }
 
 // clampExpiry cuts a presigned URL's lifetime to the credentials' own.
-func (s *Signer) clampExpiry(ctx context.Context, want time.Duration) (time.Duration, time.Time, error) {
+func (s *Store) clampExpiry(ctx context.Context, want time.Duration) (time.Duration, time.Time, error) {
 	creds, err := s.credentials.Retrieve(ctx)
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("retrieve AWS credentials: %w", err)
+		return 0, time.Time{}, noCredentials(err)
 	}
 	now := time.Now()
 	expiresAt := now.Add(want)
@@ -143,13 +141,13 @@ func (s *Signer) clampExpiry(ctx context.Context, want time.Duration) (time.Dura
 	}
 	d := expiresAt.Sub(now).Truncate(time.Second)
 	if d < time.Second {
-		return 0, time.Time{}, ErrCredentialsExpired
+		return 0, time.Time{}, objectstore.ErrCredentialsExpired
 	}
 	return d, now.Add(d).UTC().Truncate(time.Second), nil
 }
 
 // CreateMultipart starts a multipart upload and returns its upload id.
-func (s *Signer) CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error) {
+func (s *Store) CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error) {
 	out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket:      aws.String(m.Bucket),
 		Key:         aws.String(m.Key),
@@ -168,7 +166,7 @@ func (s *Signer) CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart)
 
 // SignUploadPart presigns the UploadPart request of one part, with its exact
 // Content-Length signed in.
-func (s *Signer) SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error) {
+func (s *Store) SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error) {
 	d, expiresAt, err := s.clampExpiry(ctx, expires)
 	if err != nil {
 		return nil, err
@@ -187,7 +185,7 @@ func (s *Signer) SignUploadPart(ctx context.Context, bucket, key, uploadID strin
 }
 
 // ListParts lists every uploaded part of a multipart upload.
-func (s *Signer) ListParts(ctx context.Context, bucket, key, uploadID string) ([]uploadpolicy.Part, error) {
+func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string) ([]uploadpolicy.Part, error) {
 	var parts []uploadpolicy.Part
 	p := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
@@ -215,13 +213,10 @@ func optional(v string) *string {
 	return aws.String(v)
 }
 
-// ErrExists means a conditional write found an object at the key.
-var ErrExists = errors.New("an object already exists at the key")
-
 // CompleteMultipart completes an upload from the given parts and returns
-// the object's ETag. With ifAbsent the store refuses (ErrExists) when the
+// the object's ETag. With ifAbsent the store refuses (objectstore.ErrExists) when the
 // key already holds an object.
-func (s *Signer) CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part, ifAbsent bool) (string, error) {
+func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part, ifAbsent bool) (string, error) {
 	completed := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
 		completed[i] = types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag)}
@@ -241,7 +236,7 @@ func (s *Signer) CompleteMultipart(ctx context.Context, bucket, key, uploadID st
 }
 
 // AbortMultipart aborts an upload and frees its parts.
-func (s *Signer) AbortMultipart(ctx context.Context, bucket, key, uploadID string) error {
+func (s *Store) AbortMultipart(ctx context.Context, bucket, key, uploadID string) error {
 	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
 	})
@@ -252,7 +247,7 @@ func (s *Signer) AbortMultipart(ctx context.Context, bucket, key, uploadID strin
 }
 
 // Head describes a stored object, or returns nil when there is none.
-func (s *Signer) Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error) {
+func (s *Store) Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled,
 	})
@@ -276,16 +271,16 @@ func (s *Signer) Head(ctx context.Context, bucket, key string) (*uploadpolicy.Ob
 }
 
 // storeError wraps a store error with what was being done, replacing
-// NoSuchUpload with ErrNoSuchUpload and a failed write condition with
-// ErrExists.
+// NoSuchUpload with objectstore.ErrNoSuchUpload and a failed write
+// condition with objectstore.ErrExists.
 func storeError(err error, format string, args ...any) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode() {
 		case "NoSuchUpload":
-			err = ErrNoSuchUpload
+			err = objectstore.ErrNoSuchUpload
 		case "PreconditionFailed", "ConditionalRequestConflict":
-			err = ErrExists
+			err = objectstore.ErrExists
 		}
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)

@@ -1,4 +1,4 @@
-package s3post
+package s3store
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
@@ -42,17 +43,19 @@ type signingKey struct {
 // and every form field a client must send. The policy never outlives the
 // credentials that sign it: with temporary credentials the expiry is cut to
 // theirs.
-func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
+func (s *Store) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
 	if what := notUTF8(p); what != "" {
 		return nil, fmt.Errorf("presign POST for s3://%s/%s: %s is not valid UTF-8", p.Bucket, p.Key, what)
+	}
+	// Credentials first: the bucket's URL comes from an SDK presign, which
+	// needs them too and would hide why it failed.
+	creds, err := s.credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("presign POST for s3://%s/%s: %w", p.Bucket, p.Key, noCredentials(err))
 	}
 	url, err := s.bucketURL(ctx, p.Bucket)
 	if err != nil {
 		return nil, err
-	}
-	creds, err := s.credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("presign POST for s3://%s/%s: retrieve AWS credentials: %w", p.Bucket, p.Key, err)
 	}
 	now := s.now().UTC()
 	expiration := now.Add(p.Expires)
@@ -64,7 +67,7 @@ func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpol
 	// Whole seconds: a 1 s profile may give a policy that ends within the
 	// current second; only one already past is refused.
 	if !expiration.After(now) {
-		return nil, ErrCredentialsExpired
+		return nil, objectstore.ErrCredentialsExpired
 	}
 
 	day := now.Format("20060102")
@@ -105,7 +108,7 @@ func (s *Signer) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpol
 // key returns kSigning for the secret and day, deriving it only when
 // either changed: kDate = HMAC("AWS4"+secret, day), kRegion, kService,
 // kSigning = HMAC(kService, "aws4_request").
-func (s *Signer) key(secret, day string) []byte {
+func (s *Store) key(secret, day string) []byte {
 	if k := s.signingKey.Load(); k != nil && k.day == day && k.secret == secret && k.region == s.region {
 		return k.key
 	}
@@ -126,7 +129,7 @@ func hmacSHA256(key []byte, data string) []byte {
 // bucketURL returns the POST URL of a bucket as the SDK's endpoint
 // resolution gives it (path or virtual-hosted style, custom endpoints),
 // asking the SDK once per bucket.
-func (s *Signer) bucketURL(ctx context.Context, bucket string) (string, error) {
+func (s *Store) bucketURL(ctx context.Context, bucket string) (string, error) {
 	if u, ok := s.bucketURLs.Load(bucket); ok {
 		return u.(string), nil
 	}

@@ -1,0 +1,54 @@
+// Package objectstore is what gatepost's service needs from an object
+// store: the Store interface, and the errors a Store returns that the
+// service answers callers with. The service (package server) depends on
+// this package only; the S3 adapter (package s3store) implements it, and
+// unit tests use fakes.
+package objectstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+)
+
+// Store signs uploads for, and answers questions about, one object store.
+// Methods that fail for a reason in this package wrap its error, so that
+// errors.Is finds it.
+type Store interface {
+	// SignPost signs a POST policy and returns its URL and form fields.
+	SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error)
+	// SignPut presigns a PUT of one object.
+	SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error)
+	// CreateMultipart starts a multipart upload and returns its id.
+	CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error)
+	// SignUploadPart presigns the upload of one part of the exact size.
+	SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error)
+	// ListParts lists the parts uploaded so far (ErrNoSuchUpload when the
+	// upload is gone).
+	ListParts(ctx context.Context, bucket, key, uploadID string) ([]uploadpolicy.Part, error)
+	// CompleteMultipart completes the upload from parts and returns the
+	// object's ETag; with ifAbsent it fails with ErrExists when the key
+	// already holds an object.
+	CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []uploadpolicy.Part, ifAbsent bool) (string, error)
+	// AbortMultipart aborts the upload and frees its parts.
+	AbortMultipart(ctx context.Context, bucket, key, uploadID string) error
+	// Head returns an object's metadata, or nil when there is none.
+	Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error)
+	// Ready reports whether the store can sign now (credentials at hand).
+	Ready(ctx context.Context) error
+}
+
+var (
+	// ErrNoSuchUpload: the multipart upload does not exist (completed,
+	// aborted, or never started).
+	ErrNoSuchUpload = errors.New("no such multipart upload")
+	// ErrExists: a conditional write found an object at the key.
+	ErrExists = errors.New("an object already exists at this key")
+	// ErrNoCredentials: no signing credentials could be obtained.
+	ErrNoCredentials = errors.New("no signing credentials")
+	// ErrCredentialsExpired: the signing credentials have expired, or
+	// expire before anything signed now could be used.
+	ErrCredentialsExpired = errors.New("signing credentials have expired")
+)
