@@ -90,9 +90,13 @@ type fakeStore struct {
 	fn  func(context.Context, *uploadpolicy.Post) (*uploadpolicy.Signed, error)
 	err error
 
+	// objects are what Head finds, by bucket/key.
+	objects map[string]*uploadpolicy.Object
+
 	mu          sync.Mutex
 	posts       []*uploadpolicy.Post
-	partsSigned int // part URLs signed
+	partsSigned int      // part URLs signed
+	heads       []string // bucket/key of every Head
 }
 
 func (f *fakeStore) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {

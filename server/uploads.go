@@ -327,6 +327,11 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 		return nil, err
 	}
 	key := req.GetKey()
+	if len(key) > objectkey.MaxKeyBytes {
+		// Before anything else looks at it: such a key can name no object,
+		// and must not reach the store or the log.
+		return nil, invalid("key", "is %d bytes; S3 keys are at most %d", len(key), objectkey.MaxKeyBytes)
+	}
 	if err := objectkey.Check(key); err != nil {
 		return nil, invalid("key", "%v", err)
 	}
