@@ -172,17 +172,21 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 			return ContextWithIdentity(ctx, id), nil
 		}
 	}
-	client := throttle.clientAddress(ctx) // "" without a throttle
-	if err := throttle.authBlocked(ctx, client); err != nil {
-		m.AuthFailed("throttled")
-		return nil, err
-	}
 	token, err := bearerFrom(ctx)
 	var id *auth.Identity
 	if err == nil {
 		id, err = a.Authenticate(ctx, token)
 	}
 	if err != nil {
+		// Only failures are throttled, so a valid token always works: an
+		// address may be shared (a NAT, an ingress whose hops are not
+		// trusted), and a stranger's bad tokens must not lock out its
+		// other callers.
+		client := throttle.clientAddress(ctx) // "" without a throttle
+		if err := throttle.authBlocked(ctx, client); err != nil {
+			m.AuthFailed("throttled")
+			return nil, err
+		}
 		challenge := `Bearer realm="gatepost"`
 		msg := auth.ErrInvalidToken.Error()
 		reason := "invalid_token"
