@@ -156,6 +156,11 @@ type identifiedStream struct {
 
 func (s *identifiedStream) Context() context.Context { return s.ctx }
 
+// maxReasonBytes bounds why an authentication failed in its log line:
+// enough for the library's reason and a JWKS URL, not for a caller's
+// 64 KiB token field.
+const maxReasonBytes = 512
+
 // authenticate returns ctx with the caller's identity, or the error to
 // answer with. Public methods (health, reflection) pass unchanged.
 func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle) (context.Context, error) {
@@ -199,7 +204,9 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 		m.AuthFailed(reason)
 		_ = grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", challenge))
 		if throttle.authFailed(client) {
-			attrs := []any{"method", fullMethod, "reason", err.Error(), "request_id", RequestIDFrom(ctx)}
+			// The reason can quote the caller's token (a JWT's kid, say), so
+			// it is cut to maxReasonBytes.
+			attrs := []any{"method", fullMethod, "reason", truncate(err.Error(), maxReasonBytes), "request_id", RequestIDFrom(ctx)}
 			if p, ok := peer.FromContext(ctx); ok {
 				attrs = append(attrs, "peer", p.Addr.String())
 			}

@@ -197,3 +197,28 @@ func TestRefusedCallLinesAreBounded(t *testing.T) {
 		t.Errorf("no line says %s", want)
 	}
 }
+
+// TestAuthFailureLinesAreBounded: a token whose fields are huge (a JWT
+// kid of 60 KiB) makes a failure line of bounded size.
+func TestAuthFailureLinesAreBounded(t *testing.T) {
+	t.Parallel()
+	keys := oneAPIKey(t, "good")
+	var logs syncBuffer
+	ic := AuthInterceptor(&quotingAuthenticator{keys}, jsonLogger(&logs), nil, testThrottle())
+	info := &grpc.UnaryServerInfo{FullMethod: "/gatepost.v1.UploadService/CreatePresignedPost"}
+	_, err := ic(from("192.0.2.9", strings.Repeat("k", 60<<10)), nil, info, func(context.Context, any) (any, error) { return "ok", nil })
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("a bad token: %v", err)
+	}
+	if n := len(logs.String()); n == 0 || n > 2*maxReasonBytes {
+		t.Errorf("the failure line is %d bytes, want at most %d:\n%.300s", n, 2*maxReasonBytes, logs.String())
+	}
+}
+
+// quotingAuthenticator refuses every token with a reason that quotes it,
+// as token libraries do with a kid they do not know.
+type quotingAuthenticator struct{ auth.Authenticator }
+
+func (quotingAuthenticator) Authenticate(_ context.Context, token string) (*auth.Identity, error) {
+	return nil, fmt.Errorf("%w: unknown kid %q", auth.ErrInvalidToken, token)
+}

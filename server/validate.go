@@ -220,14 +220,21 @@ func checkMetadata(md map[string]string, allowed []string, profile string) (map[
 // echo quotes a caller-supplied string for an error message, shortened and
 // with anything unprintable escaped.
 func echo(s string) string {
-	if len(s) > maxEchoBytes {
-		cut := maxEchoBytes
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return fmt.Sprintf("%q...", s[:cut])
+	if cut := truncate(s, maxEchoBytes); len(cut) < len(s) {
+		return fmt.Sprintf("%q...", cut)
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// truncate cuts s to at most n bytes, at a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // pinnedHeaders returns the standard headers the profile pins.
