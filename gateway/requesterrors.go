@@ -31,15 +31,22 @@ type queryParser struct{ runtime.DefaultQueryParser }
 
 var _ runtime.QueryParameterParser = (*queryParser)(nil)
 
-// Parse fills msg from values one parameter at a time, so that a failure
-// is known to belong to that parameter.
+// Parse fills msg from values with the default parser. Only when that
+// fails does it parse again one parameter at a time, into a scratch
+// message, to find the parameter the failure belongs to: a good request
+// costs what it did without this parser.
 func (p *queryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
+	err := p.DefaultQueryParser.Parse(msg, values, filter)
+	if err == nil {
+		return nil
+	}
 	for name, vs := range values {
-		if err := p.DefaultQueryParser.Parse(msg, url.Values{name: vs}, filter); err != nil {
-			return queryError(msg.ProtoReflect().Descriptor(), name, vs, err)
+		scratch := msg.ProtoReflect().New().Interface()
+		if one := p.DefaultQueryParser.Parse(scratch, url.Values{name: vs}, filter); one != nil {
+			return queryError(msg.ProtoReflect().Descriptor(), name, vs, one)
 		}
 	}
-	return nil
+	return err
 }
 
 // queryError explains why the query parameter name=vs does not fit.
@@ -123,12 +130,12 @@ var (
 func bodyError(md protoreflect.MessageDescriptor, err error) error {
 	text := err.Error()
 	if m := invalidValue.FindStringSubmatch(text); m != nil {
-		if path, fd := fieldByJSONName(md, m[1], ""); fd != nil {
+		if path, fd := fieldByJSONName(md, m[1]); fd != nil {
 			return fmt.Errorf("%s: %s, not %s", path, wanted(fd), m[2])
 		}
 	}
 	if m := duplicateField.FindStringSubmatch(text); m != nil {
-		if path, fd := fieldByJSONName(md, m[1], ""); fd != nil {
+		if path, fd := fieldByJSONName(md, m[1]); fd != nil {
 			return fmt.Errorf("%s: given more than once; give it once", path)
 		}
 	}
@@ -144,8 +151,8 @@ func bodyError(md protoreflect.MessageDescriptor, err error) error {
 // fieldByJSONName finds the field protojson calls name (its JSON name or
 // proto name) in md or the messages it contains, and returns its path in
 // proto names (for example "parts.part_number").
-func fieldByJSONName(md protoreflect.MessageDescriptor, name, prefix string) (string, protoreflect.FieldDescriptor) {
-	return findField(md, name, prefix, map[protoreflect.FullName]bool{})
+func fieldByJSONName(md protoreflect.MessageDescriptor, name string) (string, protoreflect.FieldDescriptor) {
+	return findField(md, name, "", map[protoreflect.FullName]bool{})
 }
 
 func findField(md protoreflect.MessageDescriptor, name, prefix string, seen map[protoreflect.FullName]bool) (string, protoreflect.FieldDescriptor) {
