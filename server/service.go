@@ -90,9 +90,9 @@ func NewService(profiles map[string]config.Profile, store objectstore.Store, log
 // retry-after header; nothing is signed for any of them. A signing failure
 // (for example no credentials) is Unavailable.
 func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*gatepostv1.CreatePresignedPostResponse, error) {
-	id, ok := IdentityFrom(ctx)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
+	id, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
 	}
 	post, profile, err := s.decide(ctx, req, id)
 	if err != nil {

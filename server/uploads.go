@@ -31,14 +31,13 @@ func WithUploadTokens(s *uploadtoken.Sealer) ServiceOption {
 	return func(svc *Service) { svc.tokens = s }
 }
 
-// caller returns the authenticated identity and the store, or the error to
-// answer with.
-func (s *Service) caller(ctx context.Context) (*auth.Identity, objectstore.Store, error) {
+// caller returns the authenticated identity, or the error to answer with.
+func (s *Service) caller(ctx context.Context) (*auth.Identity, error) {
 	id, ok := IdentityFrom(ctx)
 	if !ok {
-		return nil, nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
+		return nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
 	}
-	return id, s.store, nil
+	return id, nil
 }
 
 // storeFailed turns a store error into the caller's answer: the caller's
@@ -63,7 +62,7 @@ func (s *Service) storeFailed(ctx context.Context, what string, err error, attrs
 // CreatePresignedPut returns a presigned PUT with the exact size, type,
 // metadata and checksum signed in.
 func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.CreatePresignedPutRequest) (*gatepostv1.CreatePresignedPutResponse, error) {
-	id, store, err := s.caller(ctx)
+	id, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +85,7 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 		return nil, err
 	}
 	started := time.Now()
-	signed, err := store.SignPut(ctx, &uploadpolicy.Put{
+	signed, err := s.store.SignPut(ctx, &uploadpolicy.Put{
 		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, ContentLength: req.GetContentLength(),
 		Metadata: o.metadata, ChecksumSHA256: req.GetChecksumSha256(), Expires: o.profile.Expires,
 		Headers: pinnedHeaders(&o.profile), IfAbsent: !o.profile.MayOverwrite(),
@@ -106,7 +105,7 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 // CreateMultipartUpload starts a multipart upload of a declared size that
 // fits the profile, with a part size the server chooses.
 func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest) (*gatepostv1.CreateMultipartUploadResponse, error) {
-	id, store, err := s.caller(ctx)
+	id, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +128,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 		return nil, invalid("total_size", "%v", err)
 	}
 	started := time.Now()
-	uploadID, err := store.CreateMultipart(ctx, &uploadpolicy.Multipart{
+	uploadID, err := s.store.CreateMultipart(ctx, &uploadpolicy.Multipart{
 		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, Metadata: o.metadata,
 		TotalSize: total, PartSize: partSize, Headers: pinnedHeaders(&o.profile),
 	})
@@ -155,16 +154,16 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 
 // upload authenticates the caller of a multipart step and opens its upload
 // token.
-func (s *Service) upload(ctx context.Context, token string) (*auth.Identity, objectstore.Store, *uploadtoken.Upload, error) {
-	id, store, err := s.caller(ctx)
+func (s *Service) upload(ctx context.Context, token string) (*auth.Identity, *uploadtoken.Upload, error) {
+	id, err := s.caller(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	u, err := s.openUpload(id, token)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return id, store, u, nil
+	return id, u, nil
 }
 
 // openUpload checks an upload token and that it belongs to the caller, who
@@ -196,7 +195,7 @@ func (s *Service) openUpload(id *auth.Identity, token string) (*uploadtoken.Uplo
 // PresignUploadParts presigns UploadPart URLs, each with its part's exact
 // size.
 func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.PresignUploadPartsRequest) (*gatepostv1.PresignUploadPartsResponse, error) {
-	id, store, u, err := s.upload(ctx, req.GetUploadToken())
+	id, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +227,7 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 	for _, n := range numbers {
 		size := uploadpolicy.PartLength(u.TotalSize, u.PartSize, n)
 		started := time.Now()
-		signed, err := store.SignUploadPart(ctx, u.Bucket, u.Key, u.UploadID, n, size, expires)
+		signed, err := s.store.SignUploadPart(ctx, u.Bucket, u.Key, u.UploadID, n, size, expires)
 		s.metrics.Signed("upload_part", time.Since(started))
 		if err != nil {
 			return nil, s.storeFailed(ctx, "signing part URLs", err)
@@ -242,14 +241,14 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 // CompleteMultipartUpload completes the upload only when the store lists
 // exactly the declared parts, each of its exact size.
 func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.CompleteMultipartUploadRequest) (*gatepostv1.CompleteMultipartUploadResponse, error) {
-	id, store, u, err := s.upload(ctx, req.GetUploadToken())
+	id, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
 		return nil, err
 	}
 	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
-	parts, err := store.ListParts(ctx, u.Bucket, u.Key, u.UploadID)
+	parts, err := s.store.ListParts(ctx, u.Bucket, u.Key, u.UploadID)
 	if errors.Is(err, objectstore.ErrNoSuchUpload) {
 		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
 	}
@@ -266,7 +265,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	}
 	started := time.Now()
 	profile := s.profiles[u.Profile]
-	etag, err := store.CompleteMultipart(ctx, u.Bucket, u.Key, u.UploadID, parts, !profile.MayOverwrite())
+	etag, err := s.store.CompleteMultipart(ctx, u.Bucket, u.Key, u.UploadID, parts, !profile.MayOverwrite())
 	s.metrics.Signed("multipart_complete", time.Since(started))
 	if errors.Is(err, objectstore.ErrExists) {
 		return nil, status.Errorf(codes.AlreadyExists, "key: an object already exists at %s and profile %q does not overwrite; abort this upload or start one under another key", echo(u.Key), u.Profile)
@@ -297,14 +296,14 @@ func sameParts(given []*gatepostv1.CompletedPart, listed []uploadpolicy.Part) er
 
 // AbortMultipartUpload aborts the upload.
 func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.AbortMultipartUploadRequest) (*gatepostv1.AbortMultipartUploadResponse, error) {
-	id, store, u, err := s.upload(ctx, req.GetUploadToken())
+	id, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
 		return nil, err
 	}
 	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
-	err = store.AbortMultipart(ctx, u.Bucket, u.Key, u.UploadID)
+	err = s.store.AbortMultipart(ctx, u.Bucket, u.Key, u.UploadID)
 	if errors.Is(err, objectstore.ErrNoSuchUpload) {
 		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
 	}
@@ -318,7 +317,7 @@ func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.Abor
 // GetUpload describes an object under the caller's prefix and whether it
 // satisfies its profile.
 func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadRequest) (*gatepostv1.GetUploadResponse, error) {
-	id, store, err := s.caller(ctx)
+	id, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +340,7 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	if err := s.allow(ctx, id, name); err != nil {
 		return nil, err
 	}
-	obj, err := store.Head(ctx, profile.Bucket, key)
+	obj, err := s.store.Head(ctx, profile.Bucket, key)
 	if err != nil {
 		return nil, s.storeFailed(ctx, "reading the object", err)
 	}
