@@ -62,11 +62,23 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	if name == "help" {
 		return help(rest, c)
 	}
+	if cmd, ok := lookup(name); ok {
+		return cmd.run(ctx, rest, c)
+	}
+	return unknownCommand(name)
+}
+
+// lookup finds the command called name (help has no run function).
+func lookup(name string) (command, bool) {
 	for _, cmd := range commands() {
-		if cmd.name == name {
-			return cmd.run(ctx, rest, c)
+		if cmd.name == name && cmd.run != nil {
+			return cmd, true
 		}
 	}
+	return command{}, false
+}
+
+func unknownCommand(name string) error {
 	return usageError{error: fmt.Errorf("unknown command %q; `gatepost help` lists the commands", name)}
 }
 
@@ -85,17 +97,16 @@ func help(args []string, c cli) error {
 		if len(args) > 1 {
 			return usageError{error: fmt.Errorf("help takes one command name, not %q", args)}
 		}
-		for _, cmd := range commands() {
-			if cmd.name == args[0] && cmd.run != nil {
-				// Every command answers -h with its usage and flags.
-				err := cmd.run(context.Background(), []string{"-h"}, cli{getenv: func(string) string { return "" }, stdout: c.stdout, stderr: c.stdout})
-				if errors.Is(err, flag.ErrHelp) {
-					return nil
-				}
-				return err
-			}
+		cmd, ok := lookup(args[0])
+		if !ok {
+			return unknownCommand(args[0])
 		}
-		return usageError{error: fmt.Errorf("unknown command %q; `gatepost help` lists the commands", args[0])}
+		// Every command answers -h with its usage and flags.
+		err := cmd.run(context.Background(), []string{"-h"}, cli{getenv: func(string) string { return "" }, stdout: c.stdout, stderr: c.stdout})
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
 	}
 	w := c.stdout
 	fmt.Fprint(w, `gatepost hands out presigned S3 uploads (POST policies, PUT and multipart
@@ -132,12 +143,7 @@ func (u usageError) Unwrap() error { return u.error }
 
 // flagError wraps an error from FlagSet.Parse, which has printed it
 // already with the command's usage.
-func flagError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return usageError{error: err, shown: true}
-}
+func flagError(err error) error { return usageError{error: err, shown: true} }
 
 // alreadyShown reports whether err was printed where it happened.
 func alreadyShown(err error) bool {
@@ -167,10 +173,8 @@ func newFlagSet(name string, c cli) *flag.FlagSet {
 	fs := flag.NewFlagSet("gatepost "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
-		for _, cmd := range commands() {
-			if cmd.name == name {
-				fmt.Fprintf(fs.Output(), "Usage: gatepost %s %s\n\n%s.\n\nFlags:\n", name, cmd.usage, upperFirst(cmd.summary))
-			}
+		if cmd, ok := lookup(name); ok {
+			fmt.Fprintf(fs.Output(), "Usage: gatepost %s %s\n\n%s.\n\nFlags:\n", name, cmd.usage, upperFirst(cmd.summary))
 		}
 		fs.PrintDefaults()
 	}

@@ -29,26 +29,24 @@ func hashKey(_ context.Context, args []string, c cli) error {
 	if fs.NArg() > 0 {
 		return usageError{error: fmt.Errorf("hash-key takes no arguments, not %q (with -stdin it reads the key from standard input)", fs.Args())}
 	}
-	stdin, stdout := c.stdin, c.stdout
-	var key string
 	if *fromStdin {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
+		line, err := bufio.NewReader(c.stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read key: %w", err)
 		}
-		key = strings.TrimRight(line, "\r\n")
+		key := strings.TrimRight(line, "\r\n")
 		if key == "" {
 			return errors.New("no key on standard input")
 		}
-		fmt.Fprintln(stdout, auth.HashKey(key))
+		fmt.Fprintln(c.stdout, auth.HashKey(key))
 		return nil
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return err
 	}
-	key = "gp_" + base64.RawURLEncoding.EncodeToString(raw)
-	fmt.Fprintf(stdout, "key:    %s\nsha256: %s\n", key, auth.HashKey(key))
+	key := "gp_" + base64.RawURLEncoding.EncodeToString(raw)
+	fmt.Fprintf(c.stdout, "key:    %s\nsha256: %s\n", key, auth.HashKey(key))
 	return nil
 }
 

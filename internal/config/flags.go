@@ -18,13 +18,12 @@ import (
 // Mistakes in args or in a GATEPOST_* variable are *ArgsError; -h gives
 // flag.ErrHelp after printing the usage.
 func FromArgs(name string, args []string, getenv func(string) string, output io.Writer) (*Config, error) {
-	fs, f := serverFlags(name)
+	fs, v := serverFlags(name)
 	fs.SetOutput(output)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nRun the gatepost server: gRPC and REST, on the embedded default configuration\nunless -config names a file.\n\nFlags (each also read from GATEPOST_<FLAG>, for example GATEPOST_HTTP_ADDR):\n", name)
 		fs.PrintDefaults()
 	}
-	path, grpcAddr, httpAddr, region, endpoint, pathStyle := f.path, f.grpcAddr, f.httpAddr, f.region, f.endpoint, f.pathStyle
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -56,8 +55,8 @@ func FromArgs(name string, args []string, getenv func(string) string, output io.
 
 	var cfg *Config
 	var err error
-	if *path != "" {
-		cfg, err = Load(*path)
+	if *v.path != "" {
+		cfg, err = Load(*v.path)
 	} else {
 		cfg, err = Default()
 	}
@@ -65,19 +64,19 @@ func FromArgs(name string, args []string, getenv func(string) string, output io.
 		return nil, err
 	}
 	if set["grpc-addr"] {
-		cfg.GRPCAddr = *grpcAddr
+		cfg.GRPCAddr = *v.grpcAddr
 	}
 	if set["http-addr"] {
-		cfg.HTTPAddr = *httpAddr
+		cfg.HTTPAddr = *v.httpAddr
 	}
 	if set["s3-region"] {
-		cfg.S3.Region = *region
+		cfg.S3.Region = *v.region
 	}
 	if set["s3-endpoint"] {
-		cfg.S3.Endpoint = *endpoint
+		cfg.S3.Endpoint = *v.endpoint
 	}
 	if set["s3-path-style"] {
-		cfg.S3.PathStyle = *pathStyle
+		cfg.S3.PathStyle = *v.pathStyle
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
