@@ -202,9 +202,8 @@ func TestRefusedCallLinesAreBounded(t *testing.T) {
 // kid of 60 KiB) makes a failure line of bounded size.
 func TestAuthFailureLinesAreBounded(t *testing.T) {
 	t.Parallel()
-	keys := oneAPIKey(t, "good")
 	var logs syncBuffer
-	ic := AuthInterceptor(&quotingAuthenticator{keys}, jsonLogger(&logs), nil, testThrottle())
+	ic := AuthInterceptor(quotingAuthenticator{}, jsonLogger(&logs), nil, testThrottle())
 	info := &grpc.UnaryServerInfo{FullMethod: "/gatepost.v1.UploadService/CreatePresignedPost"}
 	_, err := ic(from("192.0.2.9", strings.Repeat("k", 60<<10)), nil, info, func(context.Context, any) (any, error) { return "ok", nil })
 	if status.Code(err) != codes.Unauthenticated {
@@ -217,7 +216,7 @@ func TestAuthFailureLinesAreBounded(t *testing.T) {
 
 // quotingAuthenticator refuses every token with a reason that quotes it,
 // as token libraries do with a kid they do not know.
-type quotingAuthenticator struct{ auth.Authenticator }
+type quotingAuthenticator struct{}
 
 func (quotingAuthenticator) Authenticate(_ context.Context, token string) (*auth.Identity, error) {
 	return nil, fmt.Errorf("%w: unknown kid %q", auth.ErrInvalidToken, token)

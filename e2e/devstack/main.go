@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gatepost/gatepost/e2e/seaweed"
+	"github.com/gatepost/gatepost/internal/config"
 )
 
 const bucket = "uploads"
@@ -148,9 +149,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := os.WriteFile(sample, []byte("hello from gatepost\n"), 0o644); err != nil {
 		return err
 	}
-	// One byte over the default profile's 10 MiB.
+	// One byte over the embedded default profile's max_bytes.
+	defaults, err := config.Default()
+	if err != nil {
+		return err
+	}
 	big := filepath.Join(dir, "too-big.txt")
-	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), maxBytes+1), 0o644); err != nil {
+	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), int(defaults.Profiles[config.DefaultProfile].MaxBytes)+1), 0o644); err != nil {
 		return err
 	}
 	cmds, err := commands(ctx, o, base, sample, big)
@@ -169,9 +174,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("gatepost exited: %v", err)
 	}
 }
-
-// maxBytes is the default profile's max_bytes.
-const maxBytes = 10 << 20
 
 // tryCommands are the shell commands the banner prints.
 type tryCommands struct {
@@ -192,11 +194,11 @@ func commands(ctx context.Context, o options, base, sample, big string) (*tryCom
 		jqUpload: fmt.Sprintf(`P=$(curl -s '%s') && curl -i $(echo "$P" | jq -r '.fields | to_entries[] | "--form-string \(.key)=\(.value)"') -F file=@%s "$(echo "$P" | jq -r .url)"`,
 			presignURL, sample),
 		check: fmt.Sprintf("%s -plaintext %s list", o.grpcurl, o.grpcAddr),
-		cli:   fmt.Sprintf("%s upload -server %s %s", o.gatepost, o.grpcAddr, sample),
+		cli:   cliUpload(o, sample),
 		page:  base + "/",
 		refusedType: fmt.Sprintf("curl -s '%s/v1/presign?%s'", base,
 			url.Values{"key": {"page.html"}, "content_type": {"text/html"}}.Encode()),
-		cliTooBig: fmt.Sprintf("%s upload -server %s %s", o.gatepost, o.grpcAddr, big),
+		cliTooBig: cliUpload(o, big),
 	}
 	// A ready-made upload command with the fields of a fresh presign, so it
 	// works without jq (valid for the profile's 15 minutes).
@@ -215,10 +217,16 @@ func commands(ctx context.Context, o options, base, sample, big string) (*tryCom
 	for _, k := range names {
 		fmt.Fprintf(&b, " \\\n     --form-string '%s=%s'", k, p.Fields[k])
 	}
-	fields := b.String()
-	c.upload = fmt.Sprintf("%s \\\n     -F file=@%s \\\n     %s", fields, sample, p.URL)
-	c.tooBig = fmt.Sprintf("%s \\\n     -F file=@%s \\\n     %s", fields, big, p.URL)
+	curlUpload := func(file string) string {
+		return fmt.Sprintf("%s \\\n     -F file=@%s \\\n     %s", b.String(), file, p.URL)
+	}
+	c.upload, c.tooBig = curlUpload(sample), curlUpload(big)
 	return c, nil
+}
+
+// cliUpload is the command that uploads file with gatepost's own client.
+func cliUpload(o options, file string) string {
+	return fmt.Sprintf("%s upload -server %s %s", o.gatepost, o.grpcAddr, file)
 }
 
 func printBanner(out io.Writer, o options, base string, store *seaweed.Server, c *tryCommands) {
@@ -250,7 +258,7 @@ gatepost is running (logs below; Ctrl-C stops everything)
 6. What the default profile refuses:
    a type browsers run as a page, which it does not list (400, content_type: "text/html" is not allowed):
    %[12]s
-   a file over its 10 MiB, sent with the same fields (S3 itself answers EntityTooLarge):
+   a file one byte over its max_bytes, sent with the same fields (S3 itself answers EntityTooLarge):
    %[13]s
    the same file through the CLI (gatepost refuses before any byte is sent, exit 3):
    %[14]s

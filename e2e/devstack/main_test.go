@@ -1,14 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
 // TestSmoke runs what `make run` runs, with -smoke: SeaweedFS, the gatepost
@@ -77,21 +77,25 @@ func TestInterrupt(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncBuffer{}
+	out, w := io.Pipe()
 	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{
+		err := run(ctx, []string{
 			"-gatepost", bins["GATEPOST_BIN"], "-grpcurl", bins["GATEPOST_GRPCURL"], "-weed", bins["GATEPOST_WEED"],
 			"-http-addr", httpAddr, "-grpc-addr", grpcAddr,
-		}, out)
+		}, w)
+		w.Close()
+		done <- err
 	}()
-	for !strings.Contains(out.String(), "gatepost is running") {
-		select {
-		case err := <-done:
-			t.Fatalf("run ended before the banner: %v\n%s", err, out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
+	lines := bufio.NewScanner(out)
+	for lines.Scan() && !strings.Contains(lines.Text(), "gatepost is running") {
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }() // the rest of the banner
+	select {
+	case err := <-done:
+		t.Fatalf("run ended before the banner: %v", err)
+	default:
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -122,22 +126,4 @@ func binaries(t *testing.T) map[string]string {
 		}
 	}
 	return bins
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -27,9 +27,6 @@ func TestStopLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := s.proc.Pid()
-	if len(s.sockets) != 4 {
-		t.Fatalf("sockets %q, want the four gRPC sockets", s.sockets)
-	}
 	for _, path := range s.sockets {
 		if _, err := os.Stat(path); err != nil {
 			t.Errorf("SeaweedFS no longer makes %s (%v): update the list in Start", path, err)
