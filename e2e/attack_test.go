@@ -146,6 +146,8 @@ func TestPresignedPutPinsWhatIsStored(t *testing.T) {
 			{"another Content-Disposition", "pinned", map[string]string{"Content-Disposition": "inline"}},
 			{"Content-Disposition left out", "pinned", map[string]string{"Content-Disposition": removed}},
 			{"another Cache-Control", "pinned", map[string]string{"Cache-Control": "public, max-age=31536000"}},
+			{"a Content-Encoding", "large", map[string]string{"Content-Encoding": "gzip"}},
+			{"a Content-Encoding in a pinned profile", "pinned", map[string]string{"Content-Encoding": "gzip"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -191,6 +193,9 @@ func (st *target) checkPinned(t *testing.T, key, profile string) {
 	if len(tags.TagSet) > 0 {
 		t.Errorf("the caller set tags %v", tags.TagSet)
 	}
+	if got := deref(head.ContentEncoding); got != "" {
+		t.Errorf("Content-Encoding %q was chosen by the caller", got)
+	}
 	if profile == "pinned" {
 		if got := deref(head.ContentDisposition); got != "attachment" {
 			t.Errorf("Content-Disposition = %q, want attachment", got)
@@ -228,6 +233,14 @@ func TestPostPinsWhatIsStored(t *testing.T) {
 			}, true},
 			{"a storage class field", func(t *testing.T, f []formField) []formField {
 				return append(f, formField{"x-amz-storage-class", "REDUCED_REDUNDANCY"})
+			}, true},
+			{"another Content-Encoding", func(t *testing.T, f []formField) []formField {
+				return setField(t, f, "Content-Encoding", "gzip")
+			}, false},
+			// A duplicate field: the store may check one copy and store
+			// another, so whatever it answers, nothing may stick.
+			{"a second Content-Encoding field", func(t *testing.T, f []formField) []formField {
+				return append(f, formField{"Content-Encoding", "gzip"})
 			}, true},
 		}
 		for i, tt := range tests {

@@ -260,7 +260,7 @@ func TestSamePolicyOverGRPCAndREST(t *testing.T) {
 	if d := viaREST.ExpiresAt.Sub(viaGRPC.GetExpiresAt().AsTime()); d < -2*time.Second || d > 2*time.Second {
 		t.Errorf("expires_at differ by %s", d)
 	}
-	wantFields := []string{"Content-Type", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature", "key", "policy", "x-amz-meta-owner"}
+	wantFields := []string{"Content-Encoding", "Content-Type", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature", "key", "policy", "x-amz-meta-owner"}
 	for _, fields := range []map[string]string{viaGRPC.GetFields(), viaREST.Fields} {
 		var names []string
 		for k := range fields {

@@ -261,7 +261,7 @@ func TestSignPost(t *testing.T) {
 
 			// The returned fields: exactly these names, no more, no less.
 			wantNames := []string{
-				"Content-Type", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature",
+				"Content-Encoding", "Content-Type", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature",
 				"key", "policy", "x-amz-meta-note", "x-amz-meta-origin",
 			}
 			if tt.token != "" {
@@ -286,6 +286,7 @@ func TestSignPost(t *testing.T) {
 			credential := testAccessKey + "/" + day + "/" + testRegion + "/s3/aws4_request"
 
 			wantFields := map[string]string{
+				"Content-Encoding":  "",
 				"Content-Type":      "image/png",
 				"X-Amz-Algorithm":   "AWS4-HMAC-SHA256",
 				"X-Amz-Credential":  credential,
@@ -316,6 +317,7 @@ func TestSignPost(t *testing.T) {
 				map[string]any{"key": post.Key},
 				map[string]any{"Content-Type": "image/png"},
 				[]any{"content-length-range", json.Number("1"), json.Number(strconv.Itoa(10 << 20))},
+				map[string]any{"Content-Encoding": ""},
 				map[string]any{"x-amz-meta-note": "hello world"},
 				map[string]any{"x-amz-meta-origin": "web-form"},
 			}

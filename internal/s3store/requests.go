@@ -28,13 +28,17 @@ const NoCopyETag = `"gatepost-no-copy"`
 
 // pinned are the headers signed into every PUT and UploadPart URL beyond
 // what the SDK signs from the input, so that a holder cannot add them
-// unsigned on a store that would honour them (seen on MinIO): an empty
-// x-amz-tagging (no tags) and the copy guard. Storage class is pinned
-// through the input.
+// unsigned on a store that would honour them: an empty x-amz-tagging (no
+// tags; MinIO applies unsigned tags), an empty Content-Encoding (every
+// store keeps an unsigned one, so a holder could store a small gzip that a
+// browser inflates to gigabytes, or aws-chunked framing) and the copy
+// guard. Storage class is pinned through the input.
 func pinned(tagging bool) func(*s3.PresignOptions) {
 	return func(po *s3.PresignOptions) {
 		po.ClientOptions = append(po.ClientOptions, func(o *s3.Options) {
-			o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("X-Amz-Copy-Source-If-Match", NoCopyETag))
+			o.APIOptions = append(o.APIOptions,
+				smithyhttp.SetHeaderValue("X-Amz-Copy-Source-If-Match", NoCopyETag),
+				smithyhttp.SetHeaderValue("Content-Encoding", ""))
 			if tagging {
 				o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("X-Amz-Tagging", ""))
 			}
@@ -43,7 +47,10 @@ func pinned(tagging bool) func(*s3.PresignOptions) {
 }
 
 // pinnedHeaders lists the headers every PUT URL must have signed.
-var pinnedHeaders = []string{"Content-Length", "Content-Type", "X-Amz-Copy-Source-If-Match", "X-Amz-Tagging", "X-Amz-Storage-Class"}
+var pinnedHeaders = []string{"Content-Length", "Content-Type", "Content-Encoding", "X-Amz-Copy-Source-If-Match", "X-Amz-Tagging", "X-Amz-Storage-Class"}
+
+// pinnedPartHeaders lists the headers every UploadPart URL must have signed.
+var pinnedPartHeaders = []string{"Content-Length", "Content-Encoding", "X-Amz-Copy-Source-If-Match"}
 
 // expectedSigned lists every header a PUT URL for p must have signed: the
 // fixed pins and those that depend on the request and profile. SignPut
@@ -178,8 +185,10 @@ func (s *Store) SignUploadPart(ctx context.Context, bucket, key, uploadID string
 	if err != nil {
 		return nil, fmt.Errorf("presign part %d of s3://%s/%s: %w", part, bucket, key, err)
 	}
-	if _, ok := req.SignedHeader["X-Amz-Copy-Source-If-Match"]; !ok {
-		return nil, fmt.Errorf("presign part %d of s3://%s/%s: the SDK did not sign the copy guard", part, bucket, key)
+	for _, h := range pinnedPartHeaders {
+		if _, ok := req.SignedHeader[h]; !ok {
+			return nil, fmt.Errorf("presign part %d of s3://%s/%s: the SDK did not sign %s", part, bucket, key, h)
+		}
 	}
 	return &uploadpolicy.SignedRequest{Method: req.Method, URL: req.URL, Headers: headers(req.SignedHeader), ExpiresAt: expiresAt}, nil
 }

@@ -23,7 +23,7 @@ func signedHeaderNames(t *testing.T, rawURL string) []string {
 }
 
 // TestSignPutPinsHeaders: a PUT URL signs the copy guard, an empty tag
-// set, the standard storage class and the profile's pinned headers, and
+// set, an empty Content-Encoding, the standard storage class and the profile's pinned headers, and
 // returns each for the client to send; none is hoisted into the query,
 // where a store would not hold the client to it.
 func TestSignPutPinsHeaders(t *testing.T) {
@@ -39,7 +39,7 @@ func TestSignPutPinsHeaders(t *testing.T) {
 			put:  uploadpolicy.Put{Bucket: testBucket, Key: "a.txt", ContentType: "text/plain", ContentLength: 5, Expires: time.Minute},
 			want: map[string]string{
 				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag,
-				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "",
+				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "", "Content-Encoding": "",
 			},
 		},
 		{
@@ -52,7 +52,7 @@ func TestSignPutPinsHeaders(t *testing.T) {
 			},
 			want: map[string]string{
 				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag,
-				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "",
+				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "", "Content-Encoding": "",
 				"Cache-Control": "no-cache", "Content-Disposition": "attachment", "If-None-Match": "*",
 				"X-Amz-Meta-Owner": "alice", "X-Amz-Checksum-Sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
 			},
@@ -81,7 +81,8 @@ func TestSignPutPinsHeaders(t *testing.T) {
 	}
 }
 
-// TestSignUploadPartPinsCopyGuard: every part URL signs the copy guard.
+// TestSignUploadPartPinsCopyGuard: every part URL signs the copy guard and
+// an empty Content-Encoding.
 func TestSignUploadPartPinsCopyGuard(t *testing.T) {
 	t.Parallel()
 	s := newSigner(t, staticProvider(""))
@@ -89,12 +90,14 @@ func TestSignUploadPartPinsCopyGuard(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SignUploadPart: %v", err)
 	}
-	want := map[string]string{"Content-Length": "5242880", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag}
+	want := map[string]string{"Content-Length": "5242880", "Content-Encoding": "", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag}
 	if diff := cmp.Diff(want, got.Headers); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
 	}
-	if !containsFold(signedHeaderNames(t, got.URL), "x-amz-copy-source-if-match") {
-		t.Errorf("the copy guard is not signed: %s", got.URL)
+	for name := range want {
+		if !containsFold(signedHeaderNames(t, got.URL), name) {
+			t.Errorf("%s is not signed: %s", name, got.URL)
+		}
 	}
 }
 

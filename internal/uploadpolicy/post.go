@@ -25,7 +25,7 @@ type Post struct {
 	// ChecksumSHA256 is the base64 SHA-256 the object must have, or "".
 	ChecksumSHA256 string
 	// Headers are the pinned standard headers (Cache-Control,
-	// Content-Disposition), or nil.
+	// Content-Disposition); Content-Encoding is always pinned empty.
 	Headers Headers
 	// Expires is how long the policy is accepted after signing.
 	Expires time.Duration
@@ -46,6 +46,12 @@ func (p *Post) pins(yield func(name, value string) bool) {
 		return
 	}
 	if v := p.Headers.ContentDisposition; v != "" && !yield("Content-Disposition", v) {
+		return
+	}
+	// Always pinned empty: a store keeps whatever Content-Encoding a form
+	// carries (SeaweedFS even one the policy does not cover), and a small
+	// gzip stored as such is inflated by every browser that reads it.
+	if !yield("Content-Encoding", "") {
 		return
 	}
 	if len(p.Metadata) <= 1 {

@@ -137,6 +137,7 @@ func TestPostConditions(t *testing.T) {
 				map[string]string{"key": "user-uploads/a.png"},
 				map[string]string{"Content-Type": "image/png"},
 				[]any{"content-length-range", int64(1), int64(10 << 20)},
+				map[string]string{"Content-Encoding": ""},
 			},
 		},
 		{
@@ -150,6 +151,7 @@ func TestPostConditions(t *testing.T) {
 				map[string]string{"key": "k"},
 				map[string]string{"Content-Type": "text/plain; charset=utf-8"},
 				[]any{"content-length-range", int64(0), int64(5 << 30)},
+				map[string]string{"Content-Encoding": ""},
 				map[string]string{"x-amz-meta-a-note": "hi"},
 				map[string]string{"x-amz-meta-origin": "web"},
 				map[string]string{"x-amz-meta-z": ""},
@@ -168,6 +170,7 @@ func TestPostConditions(t *testing.T) {
 				[]any{"content-length-range", int64(1), int64(9)},
 				map[string]string{"Cache-Control": "private, max-age=60"},
 				map[string]string{"Content-Disposition": "attachment"},
+				map[string]string{"Content-Encoding": ""},
 				map[string]string{"x-amz-meta-origin": "web"},
 			},
 		},
@@ -178,6 +181,7 @@ func TestPostConditions(t *testing.T) {
 				map[string]string{"key": "k"},
 				map[string]string{"Content-Type": "image/png"},
 				[]any{"content-length-range", int64(42), int64(42)},
+				map[string]string{"Content-Encoding": ""},
 			},
 		},
 	}
@@ -201,7 +205,7 @@ func TestPostFields(t *testing.T) {
 		{
 			name: "without metadata",
 			post: uploadpolicy.Post{Bucket: "uploads", Key: "user-uploads/a.png", ContentType: "image/png", MaxBytes: 10},
-			want: map[string]string{"Content-Type": "image/png"},
+			want: map[string]string{"Content-Type": "image/png", "Content-Encoding": ""},
 		},
 		{
 			name: "with metadata",
@@ -211,6 +215,7 @@ func TestPostFields(t *testing.T) {
 			},
 			want: map[string]string{
 				"Content-Type":      "text/plain; charset=utf-8",
+				"Content-Encoding":  "",
 				"x-amz-meta-origin": "web",
 				"x-amz-meta-a-note": "hi",
 			},
