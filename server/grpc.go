@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -31,12 +32,37 @@ const (
 	// headers; grpc-go's own default is 16 MiB, which let forty calls
 	// with huge authorization values hold 190 MB.
 	maxHeaderListBytes = 64 << 10
+	// handshakeTimeout bounds a connection's TLS and HTTP/2 handshake
+	// (grpc-go's default is 120 s), like the HTTP listener's read-header
+	// timeout.
+	handshakeTimeout = 5 * time.Second
 )
+
+// connectionLimits close connections that hold nothing or live too long:
+// one idle for 5 minutes, or older than 30 minutes (after a GOAWAY and a
+// grace period that lets calls in flight finish; clients reconnect, which
+// also spreads them over new replicas). Pings: a client may ping every 10
+// seconds at most, with or without calls, and one that does not answer
+// the server's pings (every 2 minutes of silence) within 20 s is dropped.
+var connectionLimits = struct {
+	server keepalive.ServerParameters
+	policy keepalive.EnforcementPolicy
+}{
+	server: keepalive.ServerParameters{
+		MaxConnectionIdle:     5 * time.Minute,
+		MaxConnectionAge:      30 * time.Minute,
+		MaxConnectionAgeGrace: MaxRPCDuration,
+		Time:                  2 * time.Minute,
+		Timeout:               20 * time.Second,
+	},
+	policy: keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true},
+}
 
 // NewGRPCServer returns a gRPC server that serves svc, grpc.health.v1 (all
 // services SERVING) and server reflection. Its interceptors, in order:
 // request ids, one log line per call, panic recovery (Internal), a deadline
-// on every call, and authentication of UploadService callers with authn.
+// on every call (streams too), and authentication of UploadService callers
+// with authn. Connections are bounded by connectionLimits.
 // It also returns the health server, so the caller can report NOT_SERVING
 // while shutting down.
 //
@@ -51,6 +77,9 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxHeaderListSize(maxHeaderListBytes),
+		grpc.ConnectionTimeout(handshakeTimeout),
+		grpc.KeepaliveParams(connectionLimits.server),
+		grpc.KeepaliveEnforcementPolicy(connectionLimits.policy),
 		// Reuse a pool of goroutines for streams: a fresh goroutine per call
 		// grows its stack anew each time, which profiling showed as ~10%
 		// of the CPU at high rates.
@@ -58,6 +87,7 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 		grpc.ChainUnaryInterceptor(interceptors...),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoverPanics(logger)),
+			StreamDeadlineInterceptor(MaxStreamDuration),
 			StreamAuthInterceptor(authn, logger, m, throttle)),
 	}, opts...)
 	srv := grpc.NewServer(opts...)

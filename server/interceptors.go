@@ -22,9 +22,15 @@ import (
 	"github.com/gatepost/gatepost/internal/metrics"
 )
 
-// MaxRPCDuration is the deadline every RPC gets when the caller sets none
-// or a later one.
+// MaxRPCDuration is the deadline every unary RPC gets when the caller sets
+// none or a later one.
 const MaxRPCDuration = 10 * time.Second
+
+// MaxStreamDuration bounds every streaming RPC (health Watch, reflection)
+// the same way: long enough for a grpcurl session or a health watcher,
+// which reconnects when its stream ends, short enough that a caller
+// cannot hold a stream and its goroutine for ever.
+const MaxStreamDuration = 5 * time.Minute
 
 // maxRequestIDBytes bounds a caller-supplied request id.
 const maxRequestIDBytes = 128
@@ -99,6 +105,20 @@ func DeadlineInterceptor(max time.Duration) grpc.UnaryServerInterceptor {
 			defer cancel()
 		}
 		return handler(ctx, req)
+	}
+}
+
+// StreamDeadlineInterceptor gives every streaming RPC a deadline of at most
+// max.
+func StreamDeadlineInterceptor(max time.Duration) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx := ss.Context()
+		if d, ok := ctx.Deadline(); ok && time.Until(d) <= max {
+			return handler(srv, ss)
+		}
+		ctx, cancel := context.WithTimeout(ctx, max)
+		defer cancel()
+		return handler(srv, &identifiedStream{ServerStream: ss, ctx: ctx})
 	}
 }
 
