@@ -38,6 +38,7 @@ type Service struct {
 	now        func() time.Time
 	tokens     *uploadtoken.Sealer
 	metrics    *metrics.Metrics
+	clients    *ClientAddresses
 }
 
 // WithMetrics records issued credentials, rate-limit hits and signing
@@ -53,6 +54,12 @@ type ServiceOption func(*Service)
 // limit of their own. Without it only profile limits apply.
 func WithRateLimit(r config.RateLimit) ServiceOption {
 	return func(s *Service) { s.globalRate = r }
+}
+
+// WithClientAddresses sets how audit lines name the client (by default
+// the nearest hop, believing no proxy).
+func WithClientAddresses(c *ClientAddresses) ServiceOption {
+	return func(s *Service) { s.clients = c }
 }
 
 // WithClock replaces time.Now for rate limits and upload token lifetimes
@@ -175,12 +182,8 @@ func (s *Service) auditLine(ctx context.Context, msg string, id *auth.Identity, 
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		// Set by the REST gateway to the HTTP client's address; a gRPC
-		// caller could send it too, so it is logged beside the peer.
-		if fwd := md.Get("x-forwarded-for"); len(fwd) > 0 {
-			attrs = append(attrs, slog.String("forwarded_for", fwd[len(fwd)-1]))
-		}
-	}
+	// The client as the throttle sees it: one address, never the caller's
+	// own X-Forwarded-For text.
+	attrs = append(attrs, slog.String("client", s.clients.Of(ctx)))
 	s.logger.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
 }

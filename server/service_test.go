@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -648,4 +649,29 @@ var anyone = &auth.Identity{Subject: auth.AnonymousSubject, Profiles: []string{c
 // caller in auth mode none.
 func anonymous(ctx context.Context) context.Context {
 	return ContextWithIdentity(ctx, anyone)
+}
+
+// TestAuditNamesOneClient: an audit line names the client as one address,
+// whatever X-Forwarded-For the caller sent (a long forged one included).
+func TestAuditNamesOneClient(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	trusted, err := config.ParsePrefixes([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(testProfiles(t), &fakeStore{}, slog.New(slog.NewJSONHandler(&logs, nil)),
+		WithClientAddresses(NewClientAddresses(trusted)))
+	forged := strings.Repeat("forged-hop, ", 2000)
+	ctx := metadata.NewIncomingContext(anonymous(t.Context()), metadata.Pairs("x-forwarded-for", forged+"198.51.100.1, 10.1.2.3"))
+	if _, err := svc.CreatePresignedPost(ctx, &gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png"}); err != nil {
+		t.Fatal(err)
+	}
+	log := logs.String()
+	if !strings.Contains(log, `"client":"198.51.100.1"`) {
+		t.Errorf("the audit line does not name the client 198.51.100.1:\n%s", log)
+	}
+	if strings.Contains(log, "forged-hop") || len(log) > 1024 {
+		t.Errorf("the audit line (%d bytes) carries the caller's X-Forwarded-For", len(log))
+	}
 }

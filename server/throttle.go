@@ -3,16 +3,12 @@ package server
 import (
 	"context"
 	"math"
-	"net"
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/gatepost/gatepost/internal/config"
@@ -29,15 +25,15 @@ import (
 type FailureThrottle struct {
 	limiter *ratelimit.Limiter
 	limits  config.FailureLimits
-	trusted []netip.Prefix
+	clients *ClientAddresses
 	now     func() time.Time
 }
 
 // NewFailureThrottle returns a throttle with the given limits (unset ones
-// take their defaults). trusted are the proxies whose X-Forwarded-For
-// names the client.
-func NewFailureThrottle(limits config.FailureLimits, trusted []netip.Prefix) *FailureThrottle {
-	return &FailureThrottle{limiter: ratelimit.New(), limits: limits.WithDefaults(), trusted: trusted, now: time.Now}
+// take their defaults); clients names the address a failed
+// authentication is charged to.
+func NewFailureThrottle(limits config.FailureLimits, clients *ClientAddresses) *FailureThrottle {
+	return &FailureThrottle{limiter: ratelimit.New(), limits: limits.WithDefaults(), clients: clients, now: time.Now}
 }
 
 // callerFault reports whether a call failed because of its request (as
@@ -107,55 +103,11 @@ func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
 	}
 }
 
-// clientAddress names the client an address-based limit applies to: the
-// gRPC peer's IP, or for REST (served in-process, so without a peer) the
-// HTTP client's address the gateway put last in x-forwarded-for. When that
-// address is a trusted proxy, the X-Forwarded-For entries are read from the
-// right, skipping trusted proxies, and the first other one is the client.
-//
-// Written here because it must combine grpc-go's peer with grpc-gateway's
-// metadata; the HTTP-only libraries that do this see neither.
+// clientAddress names the client an address-based limit applies to, or ""
+// without a throttle.
 func (f *FailureThrottle) clientAddress(ctx context.Context) string {
 	if f == nil {
 		return ""
 	}
-	var hops []string
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("x-forwarded-for") {
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				hops = append(hops, h)
-			}
-		}
-	}
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		host, _, err := net.SplitHostPort(p.Addr.String())
-		if err != nil {
-			host = p.Addr.String()
-		}
-		hops = append(hops, host)
-	}
-	if len(hops) == 0 {
-		return "unknown"
-	}
-	// Walk back from the nearest hop while it is a trusted proxy.
-	i := len(hops) - 1
-	for i > 0 && f.isTrusted(hops[i]) {
-		i--
-	}
-	return hops[i]
-}
-
-func (f *FailureThrottle) isTrusted(hop string) bool {
-	addr, err := netip.ParseAddr(hop)
-	if err != nil {
-		return false
-	}
-	addr = addr.Unmap()
-	for _, p := range f.trusted {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
+	return f.clients.Of(ctx)
 }

@@ -321,7 +321,7 @@ func TestAuditLogAndNoSecrets(t *testing.T) {
 			if n := strings.Count(logs, `"msg":"policy issued"`); n != 2 {
 				t.Errorf("%d audit lines, want 2:\n%s", n, logs)
 			}
-			for _, field := range []string{`"subject":"alice"`, `"profile":"default"`, `"bucket":"uploads"`, `"key":"user-uploads/a.txt"`, `"max_bytes":10485760`, `"expires_at"`, `"request_id"`, `"peer"`, `"forwarded_for"`} {
+			for _, field := range []string{`"subject":"alice"`, `"profile":"default"`, `"bucket":"uploads"`, `"key":"user-uploads/a.txt"`, `"max_bytes":10485760`, `"expires_at"`, `"request_id"`, `"peer"`, `"client":"127.0.0.1"`} {
 				if !strings.Contains(logs, field) {
 					t.Errorf("audit log lacks %s", field)
 				}

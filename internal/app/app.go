@@ -182,9 +182,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err != nil {
 		return nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
-	throttle := server.NewFailureThrottle(cfg.FailureLimits, trusted)
+	clients := server.NewClientAddresses(trusted)
+	throttle := server.NewFailureThrottle(cfg.FailureLimits, clients)
 	svc := server.NewService(cfg.Profiles, store, logger,
-		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m))
+		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m),
+		server.WithClientAddresses(clients))
 	tp := opts.TracerProvider
 	propagators := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	var grpcOpts []grpc.ServerOption
