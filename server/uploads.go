@@ -192,11 +192,25 @@ func (s *Service) openUpload(id *auth.Identity, token string) (*uploadtoken.Uplo
 	return u, nil
 }
 
+// sizeStillAllowed refuses to go on with an upload whose declared size the
+// profile no longer allows (its limits were lowered after the upload
+// started). Aborting such an upload stays possible.
+func (s *Service) sizeStillAllowed(u *uploadtoken.Upload) error {
+	p := s.profiles[u.Profile]
+	if u.TotalSize > p.MaxBytes || u.TotalSize < p.MinBytes {
+		return status.Errorf(codes.FailedPrecondition, "upload_token: the upload's %d bytes are outside profile %q's limits as configured now (%d to %d bytes); abort it", u.TotalSize, u.Profile, p.MinBytes, p.MaxBytes)
+	}
+	return nil
+}
+
 // PresignUploadParts presigns UploadPart URLs, each with its part's exact
 // size.
 func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.PresignUploadPartsRequest) (*gatepostv1.PresignUploadPartsResponse, error) {
 	id, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.sizeStillAllowed(u); err != nil {
 		return nil, err
 	}
 	numbers := req.GetPartNumbers()
@@ -243,6 +257,9 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.CompleteMultipartUploadRequest) (*gatepostv1.CompleteMultipartUploadResponse, error) {
 	id, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.sizeStillAllowed(u); err != nil {
 		return nil, err
 	}
 	if err := s.allow(ctx, id, u.Profile); err != nil {

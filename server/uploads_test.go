@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -171,7 +172,8 @@ func TestActiveTypeThroughWildcard(t *testing.T) {
 // TestUploadTokenMustFitItsProfile: a token sealed by gatepost's own
 // secret (say, leaked) still cannot aim part URLs, complete or abort at a
 // bucket or key outside its profile and the caller's prefix as configured
-// now.
+// now; one whose size the profile no longer allows can be aborted, but
+// not continued.
 func TestUploadTokenMustFitItsProfile(t *testing.T) {
 	t.Parallel()
 	profiles := testProfiles(t)
@@ -184,21 +186,26 @@ func TestUploadTokenMustFitItsProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := NewService(profiles, &fakeStore{}, discardLogger(), WithUploadTokens(sealer))
+	own := uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "big/anonymous/x.bin"}
 	for _, tt := range []struct {
 		name string
 		up   uploadtoken.Upload
+		size int64 // default 8 MiB
 		want codes.Code
+		// wantAbort, when set, differs from want.
+		wantAbort *codes.Code
 	}{
-		{"its own space", uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "big/anonymous/x.bin"}, codes.OK},
-		{"another bucket", uploadtoken.Upload{Profile: "big", Bucket: "misc", Key: "big/anonymous/x.bin"}, codes.PermissionDenied},
-		{"another subject's prefix", uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "big/bob/x.bin"}, codes.PermissionDenied},
-		{"outside the prefix", uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "elsewhere/x.bin"}, codes.PermissionDenied},
-		{"a profile that is gone", uploadtoken.Upload{Profile: "gone", Bucket: "big", Key: "big/anonymous/x.bin"}, codes.InvalidArgument},
+		{name: "its own space", up: own, want: codes.OK},
+		{name: "another bucket", up: uploadtoken.Upload{Profile: "big", Bucket: "misc", Key: "big/anonymous/x.bin"}, want: codes.PermissionDenied},
+		{name: "another subject's prefix", up: uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "big/bob/x.bin"}, want: codes.PermissionDenied},
+		{name: "outside the prefix", up: uploadtoken.Upload{Profile: "big", Bucket: "big", Key: "elsewhere/x.bin"}, want: codes.PermissionDenied},
+		{name: "a profile that is gone", up: uploadtoken.Upload{Profile: "gone", Bucket: "big", Key: "big/anonymous/x.bin"}, want: codes.InvalidArgument},
+		{name: "larger than the profile allows now", up: own, size: 2 << 40, want: codes.FailedPrecondition, wantAbort: ptr(codes.OK)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			u := tt.up
-			u.Subject, u.UploadID, u.TotalSize, u.PartSize = auth.AnonymousSubject, "upload-1", 8<<20, 8<<20
+			u.Subject, u.UploadID, u.TotalSize, u.PartSize = auth.AnonymousSubject, "upload-1", cmp.Or(tt.size, 8<<20), 8<<20
 			token, _, err := sealer.Seal(u, time.Now())
 			if err != nil {
 				t.Fatal(err)
@@ -207,9 +214,15 @@ func TestUploadTokenMustFitItsProfile(t *testing.T) {
 			if got := status.Code(err); got != tt.want {
 				t.Errorf("PresignUploadParts: %v; want %s", err, tt.want)
 			}
+			if tt.want != codes.OK {
+				_, err = svc.CompleteMultipartUpload(anonymous(t.Context()), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: token})
+				if got := status.Code(err); got != tt.want {
+					t.Errorf("CompleteMultipartUpload: %v; want %s", err, tt.want)
+				}
+			}
 			_, err = svc.AbortMultipartUpload(anonymous(t.Context()), &gatepostv1.AbortMultipartUploadRequest{UploadToken: token})
-			if got := status.Code(err); got != tt.want {
-				t.Errorf("AbortMultipartUpload: %v; want %s", err, tt.want)
+			if want := *cmp.Or(tt.wantAbort, &tt.want); status.Code(err) != want {
+				t.Errorf("AbortMultipartUpload: %v; want %s", err, want)
 			}
 		})
 	}
@@ -265,3 +278,5 @@ func TestGetUpload(t *testing.T) {
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
