@@ -72,8 +72,11 @@ var connectionLimits = struct {
 // throttle, when not nil, makes failed authentications and invalid
 // requests cost their sender (see FailureThrottle).
 func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	interceptors := Interceptors(authn, logger, m, throttle)
+	codec := newRequestCodec()
+	interceptors := append([]grpc.UnaryServerInterceptor{codec.TakeMalformed()}, Interceptors(authn, logger, m, throttle)...)
+	interceptors = append(interceptors, RefuseMalformed())
 	opts = append([]grpc.ServerOption{
+		grpc.ForceServerCodecV2(codec),
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxHeaderListSize(maxHeaderListBytes),

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
@@ -307,5 +308,57 @@ func TestStreamsEnd(t *testing.T) {
 	_, err = watch.Recv()
 	if code := status.Code(err); code != codes.Canceled && code != codes.DeadlineExceeded {
 		t.Errorf("the stream ended with %v, want Canceled or DeadlineExceeded", err)
+	}
+}
+
+// rawCodec sends and receives bytes as they are, to send what no protobuf
+// library would.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// TestMalformedRequest: bytes that are not a request message are the
+// caller's fault (InvalidArgument), not the server's (grpc-go's Internal),
+// and the next call on the connection is unaffected.
+func TestMalformedRequest(t *testing.T) {
+	t.Parallel()
+	conn := startGRPC(t, &fakeStore{})
+	method := gatepostv1.UploadService_CreatePresignedPost_FullMethodName
+	for _, tt := range []struct {
+		name       string
+		body       []byte
+		wantPrefix string
+	}{
+		{"truncated varint", []byte{0x08, 0xff}, "request: "},
+		{"field number zero", []byte{0x00, 0x01}, "request: "},
+		{"a length beyond the message", []byte{0x0a, 0x7f, 'a'}, "request: "},
+		// Parsed (grpc-go's codec does not check UTF-8), then refused by
+		// validation.
+		{"invalid UTF-8 in a string field", []byte{0x0a, 0x01, 0xff}, "key: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out []byte
+			err := conn.Invoke(t.Context(), method, &tt.body, &out, grpc.ForceCodecV2(rawCodec{}))
+			if got := status.Code(err); got != codes.InvalidArgument {
+				t.Errorf("Invoke: %v; want InvalidArgument", err)
+			}
+			if !strings.HasPrefix(status.Convert(err).Message(), tt.wantPrefix) {
+				t.Errorf("message %q does not start with the field", status.Convert(err).Message())
+			}
+		})
+	}
+	client := gatepostv1.NewUploadServiceClient(conn)
+	if _, err := client.CreatePresignedPost(t.Context(), &gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png"}); err != nil {
+		t.Errorf("a valid call after malformed ones: %v", err)
 	}
 }
