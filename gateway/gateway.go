@@ -35,6 +35,9 @@ type Options struct {
 	CORS config.CORS
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
+	// LoopbackHostsOnly refuses requests whose Host is not a loopback name
+	// or address (auth.mode none on loopback: see loopbackHostsOnly).
+	LoopbackHostsOnly bool
 }
 
 // New returns the HTTP handler of the gateway. svc is the service with
@@ -90,7 +93,11 @@ func New(ctx context.Context, svc gatepostv1.UploadServiceServer, opts Options) 
 		mux.Handle("GET /metrics", opts.Metrics)
 	}
 	serveWeb(mux)
-	return withCORS(mux, opts.CORS), nil
+	h := withCORS(mux, opts.CORS)
+	if opts.LoopbackHostsOnly {
+		h = loopbackHostsOnly(h)
+	}
+	return h, nil
 }
 
 // withCORS answers preflights and adds CORS headers for the configured

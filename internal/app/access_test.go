@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -343,6 +344,50 @@ func TestAuditLogAndNoSecrets(t *testing.T) {
 				if secret != "" && strings.Contains(logs, needle) {
 					t.Errorf("the log contains a secret (%.12s...):\n%s", secret, logs)
 				}
+			}
+		})
+	}
+}
+
+// TestLoopbackHostsWithoutAuth: with auth.mode none, a request whose Host
+// is another name (a DNS-rebinding page) is refused before any policy is
+// signed; with authentication on, or when an authenticating proxy is in
+// front, the Host is not gatepost's concern.
+func TestLoopbackHostsWithoutAuth(t *testing.T) {
+	t.Parallel()
+	none := func(c *config.Config) { c.Auth = config.Auth{Mode: config.AuthNone} }
+	behindProxy := func(c *config.Config) { c.Auth = config.Auth{Mode: config.AuthNone, AllowNoneBeyondLoopback: true} }
+	for _, tt := range []struct {
+		name   string
+		change func(*config.Config)
+		host   string
+		want   int
+	}{
+		{"none, loopback address", none, "", http.StatusOK},
+		{"none, localhost", none, "localhost", http.StatusOK},
+		{"none, a rebinding domain", none, "attacker.example:8080", http.StatusForbidden},
+		{"none behind an authenticating proxy", behindProxy, "uploads.example.com", http.StatusOK},
+		{"api_key, any host", func(*config.Config) {}, "uploads.example.com", http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := start(t, tt.change)
+			req, err := http.NewRequest(http.MethodGet, "http://"+s.app.HTTPAddr()+"/v1/presign?key=a.txt&content_type=text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			req.Header.Set("Authorization", "Bearer "+aliceKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("Host %q: %d %s, want %d", tt.host, resp.StatusCode, body, tt.want)
 			}
 		})
 	}

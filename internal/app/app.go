@@ -221,7 +221,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 		return nil
 	}
-	gwOpts := gateway.Options{OpenAPI: opts.OpenAPI, Ready: ready, CORS: cfg.CORS}
+	gwOpts := gateway.Options{
+		OpenAPI: opts.OpenAPI, Ready: ready, CORS: cfg.CORS,
+		LoopbackHostsOnly: cfg.Auth.Mode == config.AuthNone && !cfg.Auth.AllowNoneBeyondLoopback,
+	}
 	if metricsOnAPIPort(cfg) && m != nil {
 		gwOpts.Metrics = m.Handler()
 	}
