@@ -675,3 +675,40 @@ func TestAuditNamesOneClient(t *testing.T) {
 		t.Errorf("the audit line (%d bytes) carries the caller's X-Forwarded-For", len(log))
 	}
 }
+
+// TestProfileNamesDoNotLeak: a caller limited to some profiles gets the
+// same answer for another caller's profile and for one that does not
+// exist; a caller allowed every profile is told a name is unknown.
+func TestProfileNamesDoNotLeak(t *testing.T) {
+	t.Parallel()
+	svc := NewService(testProfiles(t), &fakeStore{}, discardLogger())
+	limited := &auth.Identity{Subject: "alice", Profiles: []string{config.DefaultProfile}}
+	ask := func(id *auth.Identity, profile string) error {
+		_, err := svc.CreatePresignedPost(ContextWithIdentity(t.Context(), id),
+			&gatepostv1.CreatePresignedPostRequest{Key: "a.png", ContentType: "image/png", Profile: profile})
+		return err
+	}
+	existing := ""
+	for name := range testProfiles(t) {
+		if name != config.DefaultProfile {
+			existing = name
+			break
+		}
+	}
+	if existing == "" {
+		t.Fatal("testProfiles has only the default profile")
+	}
+	forbidden, missing := status.Convert(ask(limited, existing)), status.Convert(ask(limited, "no-such-profile"))
+	if forbidden.Code() != codes.PermissionDenied || missing.Code() != codes.PermissionDenied {
+		t.Errorf("limited caller: %v for an existing profile, %v for a missing one; want PermissionDenied for both", forbidden.Err(), missing.Err())
+	}
+	if strings.ReplaceAll(forbidden.Message(), existing, "X") != strings.ReplaceAll(missing.Message(), "no-such-profile", "X") {
+		t.Errorf("the answers differ beyond the name: %q and %q", forbidden.Message(), missing.Message())
+	}
+	if st := status.Convert(ask(anyone, "no-such-profile")); st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), "profile: unknown") {
+		t.Errorf("caller allowed every profile: %v; want InvalidArgument, unknown profile", st.Err())
+	}
+	if st := status.Convert(ask(limited, "\xc0\x80")); st.Code() != codes.InvalidArgument {
+		t.Errorf("a profile name that is not UTF-8: %v; want InvalidArgument", st.Err())
+	}
+}

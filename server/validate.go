@@ -46,12 +46,18 @@ func (s *Service) profileFor(name string, id *auth.Identity) (string, config.Pro
 	if name == "" {
 		name = config.DefaultProfile
 	}
+	if !utf8.ValidString(name) {
+		return "", config.Profile{}, "", invalid("profile", "must be valid UTF-8")
+	}
+	// Permission next: a caller limited to some profiles gets the same
+	// answer for a profile that exists and one that does not, so it cannot
+	// list the others' profile names by probing.
+	if !id.MayUse(name) {
+		return "", config.Profile{}, "", status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %s", echo(id.Subject), echo(name))
+	}
 	profile, ok := s.profiles[name]
 	if !ok {
 		return "", config.Profile{}, "", invalid("profile", "unknown profile %s", echo(name))
-	}
-	if !id.MayUse(name) {
-		return "", config.Profile{}, "", status.Errorf(codes.PermissionDenied, "profile: subject %s may not use profile %q", echo(id.Subject), name)
 	}
 	// Each caller's keys live under its own prefix when the profile's
 	// prefix contains {subject}.

@@ -293,7 +293,6 @@ func TestBadInputBothTransports(t *testing.T) {
 		{"policy variable", &gatepostv1.CreatePresignedPostRequest{Key: "${filename}", ContentType: "text/plain"}, "key"},
 		{"control character", &gatepostv1.CreatePresignedPostRequest{Key: "a\x01b", ContentType: "text/plain"}, "key"},
 		{"too long", &gatepostv1.CreatePresignedPostRequest{Key: strings.Repeat("k", 1020), ContentType: "text/plain"}, "key"},
-		{"unknown profile", &gatepostv1.CreatePresignedPostRequest{Key: "a", ContentType: "text/plain", Profile: "admin"}, "profile"},
 		{"content type not allowed", &gatepostv1.CreatePresignedPostRequest{Key: "a", ContentType: "text/html; charset=utf-8x\x00"}, "content_type"},
 		{"content type off the list", &gatepostv1.CreatePresignedPostRequest{Key: "a", ContentType: "application/x-msdownload"}, "content_type"},
 		{"content type wildcard", &gatepostv1.CreatePresignedPostRequest{Key: "a", ContentType: "image/*"}, "content_type"},
