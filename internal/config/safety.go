@@ -8,8 +8,9 @@ import (
 
 // activeTypes are the media types a browser runs as a page or a script
 // when it opens them from the bucket's origin: HTML and XHTML, SVG (which
-// may carry scripts), XML (which may embed XHTML) and JavaScript. Types
-// ending in +xml are active too (see ActiveContentType).
+// may carry scripts), XML (which may embed XHTML), JavaScript, and
+// multipart/x-mixed-replace (whose parts a browser renders, HTML ones
+// included). Types ending in +xml are active too (see ActiveContentType).
 var activeTypes = []string{
 	"application/ecmascript",
 	"application/javascript",
@@ -19,6 +20,7 @@ var activeTypes = []string{
 	"application/xml",
 	"application/xslt+xml",
 	"image/svg+xml",
+	"multipart/x-mixed-replace",
 	"text/ecmascript",
 	"text/html",
 	"text/javascript",

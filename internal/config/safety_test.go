@@ -157,7 +157,7 @@ func TestActiveContentType(t *testing.T) {
 	t.Parallel()
 	for mt, want := range map[string]bool{
 		"text/html": true, "image/svg+xml": true, "application/javascript": true, "text/javascript": true,
-		"application/xhtml+xml": true, "text/xml": true, "application/atom+xml": true,
+		"application/xhtml+xml": true, "text/xml": true, "application/atom+xml": true, "multipart/x-mixed-replace": true,
 		"text/plain": false, "image/png": false, "application/pdf": false, "application/json": false, "text/csv": false,
 	} {
 		if got := config.ActiveContentType(mt); got != want {
