@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -350,6 +352,18 @@ func TestNoOverwrite(t *testing.T) {
 	})
 }
 
+// sseC returns the headers of server-side encryption with a key the
+// caller chose.
+func sseC() map[string]string {
+	key := bytes.Repeat([]byte{7}, 32)
+	sum := md5.Sum(key)
+	return map[string]string{
+		"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256",
+		"X-Amz-Server-Side-Encryption-Customer-Key":       base64.StdEncoding.EncodeToString(key),
+		"X-Amz-Server-Side-Encryption-Customer-Key-Md5":   base64.StdEncoding.EncodeToString(sum[:]),
+	}
+}
+
 // TestUnsignedAmzHeadersChangeNothing: whatever other x-amz-* header a
 // holder adds to a PUT URL, the store either refuses the request or stores
 // exactly what was signed.
@@ -365,6 +379,13 @@ func TestUnsignedAmzHeadersChangeNothing(t *testing.T) {
 			{"X-Amz-Object-Lock-Mode": "COMPLIANCE", "X-Amz-Object-Lock-Retain-Until-Date": "2099-01-01T00:00:00Z"},
 			{"X-Amz-Object-Lock-Legal-Hold": "ON"},
 			{"X-Amz-Metadata-Directive": "REPLACE"},
+			// aws-chunked framing announced without signing it: a store
+			// that decoded "hello" as chunks would store something else.
+			{"X-Amz-Content-Sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "X-Amz-Decoded-Content-Length": "3"},
+			{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "X-Amz-Decoded-Content-Length": "3"},
+			// SSE-C with the holder's own key: the application could not
+			// read the object (HEAD without the key fails).
+			sseC(),
 		} {
 			t.Run(itoa(i), func(t *testing.T) {
 				t.Parallel()
