@@ -2,19 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"math"
-	"strconv"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
@@ -22,7 +16,6 @@ import (
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/ratelimit"
-
 	"github.com/gatepost/gatepost/internal/uploadtoken"
 )
 
@@ -90,83 +83,6 @@ func NewService(profiles map[string]config.Profile, store objectstore.Store, log
 	return s
 }
 
-// CreatePresignedPost validates the request against its profile and the
-// caller's rights and returns a presigned POST upload. Invalid requests get
-// InvalidArgument naming the field, a profile the caller may not use gets
-// PermissionDenied, a caller over its rate gets ResourceExhausted with a
-// retry-after header; nothing is signed for any of them. A signing failure
-// (for example no credentials) is Unavailable.
-func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*gatepostv1.CreatePresignedPostResponse, error) {
-	id, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	post, profile, err := s.decide(ctx, req, id)
-	if err != nil {
-		return nil, err
-	}
-	started := time.Now()
-	signed, err := s.store.SignPost(ctx, post)
-	s.metrics.Signed("post", time.Since(started))
-	if err != nil {
-		return nil, s.storeFailed(ctx, "signing the upload policy", err, "bucket", post.Bucket, "key", post.Key)
-	}
-	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)
-	s.metrics.Issued(profile, "post")
-	return &gatepostv1.CreatePresignedPostResponse{
-		Url:              signed.URL,
-		Fields:           signed.Fields,
-		Key:              post.Key,
-		Bucket:           post.Bucket,
-		ExpiresAt:        timestamppb.New(signed.ExpiresAt),
-		MaxContentLength: post.MaxBytes,
-	}, nil
-}
-
-// allow applies the profile's rate limit, or the global one, to the
-// caller. A profile's own limit is counted per subject and profile.
-func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) error {
-	return s.allowN(ctx, id, profile, 1, "")
-}
-
-// allowN is allow for a call that issues n credentials (one token each).
-// field names the request field that asked for n, for the message when n
-// is more than the limit's burst, which no wait could ever allow.
-func (s *Service) allowN(ctx context.Context, id *auth.Identity, profile string, n int, field string) error {
-	// Every RPC passes here once it knows caller and profile: the place to
-	// put them on the trace.
-	trace.SpanFromContext(ctx).SetAttributes(
-		attribute.String("gatepost.subject", id.Subject), attribute.String("gatepost.profile", profile))
-	limit, own := s.limitFor(profile)
-	key := id.Subject
-	if own {
-		key = id.Subject + "\x00" + profile
-	}
-	if limit.Disabled {
-		return nil
-	}
-	ok, wait := s.limiter.AllowN(key, n, limit.RequestsPerSecond, limit.Burst, s.now())
-	if ok {
-		return nil
-	}
-	if n > limit.Burst {
-		return invalid(field, "%d in one call is more than your rate limit allows at once (%d); ask for at most %d per call", n, limit.Burst, limit.Burst)
-	}
-	s.metrics.RateLimited(profile)
-	seconds := int(math.Ceil(wait.Seconds()))
-	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(seconds)))
-	return status.Errorf(codes.ResourceExhausted, "rate limit exceeded for subject %s; retry after %ds", echo(id.Subject), seconds)
-}
-
-// limitFor returns the rate limit that applies to a profile: its own
-// (counted per subject and profile, own is true) or the global one.
-func (s *Service) limitFor(profile string) (limit config.RateLimit, own bool) {
-	if p := s.profiles[profile].RateLimit; p != nil {
-		return *p, true
-	}
-	return s.globalRate, false
-}
-
 // auditLine writes one audit line for an upload step: who, what, where,
 // until when; never the token, the signature or the policy. It uses typed
 // attributes (LogAttrs): it runs once per issued credential, and boxing
@@ -186,4 +102,32 @@ func (s *Service) auditLine(ctx context.Context, msg string, id *auth.Identity, 
 	// own X-Forwarded-For text.
 	attrs = append(attrs, slog.String("client", s.clients.Of(ctx)))
 	s.logger.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
+}
+
+// caller returns the authenticated identity, or the error to answer with.
+func (s *Service) caller(ctx context.Context) (*auth.Identity, error) {
+	id, ok := IdentityFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
+	}
+	return id, nil
+}
+
+// storeFailed turns a store error into the caller's answer: the caller's
+// own cancellation as such, anything else Unavailable (and logged), saying
+// when gatepost has no signing credentials, which retrying will not fix
+// until an operator provides them.
+// attrs say what the failed step was about (bucket, key) in the log line.
+func (s *Service) storeFailed(ctx context.Context, what string, err error, attrs ...any) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	s.logger.ErrorContext(ctx, what+" failed", append(attrs, "error", err, "request_id", RequestIDFrom(ctx))...)
+	switch {
+	case errors.Is(err, objectstore.ErrNoCredentials):
+		return status.Errorf(codes.Unavailable, "%s failed: gatepost has no signing credentials for the object store (its operator must provide them; /readyz says so too)", what)
+	case errors.Is(err, objectstore.ErrCredentialsExpired):
+		return status.Errorf(codes.Unavailable, "%s failed: gatepost's signing credentials have expired (its operator must renew them); try again later", what)
+	}
+	return status.Errorf(codes.Unavailable, "%s failed at the object store; try again later", what)
 }

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/objectkey"
@@ -148,38 +147,6 @@ func checkChecksum(v string) error {
 		return invalid("checksum_sha256", "must be the standard base64 of a 32-byte SHA-256 (44 characters)")
 	}
 	return nil
-}
-
-// decide validates every field of a POST request against its profile and
-// the caller's rights, before anything is signed, and returns what the
-// policy must pin and the profile's name.
-func (s *Service) decide(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, error) {
-	o, err := s.decideObject(ctx, id, config.MethodPost, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
-	if err != nil {
-		return nil, "", err
-	}
-	minBytes, maxBytes := o.profile.MinBytes, min(o.profile.MaxBytes, config.MaxPostBytes)
-	if req.ContentLength != nil {
-		n := req.GetContentLength()
-		if err := checkSize("content_length", n, o, config.MaxPostBytes, "single-upload"); err != nil {
-			return nil, "", err
-		}
-		minBytes, maxBytes = n, n
-	}
-	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
-		return nil, "", err
-	}
-	return &uploadpolicy.Post{
-		Bucket:         o.profile.Bucket,
-		Key:            o.key,
-		ContentType:    o.contentType,
-		MinBytes:       minBytes,
-		MaxBytes:       maxBytes,
-		Metadata:       o.metadata,
-		ChecksumSHA256: req.GetChecksumSha256(),
-		Headers:        pinnedHeaders(&o.profile),
-		Expires:        o.profile.Expires,
-	}, o.profileName, nil
 }
 
 // checkMetadata accepts only metadata names the profile allows (compared

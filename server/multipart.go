@@ -15,7 +15,6 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
-	"github.com/gatepost/gatepost/internal/objectkey"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 	"github.com/gatepost/gatepost/internal/uploadtoken"
@@ -29,77 +28,6 @@ const maxPartsPerCall = 1000
 // this replica).
 func WithUploadTokens(s *uploadtoken.Sealer) ServiceOption {
 	return func(svc *Service) { svc.tokens = s }
-}
-
-// caller returns the authenticated identity, or the error to answer with.
-func (s *Service) caller(ctx context.Context) (*auth.Identity, error) {
-	id, ok := IdentityFrom(ctx)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, auth.ErrNoToken.Error())
-	}
-	return id, nil
-}
-
-// storeFailed turns a store error into the caller's answer: the caller's
-// own cancellation as such, anything else Unavailable (and logged), saying
-// when gatepost has no signing credentials, which retrying will not fix
-// until an operator provides them.
-// attrs say what the failed step was about (bucket, key) in the log line.
-func (s *Service) storeFailed(ctx context.Context, what string, err error, attrs ...any) error {
-	if ctx.Err() != nil {
-		return status.FromContextError(ctx.Err()).Err()
-	}
-	s.logger.ErrorContext(ctx, what+" failed", append(attrs, "error", err, "request_id", RequestIDFrom(ctx))...)
-	switch {
-	case errors.Is(err, objectstore.ErrNoCredentials):
-		return status.Errorf(codes.Unavailable, "%s failed: gatepost has no signing credentials for the object store (its operator must provide them; /readyz says so too)", what)
-	case errors.Is(err, objectstore.ErrCredentialsExpired):
-		return status.Errorf(codes.Unavailable, "%s failed: gatepost's signing credentials have expired (its operator must renew them); try again later", what)
-	}
-	return status.Errorf(codes.Unavailable, "%s failed at the object store; try again later", what)
-}
-
-// CreatePresignedPut returns a presigned PUT with the exact size, type,
-// metadata and checksum signed in.
-func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.CreatePresignedPutRequest) (*gatepostv1.CreatePresignedPutResponse, error) {
-	id, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	o, err := s.decideObject(ctx, id, config.MethodPut, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
-	if err != nil {
-		return nil, err
-	}
-	if req.ContentLength == nil {
-		return nil, invalid("content_length", "required for a PUT upload (the exact size is signed in)")
-	}
-	if req.GetContentLength() < 1 {
-		// SigV4 leaves Content-Length (and Content-Type) out of the signed
-		// headers of an empty PUT, so its size could not be pinned.
-		return nil, invalid("content_length", "must be at least 1 byte for a PUT upload (use POST for empty files)")
-	}
-	if err := checkSize("content_length", req.GetContentLength(), o, config.MaxPostBytes, "single-upload"); err != nil {
-		return nil, err
-	}
-	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
-		return nil, err
-	}
-	started := time.Now()
-	signed, err := s.store.SignPut(ctx, &uploadpolicy.Put{
-		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, ContentLength: req.GetContentLength(),
-		Metadata: o.metadata, ChecksumSHA256: req.GetChecksumSha256(), Expires: o.profile.Expires,
-		Headers: pinnedHeaders(&o.profile), IfAbsent: !o.profile.MayOverwrite(),
-	})
-	s.metrics.Signed("put", time.Since(started))
-	if err != nil {
-		return nil, s.storeFailed(ctx, "signing the PUT URL", err)
-	}
-	s.metrics.Issued(o.profileName, "put")
-	s.auditLine(ctx, "put URL issued", id, o.profileName, o.profile.Bucket, o.key, req.GetContentLength(), signed.ExpiresAt)
-	return &gatepostv1.CreatePresignedPutResponse{
-		Url: signed.URL, Method: signed.Method, Headers: signed.Headers,
-		Key: o.key, Bucket: o.profile.Bucket, ExpiresAt: timestamppb.New(signed.ExpiresAt),
-	}, nil
 }
 
 // CreateMultipartUpload starts a multipart upload of a declared size that
@@ -329,81 +257,6 @@ func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.Abor
 	}
 	s.auditLine(ctx, "multipart upload aborted", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
 	return &gatepostv1.AbortMultipartUploadResponse{}, nil
-}
-
-// GetUpload describes an object under the caller's prefix and whether it
-// satisfies its profile.
-func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadRequest) (*gatepostv1.GetUploadResponse, error) {
-	id, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	name, profile, prefix, err := s.profileFor(req.GetProfile(), id)
-	if err != nil {
-		return nil, err
-	}
-	key := req.GetKey()
-	if len(key) > objectkey.MaxKeyBytes {
-		// Before anything else looks at it: such a key can name no object,
-		// and must not reach the store or the log.
-		return nil, invalid("key", "is %d bytes; S3 keys are at most %d", len(key), objectkey.MaxKeyBytes)
-	}
-	if err := objectkey.Check(key); err != nil {
-		return nil, invalid("key", "%v", err)
-	}
-	if !strings.HasPrefix(key, prefix) {
-		return nil, status.Errorf(codes.PermissionDenied, "key: %s is not under your prefix %q for profile %q", echo(key), prefix, name)
-	}
-	if err := s.allow(ctx, id, name); err != nil {
-		return nil, err
-	}
-	obj, err := s.store.Head(ctx, profile.Bucket, key)
-	if err != nil {
-		return nil, s.storeFailed(ctx, "reading the object", err)
-	}
-	resp := &gatepostv1.GetUploadResponse{Key: key, Bucket: profile.Bucket}
-	if obj == nil {
-		return resp, nil
-	}
-	resp.Exists = true
-	resp.Size = obj.Size
-	resp.ContentType = obj.ContentType
-	resp.Etag = obj.ETag
-	resp.ChecksumSha256 = obj.ChecksumSHA256
-	resp.Metadata = obj.Metadata
-	if !obj.LastModified.IsZero() {
-		resp.LastModified = timestamppb.New(obj.LastModified)
-	}
-	resp.Violations = violations(obj, &profile)
-	resp.SatisfiesProfile = len(resp.Violations) == 0
-	return resp, nil
-}
-
-// violations lists how a stored object breaks its profile's rules.
-func violations(obj *uploadpolicy.Object, p *config.Profile) []string {
-	var out []string
-	if obj.Size < p.MinBytes {
-		out = append(out, fmt.Sprintf("size %d is under the minimum of %d bytes", obj.Size, p.MinBytes))
-	}
-	if obj.Size > p.MaxBytes {
-		out = append(out, fmt.Sprintf("size %d is over the maximum of %d bytes", obj.Size, p.MaxBytes))
-	}
-	if _, mt, err := uploadpolicy.ParseContentType(obj.ContentType); err != nil || !uploadpolicy.ContentTypeAllowed(mt, p.ContentTypes) {
-		out = append(out, fmt.Sprintf("Content-Type %q is not allowed", obj.ContentType))
-	}
-	if want := p.ContentDisposition; want != "" && obj.ContentDisposition != want {
-		out = append(out, fmt.Sprintf("Content-Disposition %q is not the profile's %q", obj.ContentDisposition, want))
-	}
-	if want := p.CacheControl; want != "" && obj.CacheControl != want {
-		out = append(out, fmt.Sprintf("Cache-Control %q is not the profile's %q", obj.CacheControl, want))
-	}
-	for name := range obj.Metadata {
-		if !slices.Contains(p.MetadataKeys, strings.ToLower(name)) {
-			out = append(out, fmt.Sprintf("metadata %q is not allowed", name))
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // partsPerCall is the most part URLs one PresignUploadParts call of the

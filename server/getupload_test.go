@@ -1,0 +1,64 @@
+package server
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+)
+
+// TestGetUpload: GetUpload checks the key before asking the store, reports
+// absent and present objects, and lists how a present one breaks its
+// profile.
+func TestGetUpload(t *testing.T) {
+	t.Parallel()
+	store := &fakeStore{objects: map[string]*uploadpolicy.Object{
+		"uploads/incoming/ok.png":  {Size: 10, ContentType: "image/png", ETag: `"e"`},
+		"uploads/incoming/bad.png": {Size: 20 << 20, ContentType: "text/html"},
+	}}
+	svc := NewService(testProfiles(t), store, discardLogger())
+	tests := []struct {
+		name string
+		key  string
+		want codes.Code
+		// wantMsg is the start of the error message.
+		wantMsg        string
+		wantExists     bool
+		wantViolations int
+		wantHead       bool
+	}{
+		{name: "too long", key: "incoming/" + strings.Repeat("a", 2000), want: codes.InvalidArgument, wantMsg: "key: is 2009 bytes; S3 keys are at most 1024"},
+		{name: "empty", key: "", want: codes.InvalidArgument, wantMsg: "key: must not be empty"},
+		{name: "a dot segment", key: "incoming/../x.png", want: codes.InvalidArgument, wantMsg: "key: "},
+		{name: "outside the prefix", key: "other/ok.png", want: codes.PermissionDenied, wantMsg: `key: "other/ok.png" is not under your prefix`},
+		{name: "absent", key: "incoming/none.png", wantHead: true},
+		{name: "present and fitting", key: "incoming/ok.png", wantExists: true, wantHead: true},
+		{name: "present and breaking the profile", key: "incoming/bad.png", wantExists: true, wantViolations: 2, wantHead: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := svc.GetUpload(anonymous(t.Context()), &gatepostv1.GetUploadRequest{Key: tt.key})
+			if got := status.Code(err); got != tt.want || !strings.HasPrefix(status.Convert(err).Message(), tt.wantMsg) {
+				t.Fatalf("GetUpload(%.40q): %v; want %s starting %q", tt.key, err, tt.want, tt.wantMsg)
+			}
+			store.mu.Lock()
+			asked := slices.Contains(store.heads, "uploads/"+tt.key)
+			store.mu.Unlock()
+			if asked != tt.wantHead {
+				t.Errorf("the store was asked about the key: %t, want %t", asked, tt.wantHead)
+			}
+			if err != nil {
+				return
+			}
+			if resp.GetExists() != tt.wantExists || len(resp.GetViolations()) != tt.wantViolations ||
+				resp.GetSatisfiesProfile() != (tt.wantExists && tt.wantViolations == 0) {
+				t.Errorf("GetUpload = %v", resp)
+			}
+		})
+	}
+}

@@ -1,0 +1,78 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/auth"
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+)
+
+// CreatePresignedPost validates the request against its profile and the
+// caller's rights and returns a presigned POST upload. Invalid requests get
+// InvalidArgument naming the field, a profile the caller may not use gets
+// PermissionDenied, a caller over its rate gets ResourceExhausted with a
+// retry-after header; nothing is signed for any of them. A signing failure
+// (for example no credentials) is Unavailable.
+func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*gatepostv1.CreatePresignedPostResponse, error) {
+	id, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	post, profile, err := s.decide(ctx, req, id)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	signed, err := s.store.SignPost(ctx, post)
+	s.metrics.Signed("post", time.Since(started))
+	if err != nil {
+		return nil, s.storeFailed(ctx, "signing the upload policy", err, "bucket", post.Bucket, "key", post.Key)
+	}
+	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)
+	s.metrics.Issued(profile, "post")
+	return &gatepostv1.CreatePresignedPostResponse{
+		Url:              signed.URL,
+		Fields:           signed.Fields,
+		Key:              post.Key,
+		Bucket:           post.Bucket,
+		ExpiresAt:        timestamppb.New(signed.ExpiresAt),
+		MaxContentLength: post.MaxBytes,
+	}, nil
+}
+
+// decide validates every field of a POST request against its profile and
+// the caller's rights, before anything is signed, and returns what the
+// policy must pin and the profile's name.
+func (s *Service) decide(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, error) {
+	o, err := s.decideObject(ctx, id, config.MethodPost, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+	if err != nil {
+		return nil, "", err
+	}
+	minBytes, maxBytes := o.profile.MinBytes, min(o.profile.MaxBytes, config.MaxPostBytes)
+	if req.ContentLength != nil {
+		n := req.GetContentLength()
+		if err := checkSize("content_length", n, o, config.MaxPostBytes, "single-upload"); err != nil {
+			return nil, "", err
+		}
+		minBytes, maxBytes = n, n
+	}
+	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
+		return nil, "", err
+	}
+	return &uploadpolicy.Post{
+		Bucket:         o.profile.Bucket,
+		Key:            o.key,
+		ContentType:    o.contentType,
+		MinBytes:       minBytes,
+		MaxBytes:       maxBytes,
+		Metadata:       o.metadata,
+		ChecksumSHA256: req.GetChecksumSha256(),
+		Headers:        pinnedHeaders(&o.profile),
+		Expires:        o.profile.Expires,
+	}, o.profileName, nil
+}
