@@ -19,18 +19,27 @@ var fixedSigned = uploadpolicy.Signed{
 	ExpiresAt: time.Date(2026, 11, 20, 12, 30, 0, 0, time.UTC),
 }
 
-// fakeStore records every Post it is asked to sign and answers with
-// fixedSigned, err, or by calling fn when it is set.
+// fakeStore records every request it is asked to sign or send and
+// answers with fixed values, err, or by calling fn (POST) when it is set.
 type fakeStore struct {
 	fn  func(context.Context, *uploadpolicy.Post) (*uploadpolicy.Signed, error)
 	err error
 
 	// objects are what Head finds, by bucket/key.
 	objects map[string]*uploadpolicy.Object
+	// parts are what ListParts finds; existing makes CompleteMultipart
+	// answer ErrExists when it is asked not to overwrite.
+	parts    []uploadpolicy.Part
+	existing bool
 
 	mu          sync.Mutex
 	posts       []*uploadpolicy.Post
+	puts        []*uploadpolicy.Put
+	multiparts  []*uploadpolicy.Multipart
+	partSizes   []int64  // the size of every part URL signed
 	partsSigned int      // part URLs signed
+	completed   []string // bucket/key of every completed upload
+	aborted     []string // bucket/key of every aborted upload
 	heads       []string // bucket/key of every Head
 }
 
@@ -63,30 +72,54 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 
-func (f *fakeStore) SignPut(context.Context, *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
-	return &uploadpolicy.SignedRequest{Method: "PUT", URL: "http://127.0.0.1:9/put"}, nil
+func (f *fakeStore) SignPut(_ context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error) {
+	f.mu.Lock()
+	f.puts = append(f.puts, p)
+	f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &uploadpolicy.SignedRequest{
+		Method: "PUT", URL: "http://127.0.0.1:9/put", Headers: map[string]string{"Content-Type": p.ContentType},
+		ExpiresAt: fixedSigned.ExpiresAt,
+	}, nil
 }
 
-func (f *fakeStore) CreateMultipart(context.Context, *uploadpolicy.Multipart) (string, error) {
-	return "upload-1", nil
+func (f *fakeStore) CreateMultipart(_ context.Context, m *uploadpolicy.Multipart) (string, error) {
+	f.mu.Lock()
+	f.multiparts = append(f.multiparts, m)
+	f.mu.Unlock()
+	return "upload-1", f.err
 }
 
 func (f *fakeStore) SignUploadPart(_ context.Context, _, _, _ string, part int32, size int64, _ time.Duration) (*uploadpolicy.SignedRequest, error) {
 	f.mu.Lock()
 	f.partsSigned++
+	f.partSizes = append(f.partSizes, size)
 	f.mu.Unlock()
 	return &uploadpolicy.SignedRequest{Method: "PUT", URL: "http://127.0.0.1:9/part", Headers: map[string]string{"X-Amz-Copy-Source-If-Match": `"x"`}}, nil
 }
 
 func (f *fakeStore) ListParts(context.Context, string, string, string) ([]uploadpolicy.Part, error) {
-	return nil, nil
+	return slices.Clone(f.parts), f.err
 }
 
-func (f *fakeStore) CompleteMultipart(context.Context, string, string, string, []uploadpolicy.Part, bool) (string, error) {
+func (f *fakeStore) CompleteMultipart(_ context.Context, bucket, key, _ string, _ []uploadpolicy.Part, ifAbsent bool) (string, error) {
+	if f.existing && ifAbsent {
+		return "", objectstore.ErrExists
+	}
+	f.mu.Lock()
+	f.completed = append(f.completed, bucket+"/"+key)
+	f.mu.Unlock()
 	return `"etag"`, nil
 }
 
-func (f *fakeStore) AbortMultipart(context.Context, string, string, string) error { return nil }
+func (f *fakeStore) AbortMultipart(_ context.Context, bucket, key, _ string) error {
+	f.mu.Lock()
+	f.aborted = append(f.aborted, bucket+"/"+key)
+	f.mu.Unlock()
+	return nil
+}
 
 func (f *fakeStore) Head(_ context.Context, bucket, key string) (*uploadpolicy.Object, error) {
 	f.mu.Lock()
