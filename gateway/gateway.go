@@ -10,6 +10,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/rs/cors"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -40,10 +41,10 @@ type Options struct {
 	LoopbackHostsOnly bool
 }
 
-// New returns the HTTP handler of the gateway. svc is the service with
-// every gRPC interceptor applied (server.InProcess), which the REST routes
-// call in-process.
-func New(ctx context.Context, svc gatepostv1.UploadServiceServer, opts Options) (http.Handler, error) {
+// New returns the HTTP handler of the gateway. conn reaches the service
+// with every gRPC interceptor applied; gatepost passes server.InProcess,
+// so the REST routes call the service in-process.
+func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http.Handler, error) {
 	// Query parse errors name the parameter and say what it takes.
 	// grpc-gateway keeps the query parser in a package variable, whatever
 	// mux sets it: set it once, before any mux serves, so that gateways
@@ -61,7 +62,7 @@ func New(ctx context.Context, svc gatepostv1.UploadServiceServer, opts Options) 
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 	)
-	if err := gatepostv1.RegisterUploadServiceHandlerServer(ctx, gw, svc); err != nil {
+	if err := gatepostv1.RegisterUploadServiceHandlerClient(ctx, gw, gatepostv1.NewUploadServiceClient(conn)); err != nil {
 		return nil, fmt.Errorf("register UploadService routes: %w", err)
 	}
 

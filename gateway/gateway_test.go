@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatepost/gatepost/gateway"
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/server"
 )
 
 // codeService answers every call with the status code named by the
@@ -40,7 +41,7 @@ func (codeService) CreatePresignedPost(_ context.Context, req *gatepostv1.Create
 // svc (called in-process, as gatepost does through server.InProcess).
 func newGateway(t *testing.T, svc gatepostv1.UploadServiceServer, opts gateway.Options) *httptest.Server {
 	t.Helper()
-	h, err := gateway.New(t.Context(), svc, opts)
+	h, err := gateway.New(t.Context(), server.InProcess(svc, nil), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,10 @@ func (c *ClientAddresses) Of(ctx context.Context) string {
 		if err != nil {
 			break
 		}
-		client = addr.Unmap().String()
+		client = hops[i] // already an address: no new string
+		if addr.Is4In6() {
+			client = addr.Unmap().String()
+		}
 		if !c.isTrusted(addr) {
 			break
 		}

@@ -4,18 +4,34 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 )
 
-// InProcess wraps svc so that every call runs through the given
-// interceptors, as a call through a gRPC server would. The REST gateway
-// calls the service in-process through it (grpc-gateway's
-// RegisterUploadServiceHandlerServer), which skips a loopback gRPC round
-// trip per request while keeping authentication, validation, limits,
-// logging and metrics identical on both transports.
-func InProcess(svc gatepostv1.UploadServiceServer, interceptors []grpc.UnaryServerInterceptor) gatepostv1.UploadServiceServer {
-	return &inProcess{svc: svc, chain: chain(interceptors)}
+// InProcess returns a connection that calls svc's UploadService methods in
+// this process, each through the given interceptors, as a call through a
+// gRPC server would be. The REST gateway uses it as its client
+// (grpc-gateway's RegisterUploadServiceHandlerClient), which skips a
+// loopback gRPC round trip per request while keeping authentication,
+// validation, limits, logging and metrics identical on both transports.
+//
+// It dispatches through the generated service description, so a new RPC
+// needs nothing here: once svc implements it, REST reaches it.
+//
+// Written here because grpc-go offers no in-process transport for one
+// service (only bufconn, which still frames and encodes every message).
+func InProcess(svc gatepostv1.UploadServiceServer, interceptors []grpc.UnaryServerInterceptor) grpc.ClientConnInterface {
+	desc := &gatepostv1.UploadService_ServiceDesc
+	methods := make(map[string]grpc.MethodDesc, len(desc.Methods))
+	for _, m := range desc.Methods {
+		methods["/"+desc.ServiceName+"/"+m.MethodName] = m
+	}
+	return &inProcess{svc: svc, methods: methods, chain: chain(interceptors)}
 }
 
 // chain composes interceptors into one, outermost first, as
@@ -33,45 +49,81 @@ func chain(interceptors []grpc.UnaryServerInterceptor) grpc.UnaryServerIntercept
 }
 
 type inProcess struct {
-	gatepostv1.UnimplementedUploadServiceServer
-	svc   gatepostv1.UploadServiceServer
-	chain grpc.UnaryServerInterceptor
+	svc     gatepostv1.UploadServiceServer
+	methods map[string]grpc.MethodDesc
+	chain   grpc.UnaryServerInterceptor
 }
 
-// call runs one method of the service through the interceptor chain.
-func call[Req, Resp any](ctx context.Context, p *inProcess, method string, req *Req, h func(context.Context, *Req) (*Resp, error)) (*Resp, error) {
-	info := &grpc.UnaryServerInfo{Server: p.svc, FullMethod: "/" + gatepostv1.UploadService_ServiceDesc.ServiceName + "/" + method}
-	out, err := p.chain(ctx, req, info, func(ctx context.Context, r any) (any, error) { return h(ctx, r.(*Req)) })
-	if err != nil {
-		return nil, err
+var _ grpc.ClientConnInterface = (*inProcess)(nil)
+
+// Invoke runs one unary method: the caller's outgoing metadata becomes the
+// call's incoming metadata, headers and trailers the handler sets are
+// returned through the grpc.Header and grpc.Trailer call options, and the
+// request and response are copied, as a transport would.
+func (p *inProcess) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	desc, ok := p.methods[method]
+	if !ok {
+		return status.Errorf(codes.Unimplemented, "unknown method %s", method)
 	}
-	return out.(*Resp), nil
+	md, _ := metadata.FromOutgoingContext(ctx)
+	ctx = metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md)
+	stream := &collectedMetadata{method: method}
+	ctx = grpc.NewContextWithServerTransportStream(ctx, stream)
+	dec := func(in any) error {
+		shallowCopy(in.(proto.Message), args.(proto.Message))
+		return nil
+	}
+	resp, err := desc.Handler(p.svc, ctx, dec, p.chain)
+	for _, o := range opts {
+		switch o := o.(type) {
+		case grpc.HeaderCallOption:
+			*o.HeaderAddr = stream.header
+		case grpc.TrailerCallOption:
+			*o.TrailerAddr = stream.trailer
+		}
+	}
+	if err != nil {
+		return err
+	}
+	shallowCopy(reply.(proto.Message), resp.(proto.Message))
+	return nil
 }
 
-func (p *inProcess) CreatePresignedPost(ctx context.Context, r *gatepostv1.CreatePresignedPostRequest) (*gatepostv1.CreatePresignedPostResponse, error) {
-	return call(ctx, p, "CreatePresignedPost", r, p.svc.CreatePresignedPost)
+// shallowCopy sets every populated field of src in dst, a message of the
+// same type, sharing maps, lists and sub-messages instead of copying them
+// (proto.Merge would allocate them anew). Each side gives up its message
+// once copied: the gateway's request after the call, the handler's
+// response after it returns; and handlers do not change their requests.
+func shallowCopy(dst, src proto.Message) {
+	d := dst.ProtoReflect()
+	src.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		d.Set(fd, v)
+		return true
+	})
 }
 
-func (p *inProcess) CreatePresignedPut(ctx context.Context, r *gatepostv1.CreatePresignedPutRequest) (*gatepostv1.CreatePresignedPutResponse, error) {
-	return call(ctx, p, "CreatePresignedPut", r, p.svc.CreatePresignedPut)
+// NewStream refuses: UploadService has no streaming methods.
+func (p *inProcess) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, status.Error(codes.Unimplemented, "streaming methods are not served in process")
 }
 
-func (p *inProcess) CreateMultipartUpload(ctx context.Context, r *gatepostv1.CreateMultipartUploadRequest) (*gatepostv1.CreateMultipartUploadResponse, error) {
-	return call(ctx, p, "CreateMultipartUpload", r, p.svc.CreateMultipartUpload)
+// collectedMetadata is the grpc.ServerTransportStream of an in-process
+// call: it keeps what the handler and interceptors set.
+type collectedMetadata struct {
+	method          string
+	header, trailer metadata.MD
 }
 
-func (p *inProcess) PresignUploadParts(ctx context.Context, r *gatepostv1.PresignUploadPartsRequest) (*gatepostv1.PresignUploadPartsResponse, error) {
-	return call(ctx, p, "PresignUploadParts", r, p.svc.PresignUploadParts)
+func (s *collectedMetadata) Method() string { return s.method }
+
+func (s *collectedMetadata) SetHeader(md metadata.MD) error {
+	s.header = metadata.Join(s.header, md)
+	return nil
 }
 
-func (p *inProcess) CompleteMultipartUpload(ctx context.Context, r *gatepostv1.CompleteMultipartUploadRequest) (*gatepostv1.CompleteMultipartUploadResponse, error) {
-	return call(ctx, p, "CompleteMultipartUpload", r, p.svc.CompleteMultipartUpload)
-}
+func (s *collectedMetadata) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
 
-func (p *inProcess) AbortMultipartUpload(ctx context.Context, r *gatepostv1.AbortMultipartUploadRequest) (*gatepostv1.AbortMultipartUploadResponse, error) {
-	return call(ctx, p, "AbortMultipartUpload", r, p.svc.AbortMultipartUpload)
-}
-
-func (p *inProcess) GetUpload(ctx context.Context, r *gatepostv1.GetUploadRequest) (*gatepostv1.GetUploadResponse, error) {
-	return call(ctx, p, "GetUpload", r, p.svc.GetUpload)
+func (s *collectedMetadata) SetTrailer(md metadata.MD) error {
+	s.trailer = metadata.Join(s.trailer, md)
+	return nil
 }
