@@ -22,13 +22,13 @@ const PartsPerCall = 50
 // upload is aborted.
 func (c *Client) UploadMultipart(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest, r io.ReaderAt, parallel int, progress func(io.Reader) io.Reader) (*gatepostv1.CompleteMultipartUploadResponse, error) {
 	up := &gatepostv1.CreateMultipartUploadResponse{}
-	if err := c.call(ctx, "CreateMultipartUpload", req, up); err != nil {
+	if err := c.call(ctx, gatepostv1.UploadService_CreateMultipartUpload_FullMethodName, req, up); err != nil {
 		return nil, err
 	}
 	done, err := c.uploadParts(ctx, up, r, parallel, progress)
 	if err != nil {
 		// Free the parts; the caller's context may be cancelled already.
-		_ = c.call(context.WithoutCancel(ctx), "AbortMultipartUpload",
+		_ = c.call(context.WithoutCancel(ctx), gatepostv1.UploadService_AbortMultipartUpload_FullMethodName,
 			&gatepostv1.AbortMultipartUploadRequest{UploadToken: up.GetUploadToken()}, &gatepostv1.AbortMultipartUploadResponse{})
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipart
 		return nil, err
 	}
 	done := &gatepostv1.CompleteMultipartUploadResponse{}
-	if err := c.callRetrying(ctx, "CompleteMultipartUpload", &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()}, done); err != nil {
+	if err := c.callRetrying(ctx, gatepostv1.UploadService_CompleteMultipartUpload_FullMethodName, &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()}, done); err != nil {
 		return nil, err
 	}
 	return done, nil
@@ -86,7 +86,7 @@ func (c *Client) presignParts(ctx context.Context, cancel context.CancelCauseFun
 			numbers = append(numbers, n)
 		}
 		batch := &gatepostv1.PresignUploadPartsResponse{}
-		if err := c.callRetrying(ctx, "PresignUploadParts", &gatepostv1.PresignUploadPartsRequest{
+		if err := c.callRetrying(ctx, gatepostv1.UploadService_PresignUploadParts_FullMethodName, &gatepostv1.PresignUploadPartsRequest{
 			UploadToken: up.GetUploadToken(), PartNumbers: numbers,
 		}, batch); err != nil {
 			cancel(fmt.Errorf("presign parts %d to %d of %d: %w", numbers[0], numbers[len(numbers)-1], count, err))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,15 +23,18 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 )
 
-// restPaths are the REST routes of the POST-bodied RPCs (presigning has
-// its own GET, in presignREST).
+// restPaths are the REST routes of the POST-bodied RPCs the client calls,
+// by full method name (presigning has its own GET, in presignREST). A
+// test checks them against proto/gatepost/v1/upload_http.yaml.
 var restPaths = map[string]string{
-	"CreateMultipartUpload":   "/v1/multipart",
-	"PresignUploadParts":      "/v1/multipart/parts",
-	"CompleteMultipartUpload": "/v1/multipart/complete",
-	"AbortMultipartUpload":    "/v1/multipart/abort",
+	gatepostv1.UploadService_CreateMultipartUpload_FullMethodName:   "/v1/multipart",
+	gatepostv1.UploadService_PresignUploadParts_FullMethodName:      "/v1/multipart/parts",
+	gatepostv1.UploadService_CompleteMultipartUpload_FullMethodName: "/v1/multipart/complete",
+	gatepostv1.UploadService_AbortMultipartUpload_FullMethodName:    "/v1/multipart/abort",
 }
 
 // clientError lists the gRPC codes that are gatepost refusing a request
@@ -92,11 +96,17 @@ func (c *Client) restHTTP() *http.Client {
 	return c.rest
 }
 
-// call invokes one UploadService method over gRPC, or over REST (a POST
-// with the request as JSON) when UseREST is set.
-func (c *Client) call(ctx context.Context, method string, req, resp proto.Message) error {
+// call invokes one UploadService method (its full name, a generated
+// UploadService_*_FullMethodName) over gRPC, or over REST (a POST with the
+// request as JSON) when UseREST is set.
+func (c *Client) call(ctx context.Context, fullMethod string, req, resp proto.Message) error {
+	method := path.Base(fullMethod) // for messages
 	if c.UseREST {
-		return c.callREST(ctx, restPaths[method], req, resp)
+		route, ok := restPaths[fullMethod]
+		if !ok {
+			return fmt.Errorf("%s has no REST route in this client", method)
+		}
+		return c.callREST(ctx, route, req, resp)
 	}
 	conn, err := c.grpcConn()
 	if err != nil {
@@ -109,7 +119,7 @@ func (c *Client) call(ctx context.Context, method string, req, resp proto.Messag
 		header metadata.MD
 		remote peer.Peer
 	)
-	err = conn.Invoke(ctx, "/gatepost.v1.UploadService/"+method, req, resp, grpc.Header(&header), grpc.Peer(&remote))
+	err = conn.Invoke(ctx, fullMethod, req, resp, grpc.Header(&header), grpc.Peer(&remote))
 	if err == nil {
 		return nil
 	}
@@ -175,10 +185,10 @@ const (
 // callRetrying is call, retried after the wait gatepost asks for when it
 // answers ResourceExhausted, up to maxRateRetries times. It is for calls
 // in the middle of an upload, where giving up wastes what went up.
-func (c *Client) callRetrying(ctx context.Context, method string, req, resp proto.Message) error {
+func (c *Client) callRetrying(ctx context.Context, fullMethod string, req, resp proto.Message) error {
 	for attempt := 0; ; attempt++ {
 		proto.Reset(resp)
-		err := c.call(ctx, method, req, resp)
+		err := c.call(ctx, fullMethod, req, resp)
 		var g *GatepostError
 		if !errors.As(err, &g) || g.Code != codes.ResourceExhausted.String() || attempt == maxRateRetries || g.RetryAfter > maxRateWait {
 			return err
@@ -188,7 +198,7 @@ func (c *Client) callRetrying(ctx context.Context, method string, req, resp prot
 			wait = defaultRateWait
 		}
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return fmt.Errorf("waiting %v to retry %s: %w (after: %w)", wait, method, serr, err)
+			return fmt.Errorf("waiting %v to retry %s: %w (after: %w)", wait, path.Base(fullMethod), serr, err)
 		}
 	}
 }

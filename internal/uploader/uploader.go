@@ -104,7 +104,7 @@ func (c *Client) Presign(ctx context.Context, req *gatepostv1.CreatePresignedPos
 
 func (c *Client) presignGRPC(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*Presigned, []byte, error) {
 	resp := &gatepostv1.CreatePresignedPostResponse{}
-	if err := c.call(ctx, "CreatePresignedPost", req, resp); err != nil {
+	if err := c.call(ctx, gatepostv1.UploadService_CreatePresignedPost_FullMethodName, req, resp); err != nil {
 		return nil, nil, err
 	}
 	raw, err := protojson.MarshalOptions{UseProtoNames: true, Multiline: true}.Marshal(resp)
