@@ -27,7 +27,8 @@ var setQueryParser sync.Once
 
 // Options configures the gateway's handler.
 type Options struct {
-	// OpenAPI is served at /openapi.json when not empty.
+	// OpenAPI is served at /openapi.json when not empty; its paths also
+	// give the Allow header of a 405.
 	OpenAPI []byte
 	// Ready, when set, decides /readyz: nil means ready; the error's text
 	// is shown, so it must not carry secrets.
@@ -50,6 +51,10 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 	// mux sets it: set it once, before any mux serves, so that gateways
 	// built side by side (tests) do not race on it.
 	setQueryParser.Do(func() { runtime.SetQueryParameterParser(&queryParser{})(nil) })
+	routes, err := parseRouteMethods(opts.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
 	gw := runtime.NewServeMux(
 		// Field names in JSON match the query parameters and the proto:
 		// snake_case, every field present.
@@ -57,7 +62,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 		}}),
-		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithRoutingErrorHandler(routingError(routes)),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -181,20 +186,23 @@ func (c *challengeWriter) WriteHeader(code int) {
 // routingError answers a known path with the wrong method with 405 and an
 // Allow header (grpc-gateway's default is 501 Not Implemented, which tells
 // a client the server is broken rather than that the client is wrong).
-func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
-	if httpStatus == http.StatusMethodNotAllowed {
-		allow := http.MethodGet
-		if strings.HasPrefix(r.URL.Path, "/v1/multipart") {
-			allow = http.MethodPost
+func routingError(routes routeMethods) runtime.RoutingErrorHandlerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+		if httpStatus != http.StatusMethodNotAllowed {
+			runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+			return
 		}
-		w.Header().Set("Allow", allow)
+		allow := routes.allow(r.URL.Path)
+		msg := fmt.Sprintf("method %s not allowed", r.Method)
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+			msg += "; use " + allow
+		}
 		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{
 			HTTPStatus: http.StatusMethodNotAllowed,
-			Err:        status.Errorf(codes.Unimplemented, "method %s not allowed; use %s", r.Method, allow),
+			Err:        status.Error(codes.Unimplemented, msg),
 		})
-		return
 	}
-	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {

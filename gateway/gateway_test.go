@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -138,17 +139,34 @@ func TestQueryParameters(t *testing.T) {
 	}
 }
 
-// TestWrongMethod: a known path with another method is 405 with Allow: GET.
+// TestWrongMethod: a known path with another method is 405 with an Allow
+// header that the API description gives.
 func TestWrongMethod(t *testing.T) {
 	t.Parallel()
-	ts := newGateway(t, codeService{}, gateway.Options{})
-	resp, err := http.Post(ts.URL+"/v1/presign?key=OK", "text/plain", strings.NewReader("x"))
+	doc, err := os.ReadFile("../gen/gatepost/v1/upload.swagger.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
-		t.Errorf("POST /v1/presign = %d, Allow %q; want 405, GET", resp.StatusCode, resp.Header.Get("Allow"))
+	ts := newGateway(t, codeService{}, gateway.Options{OpenAPI: doc})
+	for _, tt := range []struct{ method, path, allow string }{
+		{http.MethodPost, "/v1/presign?key=OK", "GET"},
+		{http.MethodDelete, "/v1/presign-put", "GET"},
+		{http.MethodGet, "/v1/multipart", "POST"},
+		{http.MethodGet, "/v1/multipart/complete", "POST"},
+		{http.MethodPost, "/v1/uploads/a/b/c.txt", "GET"},
+	} {
+		req, err := http.NewRequest(tt.method, ts.URL+tt.path, strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s = %d, Allow %q; want 405, %s", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), tt.allow)
+		}
 	}
 }
 
