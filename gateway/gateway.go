@@ -107,8 +107,9 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 }
 
 // withCORS answers preflights and adds CORS headers for the configured
-// origins, with rs/cors. Only GET is offered, with the Authorization and
-// X-Request-Id headers, and the response headers a client may need.
+// origins, with rs/cors: GET (presigning, GetUpload) and POST (the
+// multipart routes), with the Authorization, Content-Type and X-Request-Id
+// headers, and the response headers a client may need.
 func withCORS(h http.Handler, c config.CORS) http.Handler {
 	if len(c.AllowedOrigins) == 0 {
 		return h

@@ -196,7 +196,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	var httpTLS *tls.Config
 	if cfg.TLS.Enabled() {
 		var grpcTLS *tls.Config
-		if httpTLS, grpcTLS, err = tlsConfigs(cfg.TLS); err != nil {
+		if httpTLS, grpcTLS, err = tlsConfigs(cfg.TLS, logger); err != nil {
 			return nil, err
 		}
 		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(grpcTLS)))
@@ -265,7 +265,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			"auth_mode", string(cfg.Auth.Mode))
 	}
 	a.httpServer = &http.Server{
-		// Every API call is a GET; a body is never needed, so cap it.
+		// Only the multipart routes take a body, a small JSON one: cap it.
 		Handler:           http.MaxBytesHandler(handler, maxBodyBytes),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -405,8 +405,8 @@ func (a *App) Close() {
 
 // tlsConfigs builds the HTTP and gRPC TLS configurations: one reloading
 // server certificate, and for gRPC the client CAs of mTLS.
-func tlsConfigs(c config.TLS) (httpTLS, grpcTLS *tls.Config, err error) {
-	loader, err := certreload.New(c.CertFile, c.KeyFile)
+func tlsConfigs(c config.TLS, logger *slog.Logger) (httpTLS, grpcTLS *tls.Config, err error) {
+	loader, err := certreload.New(c.CertFile, c.KeyFile, logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tls: %w", err)
 	}

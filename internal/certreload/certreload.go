@@ -5,6 +5,7 @@ package certreload
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -24,17 +25,20 @@ const checkEvery = time.Second
 type Loader struct {
 	certFile, keyFile string
 
+	logger            *slog.Logger
+
 	mu        sync.Mutex
 	cert      *tls.Certificate
 	certMod   time.Time
 	keyMod    time.Time
 	lastCheck time.Time
-	lastErr   error
 }
 
-// New loads the pair once and returns a Loader, or the load error.
-func New(certFile, keyFile string) (*Loader, error) {
-	l := &Loader{certFile: certFile, keyFile: keyFile}
+// New loads the pair once and returns a Loader, or the load error. Later
+// reloads are logged to logger: a failed one (the previous certificate is
+// kept) as a warning, once per change of the files.
+func New(certFile, keyFile string, logger *slog.Logger) (*Loader, error) {
+	l := &Loader{certFile: certFile, keyFile: keyFile, logger: logger}
 	if err := l.reload(time.Now()); err != nil {
 		return nil, err
 	}
@@ -49,17 +53,16 @@ func (l *Loader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) 
 	if now.Sub(l.lastCheck) >= checkEvery {
 		l.lastCheck = now
 		if certMod, keyMod, err := modTimes(l.certFile, l.keyFile); err == nil && (!certMod.Equal(l.certMod) || !keyMod.Equal(l.keyMod)) {
-			l.lastErr = l.reloadLocked(certMod, keyMod)
+			if err := l.reloadLocked(certMod, keyMod); err != nil {
+				// Not again until the files change once more.
+				l.certMod, l.keyMod = certMod, keyMod
+				l.logger.Warn("TLS certificate reload failed; serving the previous certificate until the files change again", "error", err)
+			} else {
+				l.logger.Info("TLS certificate reloaded", "cert_file", l.certFile, "not_after", l.cert.Leaf.NotAfter)
+			}
 		}
 	}
 	return l.cert, nil
-}
-
-// LastError is the error of the last failed reload (nil after a success).
-func (l *Loader) LastError() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lastErr
 }
 
 func (l *Loader) reload(now time.Time) error {

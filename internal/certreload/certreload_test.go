@@ -1,6 +1,7 @@
 package certreload_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,9 +9,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,7 +68,8 @@ func TestLoader(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	c1, k1 := selfSigned(t, 1)
 	setFiles(t, certFile, keyFile, c1, k1, time.Now().Add(-time.Hour))
-	l, err := certreload.New(certFile, keyFile)
+	logs := &syncBuffer{}
+	l, err := certreload.New(certFile, keyFile, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,18 +78,23 @@ func TestLoader(t *testing.T) {
 	}
 
 	// A broken pair (new certificate, old key) keeps the last good one and
-	// reports the error.
+	// is logged, once.
 	c2, k2 := selfSigned(t, 2)
 	setFiles(t, certFile, keyFile, c2, k1, time.Now().Add(-30*time.Minute))
 	deadline := time.Now().Add(5 * time.Second)
-	for l.LastError() == nil && time.Now().Before(deadline) {
+	for !strings.Contains(logs.String(), "reload failed") && time.Now().Before(deadline) {
 		if got := serialOf(t, l); got != 1 {
 			t.Fatalf("a broken pair replaced the certificate (serial %d)", got)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if l.LastError() == nil {
-		t.Fatal("the broken pair was never reported")
+	if !strings.Contains(logs.String(), "reload failed") {
+		t.Fatalf("the broken pair was never logged:\n%s", logs)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the next check
+	serialOf(t, l)
+	if n := strings.Count(logs.String(), "reload failed"); n != 1 {
+		t.Errorf("the same broken pair was logged %d times, want once", n)
 	}
 
 	// The fixed pair is picked up.
@@ -95,11 +105,29 @@ func TestLoader(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := l.LastError(); err != nil {
-		t.Errorf("LastError after a good reload: %v", err)
+	if !strings.Contains(logs.String(), "TLS certificate reloaded") {
+		t.Errorf("the good reload was not logged:\n%s", logs)
 	}
 
-	if _, err := certreload.New(filepath.Join(dir, "missing.crt"), keyFile); err == nil {
+	if _, err := certreload.New(filepath.Join(dir, "missing.crt"), keyFile, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("New accepted a missing certificate")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
