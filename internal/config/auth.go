@@ -2,7 +2,6 @@ package config
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -37,8 +36,6 @@ const (
 	DefaultJWKSTimeout      = 5 * time.Second
 	DefaultJWKSMinRefresh   = time.Minute
 	DefaultProfilesClaim    = "gatepost_profiles"
-	DefaultRequestsPerSec   = 50
-	DefaultBurst            = 100
 	subjectPlaceholder      = "{subject}"
 	subjectPlaceholderValue = "subject"
 )
@@ -96,42 +93,6 @@ type MTLS struct {
 	Profiles map[string][]string `yaml:"profiles"`
 }
 
-// TLS configures TLS on both listeners.
-type TLS struct {
-	// CertFile and KeyFile are the server's PEM certificate (chain) and key;
-	// both or neither. They are reloaded when the files change.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ClientCAFile, when set, lets gRPC callers present client
-	// certificates signed by these CAs (mTLS).
-	ClientCAFile string `yaml:"client_ca_file"`
-	// ClientAuth is "request" (a certificate is verified when given; the
-	// default) or "require" (callers without one are refused).
-	ClientAuth string `yaml:"client_auth"`
-}
-
-// Enabled reports whether TLS is configured.
-func (t *TLS) Enabled() bool { return t.CertFile != "" }
-
-func (t *TLS) validate(auth *Auth) []error {
-	var errs []error
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		errs = append(errs, errors.New("tls: set both cert_file and key_file, or neither"))
-	}
-	if t.ClientCAFile != "" && t.CertFile == "" {
-		errs = append(errs, errors.New("tls.client_ca_file: needs cert_file and key_file"))
-	}
-	switch t.ClientAuth {
-	case "", "request", "require":
-	default:
-		errs = append(errs, fmt.Errorf("tls.client_auth: %q is not one of request, require", t.ClientAuth))
-	}
-	if auth.MTLS.Enabled && t.ClientCAFile == "" {
-		errs = append(errs, errors.New("auth.mtls.enabled: needs tls.client_ca_file"))
-	}
-	return errs
-}
-
 // APIKey is one accepted API key, stored by its SHA-256 only.
 type APIKey struct {
 	// Subject names the caller; it appears in logs and in {subject}.
@@ -173,39 +134,6 @@ type JWT struct {
 	ProfilesClaim string `yaml:"profiles_claim"`
 }
 
-// Multipart configures multipart uploads.
-type Multipart struct {
-	// TokenSecretEnv names the environment variable holding the secret
-	// (at least 32 bytes) that signs upload tokens. All replicas need the
-	// same one; without it each process makes a random secret, and an
-	// upload must then be finished on the replica that started it.
-	TokenSecretEnv string `yaml:"token_secret_env"`
-	// TokenExpires is how long an upload token is accepted (0: 24h).
-	TokenExpires time.Duration `yaml:"token_expires"`
-}
-
-// RateLimit is a token bucket per subject.
-type RateLimit struct {
-	// RequestsPerSecond is the refill rate; 0 means the default (10).
-	RequestsPerSecond float64 `yaml:"requests_per_second"`
-	// Burst is the bucket size; 0 means the default (20).
-	Burst int `yaml:"burst"`
-	// Disabled turns the limit off.
-	Disabled bool `yaml:"disabled"`
-}
-
-// CORS configures cross-origin access to the REST API from browsers.
-type CORS struct {
-	// AllowedOrigins are the origins (scheme://host[:port]) whose pages may
-	// call the REST API; "*" allows any (not with AllowCredentials).
-	AllowedOrigins []string `yaml:"allowed_origins"`
-	// AllowCredentials lets browsers send cookies; bearer tokens do not
-	// need it.
-	AllowCredentials bool `yaml:"allow_credentials"`
-	// MaxAge is how long browsers may cache a preflight answer.
-	MaxAge time.Duration `yaml:"max_age"`
-}
-
 func (a *Auth) applyDefaults() {
 	j := &a.JWT
 	if j.Leeway == 0 {
@@ -225,15 +153,6 @@ func (a *Auth) applyDefaults() {
 	}
 	if j.MaxTokenLifetime == 0 {
 		j.MaxTokenLifetime = DefaultMaxTokenLifetime
-	}
-}
-
-func (r *RateLimit) applyDefaults() {
-	if r.RequestsPerSecond == 0 {
-		r.RequestsPerSecond = DefaultRequestsPerSec
-	}
-	if r.Burst == 0 {
-		r.Burst = DefaultBurst
 	}
 }
 
@@ -328,33 +247,6 @@ func (a *Auth) validate(profiles map[string]Profile, listeners ...listenAddr) []
 		}
 	default:
 		bad("mode", "%q is not one of api_key, jwt, none", a.Mode)
-	}
-	return errs
-}
-
-func (r *RateLimit) validate(at string) []error {
-	if r.RequestsPerSecond < 0 || r.Burst < 0 {
-		return []error{fmt.Errorf("%s: requests_per_second and burst must not be negative", at)}
-	}
-	return nil
-}
-
-func (c *CORS) validate() []error {
-	var errs []error
-	for _, o := range c.AllowedOrigins {
-		if o == "*" {
-			if c.AllowCredentials {
-				errs = append(errs, errors.New(`cors.allowed_origins: "*" cannot be combined with allow_credentials`))
-			}
-			continue
-		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			errs = append(errs, fmt.Errorf("cors.allowed_origins: %q is not an origin (scheme://host[:port])", o))
-		}
-	}
-	if c.MaxAge < 0 {
-		errs = append(errs, errors.New("cors.max_age: must not be negative"))
 	}
 	return errs
 }
