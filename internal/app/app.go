@@ -3,36 +3,27 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
-	"strings"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/gatepost/gatepost/gateway"
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
-	"github.com/gatepost/gatepost/internal/certreload"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/s3store"
-	"github.com/gatepost/gatepost/internal/uploadtoken"
 	"github.com/gatepost/gatepost/server"
 )
 
@@ -105,30 +96,6 @@ type App struct {
 	tlsOn       bool
 }
 
-// credentialsCheckTimeout bounds the start-up look for signing credentials:
-// the SDK's chain may wait on an instance metadata service that is not
-// there.
-const credentialsCheckTimeout = 5 * time.Second
-
-// warnWithoutCredentials looks for signing credentials once at start-up
-// and logs a warning when there are none: every upload request would fail
-// until there are. It runs beside start-up, so a slow chain does not delay
-// serving.
-func warnWithoutCredentials(ctx context.Context, store objectstore.Store, logger *slog.Logger, getenv func(string) string) {
-	ctx, cancel := context.WithTimeout(ctx, credentialsCheckTimeout)
-	defer cancel()
-	err := store.Ready(ctx)
-	if err == nil {
-		return
-	}
-	hint := "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or give the pod or instance a role"
-	if getenv("AWS_EC2_METADATA_DISABLED") == "" && (strings.Contains(err.Error(), "IMDS") || errors.Is(err, context.DeadlineExceeded)) {
-		hint += "; the EC2 instance metadata service did not answer: off AWS, set AWS_EC2_METADATA_DISABLED=true so that requests do not wait for it"
-	}
-	logger.Warn("no signing credentials: every upload request will answer 503 until the AWS credential chain finds some",
-		"error", err.Error(), "hint", hint)
-}
-
 // New builds gatepost from a validated configuration and binds its
 // listeners. Call Run to serve; if Run is never called, call Close.
 func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err error) {
@@ -147,13 +114,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			a.Close()
 		}
 	}()
-
-	var lc net.ListenConfig
-	if a.grpcLis, err = lc.Listen(ctx, "tcp", cfg.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen on grpc_addr: %w", err)
-	}
-	if a.httpLis, err = lc.Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen on http_addr: %w", err)
+	if err := a.listen(ctx, cfg); err != nil {
+		return nil, err
 	}
 
 	reloadable, err := auth.NewReloadable(ctx, cfg.Auth, auth.Options{Getenv: opts.getenv(), Logger: logger})
@@ -162,53 +124,63 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 	authn := reloadable.Authenticator()
 	a.initReload(cfg, opts, reloadable)
-	if cfg.Auth.Mode == config.AuthNone {
-		if config.IsLoopback(cfg.GRPCAddr) && config.IsLoopback(cfg.HTTPAddr) {
-			logger.Warn("authentication is off (auth.mode: none): every local caller may get upload policies; acceptable on loopback only")
-		} else {
-			// Validation refuses this unless it was asked for.
-			logger.Warn("AUTHENTICATION IS OFF (auth.mode: none) on a non-loopback address, as auth.allow_none_beyond_loopback allows: anyone who can reach gatepost past the authenticating proxy may get upload policies")
-		}
-	}
-	tokens, err := uploadTokens(cfg.Multipart, opts.getenv(), logger)
-	if err != nil {
-		return nil, err
-	}
+	warnWithoutAuth(cfg, logger)
+
 	var m *metrics.Metrics
 	if !cfg.Metrics.Disabled {
 		m = metrics.New()
 	}
-	trusted, err := config.ParsePrefixes(cfg.TrustedProxies)
+	svc, throttle, err := newService(cfg, store, m, opts.getenv(), logger)
 	if err != nil {
-		return nil, fmt.Errorf("trusted_proxies: %w", err)
+		return nil, err
 	}
-	clients := server.NewClientAddresses(trusted)
-	throttle := server.NewFailureThrottle(cfg.FailureLimits, clients)
-	svc := server.NewService(cfg.Profiles, store, logger,
-		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m),
-		server.WithClientAddresses(clients))
-	tp := opts.TracerProvider
-	propagators := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	var grpcOpts []grpc.ServerOption
-	if tp != nil {
-		grpcOpts = append(grpcOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagators))))
+	t := newTracing(opts.TracerProvider)
+	grpcOpts, httpTLS, err := a.serverSecurity(cfg, logger)
+	if err != nil {
+		return nil, err
 	}
-	var httpTLS *tls.Config
-	if cfg.TLS.Enabled() {
-		var grpcTLS *tls.Config
-		if httpTLS, grpcTLS, err = tlsConfigs(cfg.TLS, logger); err != nil {
-			return nil, err
-		}
-		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(grpcTLS)))
-		a.tlsOn = true
-	}
-	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m, throttle, grpcOpts...)
+	a.grpcServer, a.health = server.NewGRPCServer(svc, authn, logger, m, throttle, append(grpcOpts, t.grpcOptions()...)...)
 
 	// The gateway calls the service in-process through the same
 	// interceptor chain as the gRPC server (authentication, validation,
 	// limits, logging, metrics), without a loopback round trip.
-	inProcess := server.InProcess(svc, server.Interceptors(authn, logger, m, throttle))
-	ready := func(ctx context.Context) error {
+	gwOpts := gateway.Options{
+		OpenAPI: opts.OpenAPI, Ready: a.readiness(store), CORS: cfg.CORS,
+		LoopbackHostsOnly: cfg.Auth.Mode == config.AuthNone && !cfg.Auth.AllowNoneBeyondLoopback,
+	}
+	if metricsOnAPIPort(cfg) && m != nil {
+		gwOpts.Metrics = m.Handler()
+	}
+	handler, err := gateway.New(ctx, server.InProcess(svc, server.Interceptors(authn, logger, m, throttle)), gwOpts)
+	if err != nil {
+		return nil, err
+	}
+	handler = m.InstrumentHTTP(t.httpHandler(handler))
+	if err := a.adminListener(ctx, cfg, m); err != nil {
+		return nil, err
+	}
+	a.logMetricsPlacement(cfg, m, gwOpts.Metrics != nil)
+	a.httpServer = newHTTPServer(handler, httpTLS, logger)
+	return a, nil
+}
+
+// listen binds the gRPC and HTTP listeners.
+func (a *App) listen(ctx context.Context, cfg *config.Config) error {
+	var lc net.ListenConfig
+	var err error
+	if a.grpcLis, err = lc.Listen(ctx, "tcp", cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("listen on grpc_addr: %w", err)
+	}
+	if a.httpLis, err = lc.Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("listen on http_addr: %w", err)
+	}
+	return nil
+}
+
+// readiness decides /readyz: the gRPC service serves and the store has
+// signing credentials.
+func (a *App) readiness(store objectstore.Store) func(context.Context) error {
+	return func(ctx context.Context) error {
 		resp, err := a.health.Check(ctx, &healthpb.HealthCheckRequest{Service: gatepostv1.UploadService_ServiceDesc.ServiceName})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			return errors.New("the gRPC service is not serving")
@@ -221,50 +193,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 		return nil
 	}
-	gwOpts := gateway.Options{
-		OpenAPI: opts.OpenAPI, Ready: ready, CORS: cfg.CORS,
-		LoopbackHostsOnly: cfg.Auth.Mode == config.AuthNone && !cfg.Auth.AllowNoneBeyondLoopback,
-	}
-	if metricsOnAPIPort(cfg) && m != nil {
-		gwOpts.Metrics = m.Handler()
-	}
-	handler, err := gateway.New(ctx, inProcess, gwOpts)
-	if err != nil {
-		return nil, err
-	}
-	if tp != nil {
-		handler = otelhttp.NewHandler(handler, "gatepost.http",
-			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagators),
-			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
-	}
-	handler = m.InstrumentHTTP(handler)
-	if m != nil && cfg.Metrics.Addr != "" {
-		if a.adminLis, err = lc.Listen(ctx, "tcp", cfg.Metrics.Addr); err != nil {
-			return nil, fmt.Errorf("listen on metrics.addr: %w", err)
-		}
-		admin := http.NewServeMux()
-		admin.Handle("GET /metrics", m.Handler())
-		if cfg.Metrics.Pprof {
-			admin.HandleFunc("/debug/pprof/", pprof.Index)
-			admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
-			admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		}
-		a.adminServer = &http.Server{Handler: admin, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
-	}
-	switch {
-	case m == nil:
-		logger.Info("metrics are off (metrics.disabled)")
-	case a.adminLis != nil:
-		logger.Info("metrics are served on their own listener", "metrics_addr", a.MetricsAddr())
-	case gwOpts.Metrics != nil && cfg.Auth.Mode == config.AuthNone:
-		logger.Info("metrics are served on the API port", "http_addr", a.HTTPAddr())
-	case gwOpts.Metrics != nil:
-		logger.Warn("metrics are served on the API port without authentication, as metrics.on_api_port asks", "http_addr", a.HTTPAddr())
-	default:
-		logger.Warn("metrics are not served: with authentication on, /metrics is kept off the API port; set metrics.addr for an admin listener, or metrics.on_api_port: true",
-			"auth_mode", string(cfg.Auth.Mode))
-	}
-	a.httpServer = &http.Server{
+}
+
+// newHTTPServer returns the HTTP server of the REST gateway, with the
+// limits that keep slow or large requests from holding it.
+func newHTTPServer(handler http.Handler, tlsConfig *tls.Config, logger *slog.Logger) *http.Server {
+	return &http.Server{
 		// Only the multipart routes take a body, a small JSON one: cap it.
 		Handler:           http.MaxBytesHandler(handler, maxBodyBytes),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -273,38 +207,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		TLSConfig:         httpTLS,
+		TLSConfig:         tlsConfig,
 	}
-	return a, nil
-}
-
-// metricsOnAPIPort reports whether /metrics is served on http_addr: only
-// when there is no metrics listener, and then only with mode none (which
-// listens on loopback) or when metrics.on_api_port asks for it. With
-// authentication on, the API port faces the callers, and metrics would tell
-// any of them about everyone's traffic.
-func metricsOnAPIPort(cfg *config.Config) bool {
-	return !cfg.Metrics.Disabled && cfg.Metrics.Addr == "" &&
-		(cfg.Auth.Mode == config.AuthNone || cfg.Metrics.OnAPIPort)
-}
-
-// uploadTokens returns the sealer of multipart upload tokens: with the
-// shared secret from the configured environment variable, or a random one
-// (and a warning) when none is configured.
-func uploadTokens(cfg config.Multipart, getenv func(string) string, logger *slog.Logger) (*uploadtoken.Sealer, error) {
-	expires := cfg.TokenExpires
-	if expires == 0 {
-		expires = config.DefaultUploadTokenExpires
-	}
-	if cfg.TokenSecretEnv == "" {
-		logger.Warn("multipart.token_secret_env is not set: upload tokens use a random per-process secret, so a multipart upload must be finished on the replica that started it")
-		return uploadtoken.NewRandom(expires), nil
-	}
-	s, err := uploadtoken.New([]byte(getenv(cfg.TokenSecretEnv)), expires)
-	if err != nil {
-		return nil, fmt.Errorf("multipart.token_secret_env: $%s: %w", cfg.TokenSecretEnv, err)
-	}
-	return s, nil
 }
 
 // GRPCAddr is the address the gRPC server listens on.
@@ -401,31 +305,4 @@ func (a *App) Close() {
 	if a.adminLis != nil {
 		_ = a.adminLis.Close()
 	}
-}
-
-// tlsConfigs builds the HTTP and gRPC TLS configurations: one reloading
-// server certificate, and for gRPC the client CAs of mTLS.
-func tlsConfigs(c config.TLS, logger *slog.Logger) (httpTLS, grpcTLS *tls.Config, err error) {
-	loader, err := certreload.New(c.CertFile, c.KeyFile, logger)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tls: %w", err)
-	}
-	httpTLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: loader.GetCertificate}
-	grpcTLS = httpTLS.Clone()
-	if c.ClientCAFile != "" {
-		pem, err := os.ReadFile(c.ClientCAFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tls.client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("tls.client_ca_file: %s holds no PEM certificate", c.ClientCAFile)
-		}
-		grpcTLS.ClientCAs = pool
-		grpcTLS.ClientAuth = tls.VerifyClientCertIfGiven
-		if c.ClientAuth == "require" {
-			grpcTLS.ClientAuth = tls.RequireAndVerifyClientCert
-		}
-	}
-	return httpTLS, grpcTLS, nil
 }

@@ -25,7 +25,7 @@ const checkEvery = time.Second
 type Loader struct {
 	certFile, keyFile string
 
-	logger            *slog.Logger
+	logger *slog.Logger
 
 	mu        sync.Mutex
 	cert      *tls.Certificate
