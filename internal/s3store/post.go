@@ -74,34 +74,14 @@ func (s *Store) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpoli
 	amzDate := now.Format("20060102T150405Z")
 	credential := creds.AccessKeyID + "/" + day + "/" + s.region + "/" + service + "/aws4_request"
 
-	// {"conditions":[...],"expiration":"..."}, the conditions in the SDK's
-	// order: algorithm, bucket, credential, date, token, then the upload's.
-	doc := make([]byte, 0, 512+len(p.Key)+len(creds.SessionToken))
-	doc = append(doc, `{"conditions":[{"X-Amz-Algorithm":"`+algorithm+`"}`...)
-	doc = uploadpolicy.AppendExactJSON(doc, "bucket", p.Bucket)
-	doc = uploadpolicy.AppendExactJSON(doc, "X-Amz-Credential", credential)
-	doc = uploadpolicy.AppendExactJSON(doc, "X-Amz-Date", amzDate)
-	if creds.SessionToken != "" {
-		doc = uploadpolicy.AppendExactJSON(doc, "X-Amz-Security-Token", creds.SessionToken)
-	}
-	fields := make(map[string]string, 12+len(p.Metadata))
-	doc = p.AppendConditionsJSON(doc, fields)
-	doc = append(doc, `],"expiration":`...)
-	doc = uploadpolicy.AppendJSONString(doc, expiration.Format(time.RFC3339))
-	doc = append(doc, '}')
+	doc, fields := p.Document(uploadpolicy.Signing{
+		Algorithm: algorithm, Credential: credential, Date: amzDate, SecurityToken: creds.SessionToken,
+	}, expiration)
 	policy := base64.StdEncoding.EncodeToString(doc)
 	mac := hmac.New(sha256.New, s.key(creds.SecretAccessKey, day))
 	mac.Write([]byte(policy))
-
-	fields["X-Amz-Algorithm"] = algorithm
-	fields["X-Amz-Credential"] = credential
-	fields["X-Amz-Date"] = amzDate
-	fields["X-Amz-Signature"] = hex.EncodeToString(mac.Sum(nil))
-	fields["key"] = p.Key
 	fields["policy"] = policy
-	if creds.SessionToken != "" {
-		fields["X-Amz-Security-Token"] = creds.SessionToken
-	}
+	fields["X-Amz-Signature"] = hex.EncodeToString(mac.Sum(nil))
 	return &uploadpolicy.Signed{URL: url, Fields: fields, ExpiresAt: expiration}, nil
 }
 

@@ -1,6 +1,8 @@
 // Package uploadpolicy describes what a presigned upload allows, as decided
-// by gatepost for one request, and turns that decision into the conditions
-// of an S3 POST policy and the form fields a client must send with it.
+// by gatepost for one request, and turns a POST decision into its policy
+// document and the form fields a client must send with it (Post.Document),
+// each condition and its field written together; the store adapter only
+// signs the document.
 //
 // Everything the policy pins is also returned as a form field: S3 rejects a
 // form whose fields do not match the policy, and a form with a field the

@@ -39,8 +39,7 @@ type Headers struct {
 }
 
 // pins yields the exact (name, value) pairs of the policy after key,
-// Content-Type and the size range, in policy order: each condition and its
-// form field come from this one sequence.
+// Content-Type and the size range, in policy order (see Document).
 func (p *Post) pins(yield func(name, value string) bool) {
 	if v := p.Headers.CacheControl; v != "" && !yield("Cache-Control", v) {
 		return
@@ -74,32 +73,6 @@ func (p *Post) pins(yield func(name, value string) bool) {
 		}
 		yield("x-amz-checksum-sha256", p.ChecksumSHA256)
 	}
-}
-
-// Conditions returns the policy conditions that pin this upload, besides
-// the algorithm, credential, date, bucket and security-token conditions
-// that the signer adds itself. The key is pinned exactly.
-func (p *Post) Conditions() []any {
-	conds := []any{
-		map[string]string{"key": p.Key},
-		map[string]string{"Content-Type": p.ContentType},
-		[]any{"content-length-range", p.MinBytes, p.MaxBytes},
-	}
-	for name, value := range p.pins {
-		conds = append(conds, map[string]string{name: value})
-	}
-	return conds
-}
-
-// Fields returns the form fields that satisfy Conditions, other than key
-// (which the signer returns with its own fields).
-func (p *Post) Fields() map[string]string {
-	fields := make(map[string]string, 3+len(p.Metadata)+2)
-	fields["Content-Type"] = p.ContentType
-	for name, value := range p.pins {
-		fields[name] = value
-	}
-	return fields
 }
 
 // Signed is a presigned POST: where to send it, what to send, and until

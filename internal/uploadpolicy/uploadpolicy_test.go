@@ -1,6 +1,8 @@
 package uploadpolicy_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -188,8 +190,9 @@ func TestPostConditions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if diff := cmp.Diff(tc.want, tc.post.Conditions()); diff != "" {
-				t.Errorf("Conditions() mismatch (-want +got):\n%s", diff)
+			conds, _ := uploadConditions(t, &tc.post)
+			if diff := cmp.Diff(tc.want, conds); diff != "" {
+				t.Errorf("conditions mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -224,12 +227,9 @@ func TestPostFields(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := tc.post.Fields()
+			_, got := uploadConditions(t, &tc.post)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("Fields() mismatch (-want +got):\n%s", diff)
-			}
-			if _, ok := got["key"]; ok {
-				t.Errorf("Fields() has a key field; the signer adds it")
+				t.Errorf("fields mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -237,27 +237,86 @@ func TestPostFields(t *testing.T) {
 
 // TestFieldsMatchConditions checks the package's promise that a client
 // sending exactly the returned fields satisfies every exact condition, and
-// sends no field that no condition covers.
+// sends no field that no condition covers (the bucket is in the URL).
 func TestFieldsMatchConditions(t *testing.T) {
 	t.Parallel()
 	post := uploadpolicy.Post{
 		Bucket: "uploads", Key: "user-uploads/a.png", ContentType: "image/png",
 		MinBytes: 1, MaxBytes: 100,
-		Metadata: map[string]string{"origin": "web", "note": "hi"},
+		Metadata:       map[string]string{"origin": "web", "note": "hi"},
+		ChecksumSHA256: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+		Headers:        uploadpolicy.Headers{CacheControl: "no-cache"},
 	}
+	doc, fields := post.Document(testSigning, time.Now())
 	pinned := map[string]string{}
-	for _, c := range post.Conditions() {
-		if m, ok := c.(map[string]string); ok {
+	for _, c := range decode(t, doc).Conditions {
+		if m, ok := c.(map[string]any); ok {
 			for name, value := range m {
-				if name != "key" {
-					pinned[name] = value
+				if name != "bucket" {
+					pinned[name] = value.(string)
 				}
 			}
 		}
 	}
-	if diff := cmp.Diff(pinned, post.Fields()); diff != "" {
+	if diff := cmp.Diff(pinned, fields); diff != "" {
 		t.Errorf("fields do not match the exact conditions (-want +got):\n%s", diff)
 	}
+}
+
+// testSigning is a signer's part of a policy, for the tests.
+var testSigning = uploadpolicy.Signing{
+	Algorithm: "AWS4-HMAC-SHA256", Credential: "AKID/20261201/us-east-1/s3/aws4_request", Date: "20261201T120000Z",
+}
+
+// signingFields are the conditions and fields the signer's part adds.
+var signingFields = map[string]bool{
+	"X-Amz-Algorithm": true, "X-Amz-Credential": true, "X-Amz-Date": true, "X-Amz-Security-Token": true, "bucket": true,
+}
+
+type policyDocument struct {
+	Conditions []any
+	Expiration string
+}
+
+func decode(t *testing.T, doc []byte) policyDocument {
+	t.Helper()
+	var d policyDocument
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&d); err != nil {
+		t.Fatalf("policy %s: %v", doc, err)
+	}
+	return d
+}
+
+// uploadConditions returns the conditions of p's policy that pin the
+// upload (the signer's left out), each exact one as a map[string]string
+// and the size range as []any{name, int64, int64}, and the form fields
+// without the signer's and the key.
+func uploadConditions(t *testing.T, p *uploadpolicy.Post) ([]any, map[string]string) {
+	t.Helper()
+	doc, fields := p.Document(testSigning, time.Now())
+	var out []any
+	for _, c := range decode(t, doc).Conditions {
+		switch c := c.(type) {
+		case map[string]any:
+			for name, value := range c {
+				if !signingFields[name] {
+					out = append(out, map[string]string{name: value.(string)})
+				}
+			}
+		case []any:
+			lo, _ := c[1].(json.Number).Int64()
+			hi, _ := c[2].(json.Number).Int64()
+			out = append(out, []any{c[0], lo, hi})
+		}
+	}
+	for name := range fields {
+		if signingFields[name] || name == "key" {
+			delete(fields, name)
+		}
+	}
+	return out, fields
 }
 
 // FuzzParseContentType checks that whatever a caller sends, an accepted
