@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto/md5"
 	"encoding/base64"
@@ -150,6 +151,11 @@ func TestPresignedPutPinsWhatIsStored(t *testing.T) {
 			{"another Cache-Control", "pinned", map[string]string{"Cache-Control": "public, max-age=31536000"}},
 			{"a Content-Encoding", "large", map[string]string{"Content-Encoding": "gzip"}},
 			{"a Content-Encoding in a pinned profile", "pinned", map[string]string{"Content-Encoding": "gzip"}},
+			// SeaweedFS stored it as the Content-Disposition, over the pin.
+			{"a Response-Content-Disposition", "pinned", map[string]string{"Response-Content-Disposition": "inline"}},
+			// MinIO stored them as the ETag and Last-Modified.
+			{"a MinIO source ETag", "large", map[string]string{"X-Minio-Source-Etag": "deadbeef"}},
+			{"a MinIO source mtime", "large", map[string]string{"X-Minio-Source-Mtime": "2001-01-01T00:00:00Z"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +179,47 @@ func TestPresignedPutPinsWhatIsStored(t *testing.T) {
 			}
 			st.checkPinned(t, p.GetKey(), "pinned")
 		})
+	})
+}
+
+// TestPutURLCannotUnpackZip: SeaweedFS unpacks a PUT body sent with
+// X-Seaweedfs-Extract: zip into objects of any name, type and size beside
+// the key (HTML and scripts included); a PUT URL must not let it.
+func TestPutURLCannotUnpackZip(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		members := []string{"evil.html", "img/evil.svg", "deep/a.js"}
+		for _, name := range members {
+			w, err := zw.Create(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = w.Write([]byte("<script>alert(document.domain)</script>"))
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		p, err := st.client(t).CreatePresignedPut(as(t, apiKey), &gatepostv1.CreatePresignedPutRequest{
+			Profile: "large", Key: "attack/zip/archive.bin", ContentType: "application/octet-stream", ContentLength: proto.Int64(int64(buf.Len())),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, code := put(t, p.GetUrl(), with(p.GetHeaders(), map[string]string{"X-Seaweedfs-Extract": "zip"}), buf.Bytes())
+		t.Logf("answered %d %s", status, code)
+		dir := strings.TrimSuffix(p.GetKey(), "archive.bin")
+		for _, m := range members {
+			if h := st.headObject(t, dir+m); h != nil {
+				t.Errorf("%s%s was unpacked from the upload, as %s", dir, m, deref(h.ContentType))
+			}
+		}
+		if status < 300 {
+			if h := st.headObject(t, p.GetKey()); h == nil || deref(h.ContentLength) != int64(buf.Len()) {
+				t.Errorf("accepted, but %s does not hold the %d bytes sent", p.GetKey(), buf.Len())
+			}
+		}
 	})
 }
 

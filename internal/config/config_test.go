@@ -155,6 +155,7 @@ func TestValidate(t *testing.T) {
 		{name: "key_prefix with {subject} not followed by a slash", yaml: configYAML(map[string]string{"key_prefix": `"avatars/{subject}"`}), wantErr: []string{"profiles.default.key_prefix", "followed by /"}},
 		{name: "key_prefix with {subject} inside a segment", yaml: configYAML(map[string]string{"key_prefix": `"avatars/x{subject}/"`}), wantErr: []string{"profiles.default.key_prefix", "start a path segment"}},
 		{name: "key_prefix ending in dollar", yaml: configYAML(map[string]string{"key_prefix": `"files$"`}), wantErr: []string{"profiles.default.key_prefix"}},
+		{name: "key_prefix not ending in a slash", yaml: configYAML(map[string]string{"key_prefix": `"uploads-"`}), wantErr: []string{`profiles.default.key_prefix: "uploads-" must end with /`}},
 		{name: "key_mode unknown", yaml: configYAML(map[string]string{"key_mode": "random"}), wantErr: []string{"profiles.default.key_mode"}},
 		{name: "key_mode uppercase", yaml: configYAML(map[string]string{"key_mode": "Client"}), wantErr: []string{"profiles.default.key_mode"}},
 		{name: "expires too short", yaml: configYAML(map[string]string{"expires": "500ms"}), wantErr: []string{"profiles.default.expires"}},

@@ -112,6 +112,12 @@ func (p *Profile) validate(at, name string) []error {
 	if err := objectkey.CheckPrefix(strings.ReplaceAll(p.KeyPrefix, subjectPlaceholder, subjectPlaceholderValue)); err != nil {
 		bad("key_prefix", "%v", err)
 	}
+	// A store may act on the directory of a key (SeaweedFS unpacks a zip
+	// there): with "uploads-" that directory would be the bucket root,
+	// outside every caller's space.
+	if p.KeyPrefix != "" && !strings.HasSuffix(p.KeyPrefix, "/") {
+		bad("key_prefix", "%q must end with / (for example %q): keys are placed in the prefix's directory, never beside it", p.KeyPrefix, p.KeyPrefix+"/")
+	}
 	if p.KeyMode != "" && p.KeyMode != KeyModeClient && p.KeyMode != KeyModeGenerated {
 		bad("key_mode", "%q is not one of client, generated", p.KeyMode)
 	}

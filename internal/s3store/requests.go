@@ -26,19 +26,34 @@ import (
 // upload, which has no copy source, ignores the header.
 const NoCopyETag = `"gatepost-no-copy"`
 
-// pinned are the headers signed into every PUT and UploadPart URL beyond
-// what the SDK signs from the input, so that a holder cannot add them
-// unsigned on a store that would honour them: an empty x-amz-tagging (no
-// tags; MinIO applies unsigned tags), an empty Content-Encoding (every
-// store keeps an unsigned one, so a holder could store a small gzip that a
-// browser inflates to gigabytes, or aws-chunked framing) and the copy
-// guard. Storage class is pinned through the input.
+// emptyPins are headers signed empty into every PUT and UploadPart URL,
+// so that a holder cannot add them unsigned on a store that would honour
+// them (SigV4 lets a client add any header it did not sign, and stores
+// act on some that are not x-amz-*):
+//   - Content-Encoding: every store keeps an unsigned one, so a holder
+//     could store a small gzip that a browser inflates to gigabytes, or
+//     aws-chunked framing;
+//   - X-Seaweedfs-Extract: SeaweedFS unpacks a zip sent with "zip" into
+//     objects of any name, type and size beside the key;
+//   - Response-Content-Disposition: SeaweedFS stores it as the object's
+//     Content-Disposition, over a pinned attachment;
+//   - X-Minio-Source-Etag and X-Minio-Source-Mtime: MinIO stores them as
+//     the object's ETag and Last-Modified.
+//
+// Stores that know none of them ignore them; an empty value is never
+// stored.
+var emptyPins = []string{"Content-Encoding", "X-Seaweedfs-Extract", "Response-Content-Disposition", "X-Minio-Source-Etag", "X-Minio-Source-Mtime"}
+
+// pinned signs the emptyPins, the copy guard and, on a PUT, an empty
+// x-amz-tagging (no tags; MinIO applies unsigned tags). Storage class is
+// pinned through the input.
 func pinned(tagging bool) func(*s3.PresignOptions) {
 	return func(po *s3.PresignOptions) {
 		po.ClientOptions = append(po.ClientOptions, func(o *s3.Options) {
-			o.APIOptions = append(o.APIOptions,
-				smithyhttp.SetHeaderValue("X-Amz-Copy-Source-If-Match", NoCopyETag),
-				smithyhttp.SetHeaderValue("Content-Encoding", ""))
+			o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("X-Amz-Copy-Source-If-Match", NoCopyETag))
+			for _, h := range emptyPins {
+				o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue(h, ""))
+			}
 			if tagging {
 				o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("X-Amz-Tagging", ""))
 			}
@@ -47,10 +62,10 @@ func pinned(tagging bool) func(*s3.PresignOptions) {
 }
 
 // pinnedHeaders lists the headers every PUT URL must have signed.
-var pinnedHeaders = []string{"Content-Length", "Content-Type", "Content-Encoding", "X-Amz-Copy-Source-If-Match", "X-Amz-Tagging", "X-Amz-Storage-Class"}
+var pinnedHeaders = append([]string{"Content-Length", "Content-Type", "X-Amz-Copy-Source-If-Match", "X-Amz-Tagging", "X-Amz-Storage-Class"}, emptyPins...)
 
 // pinnedPartHeaders lists the headers every UploadPart URL must have signed.
-var pinnedPartHeaders = []string{"Content-Length", "Content-Encoding", "X-Amz-Copy-Source-If-Match"}
+var pinnedPartHeaders = append([]string{"Content-Length", "X-Amz-Copy-Source-If-Match"}, emptyPins...)
 
 // expectedSigned lists every header a PUT URL for p must have signed: the
 // fixed pins and those that depend on the request and profile. SignPut

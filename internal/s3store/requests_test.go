@@ -39,7 +39,7 @@ func TestSignPutPinsHeaders(t *testing.T) {
 			put:  uploadpolicy.Put{Bucket: testBucket, Key: "a.txt", ContentType: "text/plain", ContentLength: 5, Expires: time.Minute},
 			want: map[string]string{
 				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag,
-				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "", "Content-Encoding": "",
+				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "", "Content-Encoding": "", "X-Seaweedfs-Extract": "", "Response-Content-Disposition": "", "X-Minio-Source-Etag": "", "X-Minio-Source-Mtime": "",
 			},
 		},
 		{
@@ -52,7 +52,7 @@ func TestSignPutPinsHeaders(t *testing.T) {
 			},
 			want: map[string]string{
 				"Content-Length": "5", "Content-Type": "text/plain", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag,
-				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "", "Content-Encoding": "",
+				"X-Amz-Storage-Class": "STANDARD", "X-Amz-Tagging": "", "Content-Encoding": "", "X-Seaweedfs-Extract": "", "Response-Content-Disposition": "", "X-Minio-Source-Etag": "", "X-Minio-Source-Mtime": "",
 				"Cache-Control": "no-cache", "Content-Disposition": "attachment", "If-None-Match": "*",
 				"X-Amz-Meta-Owner": "alice", "X-Amz-Checksum-Sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
 			},
@@ -90,7 +90,10 @@ func TestSignUploadPartPinsCopyGuard(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SignUploadPart: %v", err)
 	}
-	want := map[string]string{"Content-Length": "5242880", "Content-Encoding": "", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag}
+	want := map[string]string{
+		"Content-Length": "5242880", "Content-Encoding": "", "X-Amz-Copy-Source-If-Match": s3store.NoCopyETag,
+		"X-Seaweedfs-Extract": "", "Response-Content-Disposition": "", "X-Minio-Source-Etag": "", "X-Minio-Source-Mtime": "",
+	}
 	if diff := cmp.Diff(want, got.Headers); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
 	}
