@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/config"
 )
 
 // The tests in this file play an attacker who holds a valid API key and
@@ -292,6 +293,15 @@ func TestPostPinsWhatIsStored(t *testing.T) {
 				return append(f, formField{"Content-Encoding", "gzip"})
 			}, true},
 		}
+		if st.kind == config.StoreSeaweedFS {
+			// SeaweedFS lets a POST's own headers replace the pin, so
+			// gatepost does not offer POST in such a profile there.
+			status, body := st.getREST(t, "/v1/presign?profile=pinned&key=attack/post.html&content_type=text/html")
+			if status != http.StatusBadRequest || !strings.Contains(string(body), "does not allow post") {
+				t.Errorf("POST presign in a pinned profile on SeaweedFS: %d %s; want 400", status, body)
+			}
+			return
+		}
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
@@ -396,6 +406,46 @@ func TestNoOverwrite(t *testing.T) {
 				t.Errorf("POST presign on a no-overwrite profile: %d %s", status, body)
 			}
 		})
+	})
+}
+
+// TestPostRequestHeadersChangeNothing: headers a holder adds to the POST
+// request itself, which no policy can cover, are refused or change
+// nothing. SeaweedFS applies them (README, Security), which is why
+// gatepost offers POST there only when s3.accept_seaweedfs_post_headers
+// says so, and never where a pin must hold.
+func TestPostRequestHeadersChangeNothing(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		if st.kind == config.StoreSeaweedFS {
+			t.Skip("SeaweedFS applies a POST request's headers (tags, storage class, metadata, SSE-C, Response-Content-Disposition); accepted by configuration in these tests")
+		}
+		for i, h := range []map[string]string{
+			{"X-Amz-Tagging": "cost=attacker"},
+			{"X-Amz-Storage-Class": "REDUCED_REDUNDANCY"},
+			{"X-Amz-Meta-Injected": "yes"},
+			{"Content-Language": "xx", "Expires": "Wed, 21 Oct 2099 07:28:00 GMT"},
+			{"Response-Content-Disposition": "inline"},
+			sseC(),
+		} {
+			t.Run(itoa(i), func(t *testing.T) {
+				t.Parallel()
+				p := st.presignREST(t, query("profile", "pinned", "key", "attack/post-headers-"+itoa(i)+".html", "content_type", "text/html"))
+				status, code := postFormWithHeaders(t, p.URL, fieldsOf(p), []byte("<p>hi</p>"), h)
+				if status >= 300 {
+					t.Logf("%v refused: %d %s", h, status, code)
+					return
+				}
+				head := st.headObject(t, p.Key)
+				if head == nil {
+					t.Fatalf("%v: accepted but the object cannot be read without the caller's help", h)
+				}
+				if len(head.Metadata) > 0 || deref(head.ContentLanguage) != "" || head.Expires != nil {
+					t.Errorf("%v changed the stored object: %+v", h, head)
+				}
+				st.checkPinned(t, p.Key, "pinned")
+			})
+		}
 	})
 }
 

@@ -71,6 +71,13 @@ type formField struct{ name, value string }
 // file last. It returns the HTTP status and S3's error code, if any.
 func postForm(t *testing.T, target string, fields []formField, content []byte) (int, string) {
 	t.Helper()
+	return postFormWithHeaders(t, target, fields, content, nil)
+}
+
+// postFormWithHeaders is postForm with extra headers on the POST request
+// itself (not form fields, which a policy covers).
+func postFormWithHeaders(t *testing.T, target string, fields []formField, content []byte, headers map[string]string) (int, string) {
+	t.Helper()
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	for _, f := range fields {
@@ -93,6 +100,9 @@ func postForm(t *testing.T, target string, fields []formField, content []byte) (
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", w.FormDataContentType())
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", target, err)

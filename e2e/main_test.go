@@ -41,6 +41,8 @@ type objectStore interface {
 type target struct {
 	// name is the store's name, used as the subtest name.
 	name string
+	// kind is the store as gatepost's s3.store names it.
+	kind config.Store
 	// Access reaches the store with full rights.
 	storeproc.Access
 	store objectStore
@@ -142,16 +144,17 @@ func runMain(m *testing.M) int {
 	// Each store: its name, and a start that gives it and how to reach it.
 	starts := []struct {
 		name  string
+		kind  config.Store
 		start func(dir string) (objectStore, storeproc.Access, error)
 	}{
-		{"SeaweedFS", func(dir string) (objectStore, storeproc.Access, error) {
+		{"SeaweedFS", config.StoreSeaweedFS, func(dir string) (objectStore, storeproc.Access, error) {
 			srv, err := seaweed.Start(ctx, weedBinary, dir)
 			if err != nil {
 				return nil, storeproc.Access{}, err
 			}
 			return srv, srv.Access, nil
 		}},
-		{"MinIO", func(dir string) (objectStore, storeproc.Access, error) {
+		{"MinIO", config.StoreMinIO, func(dir string) (objectStore, storeproc.Access, error) {
 			srv, err := minio.Start(ctx, minioBinary, dir)
 			if err != nil {
 				return nil, storeproc.Access{}, err
@@ -165,7 +168,7 @@ func runMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", s.name, err)
 			return 1
 		}
-		st := &target{name: s.name, Access: access, store: store, s3: access.Client()}
+		st := &target{name: s.name, kind: s.kind, Access: access, store: store, s3: access.Client()}
 		stack.targets = append(stack.targets, st)
 		errc, err := st.startGatepost(ctx)
 		if err != nil {
@@ -183,7 +186,7 @@ func (st *target) startGatepost(ctx context.Context) (chan error, error) {
 	if err := st.store.CreateBucket(ctx, bucket); err != nil {
 		return nil, err
 	}
-	cfg := testConfig(st.Endpoint)
+	cfg := testConfig(st.Endpoint, st.kind)
 	cfg.CORS.AllowedOrigins = []string{stack.allowedSite.URL}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("test configuration: %w", err)
@@ -211,9 +214,12 @@ func (st *target) startGatepost(ctx context.Context) (chan error, error) {
 var noOverwrite = false
 
 // testConfig is gatepost's configuration for the tests: small limits so
-// that "too large" needs only a few kilobytes.
-func testConfig(endpoint string) *config.Config {
-	return &config.Config{
+// that "too large" needs only a few kilobytes. On SeaweedFS, whose POST
+// uploads apply request headers no policy covers, the tests accept that
+// for plain profiles, and the pinned profile offers no POST (gatepost
+// refuses to: an attachment pin would not hold).
+func testConfig(endpoint string, kind config.Store) *config.Config {
+	cfg := &config.Config{
 		Auth: config.Auth{Mode: config.AuthAPIKey, APIKeys: []config.APIKey{
 			{Subject: "e2e", SHA256: auth.HashKey(apiKey), Profiles: []string{config.AllProfiles}},
 			{Subject: "e2e-other", SHA256: auth.HashKey(otherKey), Profiles: []string{config.AllProfiles}},
@@ -233,8 +239,8 @@ func testConfig(endpoint string) *config.Config {
 			"generated": {
 				Bucket: bucket, KeyPrefix: "generated/", KeyMode: config.KeyModeGenerated,
 				MinBytes: 1, MaxBytes: 1024,
-				ContentTypes: []string{"*/*"}, ContentDisposition: "attachment",
-				Expires: 15 * time.Minute,
+				ContentTypes: []string{"image/png", "text/plain"},
+				Expires:      15 * time.Minute,
 			},
 			"large": {
 				Bucket: bucket, KeyPrefix: "large/{subject}/", KeyMode: config.KeyModeClient,
@@ -267,4 +273,12 @@ func testConfig(endpoint string) *config.Config {
 			},
 		},
 	}
+	cfg.S3.Store = kind
+	if kind == config.StoreSeaweedFS {
+		cfg.S3.AcceptSeaweedFSPostHeaders = true
+		pinned := cfg.Profiles["pinned"]
+		pinned.Methods = []config.Method{config.MethodPut, config.MethodMultipart}
+		cfg.Profiles["pinned"] = pinned
+	}
+	return cfg
 }

@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// gatepost runs with its embedded default configuration; only the S3
 	// endpoint and the listen addresses are overridden, through flags.
 	cmd := exec.Command(o.gatepost,
-		"-s3-endpoint", store.Endpoint, "-s3-path-style",
+		"-s3-endpoint", store.Endpoint, "-s3-path-style", "-s3-store", "seaweedfs",
 		"-http-addr", o.httpAddr, "-grpc-addr", o.grpcAddr)
 	cmd.Env = append(os.Environ(),
 		"AWS_EC2_METADATA_DISABLED=true",

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -99,6 +98,13 @@ type S3 struct {
 	Endpoint string `yaml:"endpoint"`
 	// PathStyle puts the bucket in the URL path instead of the host name.
 	PathStyle bool `yaml:"path_style"`
+	// Store is the kind of store: aws (default), minio, seaweedfs or
+	// other. Rules that depend on how a store treats unsigned input follow
+	// it (see validateStore).
+	Store Store `yaml:"store"`
+	// AcceptSeaweedFSPostHeaders lets profiles offer post on SeaweedFS,
+	// whose POST uploads apply request headers no policy covers.
+	AcceptSeaweedFSPostHeaders bool `yaml:"accept_seaweedfs_post_headers"`
 }
 
 // Default returns the embedded default configuration.
@@ -200,11 +206,7 @@ func (c *Config) Validate() error {
 	if len(c.Profiles) == 0 {
 		errs = append(errs, errNoProfiles)
 	}
-	names := make([]string, 0, len(c.Profiles))
-	for name := range c.Profiles {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := sortedNames(c.Profiles)
 	for _, name := range names {
 		p := c.Profiles[name]
 		errs = append(errs, p.validate("profiles."+name, name)...)
@@ -213,6 +215,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, overlappingProfiles(c.Profiles, names)...)
+	errs = append(errs, c.validateStore()...)
 	errs = append(errs, c.Auth.validate(c.Profiles, listenAddr{"grpc_addr", c.GRPCAddr}, listenAddr{"http_addr", c.HTTPAddr})...)
 	errs = append(errs, c.RateLimit.validate("rate_limit")...)
 	errs = append(errs, c.FailureLimits.AuthPerAddress.validate("failure_limits.auth_per_address")...)

@@ -418,12 +418,12 @@ profiles:
 			name: "every setting from flags",
 			args: []string{
 				"-grpc-addr", "127.0.0.1:1", "-http-addr", "127.0.0.1:2", "-s3-region", "ap-south-1",
-				"-s3-endpoint", "https://s3.example.com", "-s3-path-style",
+				"-s3-endpoint", "https://s3.example.com", "-s3-path-style", "-s3-store", "minio",
 			},
 			want: func() *config.Config {
 				c := wantDefault()
 				c.GRPCAddr, c.HTTPAddr = "127.0.0.1:1", "127.0.0.1:2"
-				c.S3 = config.S3{Region: "ap-south-1", Endpoint: "https://s3.example.com", PathStyle: true}
+				c.S3 = config.S3{Region: "ap-south-1", Endpoint: "https://s3.example.com", PathStyle: true, Store: config.StoreMinIO}
 				return c
 			},
 		},

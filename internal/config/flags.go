@@ -78,6 +78,9 @@ func FromArgs(name string, args []string, getenv func(string) string, output io.
 	if set["s3-path-style"] {
 		cfg.S3.PathStyle = *v.pathStyle
 	}
+	if set["s3-store"] {
+		cfg.S3.Store = Store(*v.store)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -100,8 +103,8 @@ func (e *ArgsError) Unwrap() error { return e.Err }
 
 // serverFlagValues are where the server's flags are parsed to.
 type serverFlagValues struct {
-	path, grpcAddr, httpAddr, region, endpoint *string
-	pathStyle                                  *bool
+	path, grpcAddr, httpAddr, region, endpoint, store *string
+	pathStyle                                         *bool
 }
 
 // serverFlags defines the server's flags on a new flag set.
@@ -114,6 +117,7 @@ func serverFlags(name string) (*flag.FlagSet, serverFlagValues) {
 		region:    fs.String("s3-region", "", "S3 signing `region`, overrides s3.region"),
 		endpoint:  fs.String("s3-endpoint", "", "S3 endpoint `URL`, overrides s3.endpoint"),
 		pathStyle: fs.Bool("s3-path-style", false, "use path-style S3 URLs, overrides s3.path_style"),
+		store:     fs.String("s3-store", "", "the `kind` of store: aws, minio, seaweedfs or other, overrides s3.store"),
 	}
 }
 
