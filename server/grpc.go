@@ -90,6 +90,7 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 		grpc.ChainUnaryInterceptor(interceptors...),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoverPanics(logger)),
+			newPublicStreams(maxPublicStreams, maxPublicStreamsPerAddress).Interceptor(),
 			StreamDeadlineInterceptor(MaxStreamDuration),
 			StreamAuthInterceptor(authn, logger, m, throttle)),
 	}, opts...)

@@ -362,3 +362,46 @@ func TestMalformedRequest(t *testing.T) {
 		t.Errorf("a valid call after malformed ones: %v", err)
 	}
 }
+
+// TestPublicStreamsAreBounded: streams that need no token (here health
+// Watch) are refused past the per-address bound with ResourceExhausted,
+// and a place frees when a stream ends.
+func TestPublicStreamsAreBounded(t *testing.T) {
+	t.Parallel()
+	conn := startGRPC(t, &fakeStore{})
+	client := healthpb.NewHealthClient(conn)
+	var cancels []context.CancelFunc
+	t.Cleanup(func() {
+		for _, c := range cancels {
+			c()
+		}
+	})
+	open := func() error {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancels = append(cancels, cancel)
+		w, err := client.Watch(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			return err
+		}
+		_, err = w.Recv()
+		return err
+	}
+	for i := range maxPublicStreamsPerAddress {
+		if err := open(); err != nil {
+			t.Fatalf("stream %d: %v", i+1, err)
+		}
+	}
+	if err := open(); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("stream %d: %v; want ResourceExhausted", maxPublicStreamsPerAddress+1, err)
+	}
+	cancels[0]()
+	// The server notices the cancelled stream soon; until then it may
+	// still refuse.
+	deadline := time.Now().Add(10 * time.Second)
+	for err := open(); err != nil; err = open() {
+		if status.Code(err) != codes.ResourceExhausted || time.Now().After(deadline) {
+			t.Fatalf("after closing a stream: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

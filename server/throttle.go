@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"math"
+	"net/netip"
 	"strconv"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -18,8 +20,10 @@ import (
 // FailureThrottle makes failures cost their sender: failed
 // authentications per client address and invalid requests per subject
 // each drain a token bucket, and while a bucket is empty its owner's
-// calls are refused (ResourceExhausted, with retry-after) before any
-// work or any log line about them. Without it a caller could send bad
+// failing calls are refused (ResourceExhausted, with retry-after) with no
+// log line: an address's tokens are still verified (a valid one from a
+// shared address must keep working), a subject's requests are refused
+// before validation. Without it a caller could send bad
 // tokens or bad requests as fast as the network allows, each one
 // verified, validated and logged.
 type FailureThrottle struct {
@@ -27,13 +31,19 @@ type FailureThrottle struct {
 	limits  config.FailureLimits
 	clients *ClientAddresses
 	now     func() time.Time
+	// authLines bounds the "authentication failed" lines of all addresses
+	// together: each address has its budget, but addresses are many.
+	authLines *rate.Limiter
 }
 
 // NewFailureThrottle returns a throttle with the given limits (unset ones
 // take their defaults); clients names the address a failed
 // authentication is charged to.
 func NewFailureThrottle(limits config.FailureLimits, clients *ClientAddresses) *FailureThrottle {
-	return &FailureThrottle{limiter: ratelimit.New(), limits: limits.WithDefaults(), clients: clients, now: time.Now}
+	return &FailureThrottle{
+		limiter: ratelimit.New(), limits: limits.WithDefaults(), clients: clients, now: time.Now,
+		authLines: rate.NewLimiter(refusedLinesPerSecond, refusedLinesBurst),
+	}
 }
 
 // callerFault reports whether a call failed because of its request (as
@@ -70,15 +80,16 @@ func (f *FailureThrottle) authBlocked(ctx context.Context, addr string) error {
 }
 
 // authFailed charges a failed authentication to the client's address. It
-// reports whether the failure was within the budget (and so worth a log
-// line).
+// reports whether the failure is worth a log line: within the address's
+// budget and the budget of all addresses' lines.
 func (f *FailureThrottle) authFailed(addr string) bool {
 	if f == nil || f.limits.AuthPerAddress.Disabled {
 		return true
 	}
 	l := f.limits.AuthPerAddress
-	ok, _ := f.limiter.Allow("auth\x00"+addr, l.RequestsPerSecond, l.Burst, f.now())
-	return ok
+	now := f.now()
+	ok, _ := f.limiter.Allow("auth\x00"+addr, l.RequestsPerSecond, l.Burst, now)
+	return ok && f.authLines.AllowN(now, 1)
 }
 
 // Interceptor refuses a subject whose invalid requests used up its
@@ -104,10 +115,16 @@ func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
 }
 
 // clientAddress names the client an address-based limit applies to, or ""
-// without a throttle.
+// without a throttle: its IP address, or for IPv6 its /64, since one
+// client is usually given a whole /64 and could otherwise take a fresh
+// budget with every address in it.
 func (f *FailureThrottle) clientAddress(ctx context.Context) string {
 	if f == nil {
 		return ""
 	}
-	return f.clients.Of(ctx)
+	client := f.clients.Of(ctx)
+	if addr, err := netip.ParseAddr(client); err == nil && addr.Is6() && !addr.Is4In6() {
+		return netip.PrefixFrom(addr, 64).Masked().String()
+	}
+	return client
 }

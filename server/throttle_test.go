@@ -87,6 +87,44 @@ func TestAuthFailuresAreThrottled(t *testing.T) {
 	}
 }
 
+// TestAuthFailuresShareAnIPv6Slash64: addresses of one IPv6 /64 (one
+// client, usually) share a budget; another /64 has its own; and the lines
+// of all addresses together are bounded.
+func TestAuthFailuresShareAnIPv6Slash64(t *testing.T) {
+	t.Parallel()
+	keys := oneAPIKey(t, "good")
+	var logs syncBuffer
+	ic := AuthInterceptor(keys, jsonLogger(&logs), nil, testThrottle())
+	info := &grpc.UnaryServerInfo{FullMethod: "/gatepost.v1.UploadService/CreatePresignedPost"}
+	call := func(ctx context.Context) codes.Code {
+		_, err := ic(ctx, nil, info, func(context.Context, any) (any, error) { return "ok", nil })
+		return status.Code(err)
+	}
+	// The budget is 3: three addresses of one /64 use it up.
+	for _, a := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"} {
+		if got := call(from(a, "bad")); got != codes.Unauthenticated {
+			t.Fatalf("%s: %s, want Unauthenticated", a, got)
+		}
+	}
+	if got := call(from("2001:db8:1:2::99", "bad")); got != codes.ResourceExhausted {
+		t.Errorf("a fourth address of the same /64: %s, want ResourceExhausted", got)
+	}
+	if got := call(from("2001:db8:1:3::1", "bad")); got != codes.Unauthenticated {
+		t.Errorf("another /64: %s, want Unauthenticated", got)
+	}
+
+	// Many addresses, each within its own budget: the lines stop at the
+	// budget of all addresses.
+	var many syncBuffer
+	ic = AuthInterceptor(keys, jsonLogger(&many), nil, testThrottle())
+	for i := range 3 * refusedLinesBurst {
+		call(from(fmt.Sprintf("198.51.%d.%d", i/250, i%250+1), "bad"))
+	}
+	if n := strings.Count(many.String(), `"msg":"authentication failed"`); n > refusedLinesBurst+5 {
+		t.Errorf("%d authentication-failure lines from %d addresses, want at most about %d", n, 3*refusedLinesBurst, refusedLinesBurst)
+	}
+}
+
 // TestInvalidRequestsAreThrottled: a subject's requests that fail because
 // of the request use up its budget; then its calls are refused before any
 // work, while other subjects are unaffected.
