@@ -32,7 +32,8 @@ help: ## Show this help
 .PHONY: run
 run: build weed $(BIN)/grpcurl ## Run gatepost end to end against a local SeaweedFS (Ctrl-C stops both)
 	@go build -o $(BIN)/devstack ./e2e/devstack
-	@# exec: Ctrl-C reaches devstack, which stops everything and exits 0.
+	@# exec: Ctrl-C reaches devstack, which stops everything and exits 0
+	@# (make, interrupted too, then exits 130).
 	@exec $(BIN)/devstack -gatepost $(BIN)/gatepost -weed $(WEED) -grpcurl $(BIN)/grpcurl
 
 .PHONY: test

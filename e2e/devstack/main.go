@@ -41,8 +41,12 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: closing the terminal must stop everything like Ctrl-C.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// A closed stdout (`make run | tee log`, then Ctrl-C) must not kill
+	// devstack before it stops what it started: writes just fail.
+	signal.Ignore(syscall.SIGPIPE)
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
 		os.Exit(1)
@@ -117,12 +121,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	cmd.Stdout, cmd.Stderr = logw, logw
 	// Its own process group: Ctrl-C reaches devstack only, which then stops
 	// gatepost with one SIGTERM (a second signal would make it exit at once).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// If devstack dies anyway (SIGKILL), the kernel kills gatepost too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start gatepost: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// gatepost's exit, once: exited is closed when it has exited, and
+	// exitErr then says how.
+	exited := make(chan struct{})
+	var exitErr error
+	go func() {
+		exitErr = cmd.Wait()
+		close(exited)
+	}()
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -132,10 +143,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			<-exited
 		}
 	}()
+	gatepostExited := func() error { return fmt.Errorf("gatepost exited: %v (its log is above)", exitErr) }
 
 	base := "http://" + o.httpAddr
 	if err := waitReady(ctx, base+"/readyz", exited); err != nil {
-		return fmt.Errorf("gatepost did not become ready: %w", err)
+		select {
+		case <-exited:
+			return gatepostExited()
+		default:
+			return fmt.Errorf("gatepost did not become ready: %w", err)
+		}
 	}
 
 	// The demo page (served by gatepost) uploads to the store's origin.
@@ -170,8 +187,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "\nStopping gatepost and SeaweedFS ...")
 		return nil
-	case err := <-exited:
-		return fmt.Errorf("gatepost exited: %v", err)
+	case <-exited:
+		return gatepostExited()
 	}
 }
 
@@ -269,26 +286,37 @@ gatepost is running (logs below; Ctrl-C stops everything)
 // portsFree checks that gatepost's two addresses can be listened on, and
 // otherwise says which is busy and how to pick another.
 func portsFree(o options) error {
+	var busy, fix []string
 	for _, a := range []struct{ name, addr, env string }{
 		{"HTTP", o.httpAddr, "GATEPOST_HTTP_ADDR"}, {"gRPC", o.grpcAddr, "GATEPOST_GRPC_ADDR"},
 	} {
-		l, err := net.Listen("tcp", a.addr)
-		if err == nil {
+		addr := a.addr
+		if l, err := net.Listen("tcp", a.addr); err == nil {
 			l.Close()
-			continue
+		} else {
+			busy = append(busy, fmt.Sprintf("the %s address %s", a.name, a.addr))
+			addr = "127.0.0.1:<another port>"
+			if free, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+				addr = free.Addr().String()
+				free.Close()
+			}
 		}
-		suggestion := "127.0.0.1:<another port>"
-		if free, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-			suggestion = free.Addr().String()
-			free.Close()
-		}
-		return fmt.Errorf("the %s address %s is in use (another `make run`?): stop that, or choose another address: %s=%s make run",
-			a.name, a.addr, a.env, suggestion)
+		// Every variable, the free ones too: the printed command must work
+		// as it is, whichever of them the caller had set.
+		fix = append(fix, a.env+"="+addr)
 	}
-	return nil
+	if len(busy) == 0 {
+		return nil
+	}
+	verb := "is"
+	if len(busy) > 1 {
+		verb = "are"
+	}
+	return fmt.Errorf("%s %s in use (another `make run`?): stop that, or choose other addresses: %s make run",
+		strings.Join(busy, " and "), verb, strings.Join(fix, " "))
 }
 
-func waitReady(ctx context.Context, url string, exited <-chan error) error {
+func waitReady(ctx context.Context, url string, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
@@ -300,8 +328,8 @@ func waitReady(ctx context.Context, url string, exited <-chan error) error {
 			}
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("gatepost exited: %v", err)
+		case <-exited:
+			return errors.New("gatepost exited")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):

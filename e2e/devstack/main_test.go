@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSmoke runs what `make run` runs, with -smoke: SeaweedFS, the gatepost
@@ -61,6 +62,19 @@ func TestBusyPort(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()+" is in use") || !strings.Contains(err.Error(), "GATEPOST_HTTP_ADDR=127.0.0.1:") {
 		t.Errorf("run with a busy HTTP address: %v; want an error naming it and GATEPOST_HTTP_ADDR", err)
 	}
+	// Both busy: one message, one command that sets both.
+	busy2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy2.Close()
+	err = run(t.Context(), []string{
+		"-weed", "/nonexistent/weed", "-http-addr", busy.Addr().String(), "-grpc-addr", busy2.Addr().String(),
+	}, &out)
+	if err == nil || !strings.Contains(err.Error(), busy2.Addr().String()) || !strings.Contains(err.Error(), " are in use") ||
+		!strings.Contains(err.Error(), "GATEPOST_HTTP_ADDR=127.0.0.1:") || !strings.Contains(err.Error(), "GATEPOST_GRPC_ADDR=127.0.0.1:") {
+		t.Errorf("run with both addresses busy: %v; want one error naming both, with a command setting both", err)
+	}
 	if strings.Contains(out.String(), "Starting") {
 		t.Errorf("started something before checking the ports:\n%s", out.String())
 	}
@@ -108,6 +122,29 @@ func TestInterrupt(t *testing.T) {
 			continue
 		}
 		l.Close()
+	}
+}
+
+// TestGatepostExitsAtOnce: when gatepost exits by itself (a bad
+// configuration, a crash), devstack stops SeaweedFS and says so, instead
+// of waiting for ever.
+func TestGatepostExitsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts SeaweedFS")
+	}
+	bins := binaries(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, []string{
+		"-gatepost", "/bin/false", "-grpcurl", bins["GATEPOST_GRPCURL"], "-weed", bins["GATEPOST_WEED"],
+		"-http-addr", freeAddr(t), "-grpc-addr", freeAddr(t),
+	}, &out)
+	if err == nil || !strings.Contains(err.Error(), "gatepost exited") {
+		t.Errorf("run with a gatepost that exits: %v; want \"gatepost exited\"", err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("run returned only when the test's own deadline passed")
 	}
 }
 

@@ -38,7 +38,9 @@ func Start(cmd *exec.Cmd, logPath string) (*Process, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group (Ctrl-C reaches only the test or devstack,
+	// which stop it), killed by the kernel if its parent dies first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
