@@ -62,7 +62,7 @@ $(BIN)/ghz: tools/ghz/go.mod tools/ghz/go.sum
 
 .PHONY: build
 build: ## Build the gatepost binary into .bin/
-	go build -o $(BIN)/gatepost .
+	go build -buildvcs=auto -o $(BIN)/gatepost .
 
 .PHONY: generate
 generate: tools ## Regenerate gen/ from proto/

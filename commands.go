@@ -52,6 +52,9 @@ func commands() []command {
 // when the first argument is a flag or absent.
 func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelpFlag(args[0])) {
 		return serveCommand(ctx, args, c)
 	}
@@ -96,6 +99,9 @@ func help(args []string, c cli) error {
 	if len(args) > 0 {
 		if len(args) > 1 {
 			return usageError{error: fmt.Errorf("help takes one command name, not %q", args)}
+		}
+		if args[0] == "help" || isHelpFlag(args[0]) {
+			return help(nil, c)
 		}
 		cmd, ok := lookup(args[0])
 		if !ok {
@@ -169,16 +175,36 @@ func exitCode(err error) int {
 
 // newFlagSet returns the flag set of the command name, whose -h shows
 // the command's usage line and summary from commands() before the flags.
-func newFlagSet(name string, c cli) *flag.FlagSet {
+// Help that was asked for goes to stdout (so that `gatepost upload -h |
+// less` works); the usage after a mistake goes to stderr.
+func newFlagSet(name string, args []string, c cli) *flag.FlagSet {
 	fs := flag.NewFlagSet("gatepost "+name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
+	fs.SetOutput(helpOutput(args, c))
 	fs.Usage = func() {
 		if cmd, ok := lookup(name); ok {
-			fmt.Fprintf(fs.Output(), "Usage: gatepost %s %s\n\n%s.\n\nFlags:\n", name, cmd.usage, upperFirst(cmd.summary))
+			fmt.Fprintf(fs.Output(), "Usage: gatepost %s %s\n\n%s.\n", name, cmd.usage, upperFirst(cmd.summary))
 		}
-		fs.PrintDefaults()
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprint(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
+}
+
+// helpOutput is stdout when args ask for help, else stderr.
+func helpOutput(args []string, c cli) io.Writer {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelpFlag(a) {
+			return c.stdout
+		}
+	}
+	return c.stderr
 }
 
 func upperFirst(s string) string {

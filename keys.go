@@ -21,7 +21,7 @@ import (
 // and its SHA-256 for auth.api_keys, or, with -stdin, the SHA-256 of a key
 // read from standard input.
 func hashKey(_ context.Context, args []string, c cli) error {
-	fs := newFlagSet("hash-key", c)
+	fs := newFlagSet("hash-key", args, c)
 	fromStdin := fs.Bool("stdin", false, "hash the key read from standard input instead of generating one")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
@@ -54,7 +54,7 @@ func hashKey(_ context.Context, args []string, c cli) error {
 // the secret in an environment variable, for trying out and testing jwt
 // mode. Production tokens come from your identity provider.
 func mintToken(_ context.Context, args []string, c cli) error {
-	fs := newFlagSet("token", c)
+	fs := newFlagSet("token", args, c)
 	secretEnv := fs.String("secret-env", "GATEPOST_JWT_SECRET", "environment variable holding the HS256 secret")
 	sub := fs.String("sub", "", "subject (required)")
 	iss := fs.String("iss", "", "issuer (required)")

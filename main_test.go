@@ -160,13 +160,27 @@ func TestHelpListsEveryCommand(t *testing.T) {
 		if cmd.run == nil {
 			continue
 		}
-		var usage bytes.Buffer
-		if err := dispatch(t.Context(), []string{cmd.name, "-h"}, func(string) string { return "" }, nil, &usage, &usage); exitCode(err) != 0 {
+		// Help asked for goes to stdout, so that it can be paged.
+		var usage, errs bytes.Buffer
+		if err := dispatch(t.Context(), []string{cmd.name, "-h"}, func(string) string { return "" }, nil, &usage, &errs); exitCode(err) != 0 {
 			t.Errorf("%s -h: %v", cmd.name, err)
 		}
-		if want := "Usage: gatepost " + cmd.name; !strings.Contains(usage.String(), want) {
-			t.Errorf("%s -h does not show %q:\n%s", cmd.name, want, usage.String())
+		if want := "Usage: gatepost " + cmd.name; !strings.Contains(usage.String(), want) || errs.Len() > 0 {
+			t.Errorf("%s -h: stdout %q, stderr %q; want %q on stdout only", cmd.name, usage.String(), errs.String(), want)
 		}
+		if strings.HasSuffix(strings.TrimSpace(usage.String()), "Flags:") {
+			t.Errorf("%s -h shows an empty Flags section:\n%s", cmd.name, usage.String())
+		}
+	}
+	for _, args := range [][]string{{"help", "help"}, {"help", "-h"}, {"--help"}} {
+		var out bytes.Buffer
+		if err := dispatch(t.Context(), args, nil, nil, &out, &out); err != nil || !strings.Contains(out.String(), "Commands:") {
+			t.Errorf("%q: %v\n%s", args, err, out.String())
+		}
+	}
+	var version bytes.Buffer
+	if err := dispatch(t.Context(), []string{"--version"}, nil, nil, &version, &version); err != nil || !strings.HasPrefix(version.String(), "gatepost ") {
+		t.Errorf("--version: %v %q", err, version.String())
 	}
 }
 

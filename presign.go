@@ -1,11 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -13,7 +14,7 @@ import (
 // presignCommand implements `gatepost presign`: it prints gatepost's answer
 // as JSON.
 func presignCommand(ctx context.Context, args []string, c cli) error {
-	fs := newFlagSet("presign", c)
+	fs := newFlagSet("presign", args, c)
 	f := newClientFlags(fs, c.getenv)
 	defer f.client.Close()
 	var length optionalSize
@@ -40,8 +41,15 @@ func presignCommand(ctx context.Context, args []string, c cli) error {
 	if err != nil {
 		return explain(err)
 	}
-	fmt.Fprintln(c.stdout, strings.TrimSpace(string(raw)))
-	return nil
+	// Indented here, the same whichever transport answered (protojson
+	// varies its spacing on purpose, so it is never printed as it came).
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw, "", "  "); err != nil {
+		return fmt.Errorf("the answer is not JSON: %w", err)
+	}
+	out.WriteByte('\n')
+	_, err = c.stdout.Write(out.Bytes())
+	return err
 }
 
 // optionalSize is a flag for a size in bytes that may be left unset.

@@ -25,7 +25,7 @@ var openAPI []byte
 // serveCommand implements `gatepost [serve]`: it runs the server until ctx
 // is done.
 func serveCommand(ctx context.Context, args []string, c cli) error {
-	cfg, err := config.FromArgs("gatepost serve", args, c.getenv, c.stderr)
+	cfg, err := config.FromArgs("gatepost serve", args, c.getenv, helpOutput(args, c))
 	if err != nil {
 		var invalid *config.ArgsError
 		if errors.As(err, &invalid) || errors.Is(err, flag.ErrHelp) {

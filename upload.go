@@ -18,7 +18,7 @@ import (
 // file to the store, with a progress bar when stderr is a terminal.
 func uploadCommand(ctx context.Context, args []string, cl cli) error {
 	stdout, stderr := cl.stdout, cl.stderr
-	fs := newFlagSet("upload", cl)
+	fs := newFlagSet("upload", args, cl)
 	c := newClientFlags(fs, cl.getenv)
 	defer c.client.Close()
 	quiet := fs.Bool("quiet", false, "no progress bar")

@@ -11,7 +11,7 @@ import (
 // commit it was built from and the Go version, from the build information
 // the Go toolchain embeds.
 func versionCommand(_ context.Context, args []string, c cli) error {
-	fs := newFlagSet("version", c)
+	fs := newFlagSet("version", args, c)
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}

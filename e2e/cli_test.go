@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -99,11 +100,12 @@ func TestCLIUpload(t *testing.T) {
 }
 
 // TestCLIPresign: `gatepost presign` prints the policy as JSON on both
-// transports.
+// transports, indented alike and with the same fields.
 func TestCLIPresign(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, st *target) {
 		bin := gatepostBinary(t)
+		var shapes []string
 		for _, args := range [][]string{
 			{"-server", st.gatepost.GRPCAddr()},
 			{"-rest", "-url", "http://" + st.gatepost.HTTPAddr()},
@@ -113,6 +115,12 @@ func TestCLIPresign(t *testing.T) {
 			if err != nil || !strings.Contains(string(out), `"policy"`) || !strings.Contains(string(out), `"user-uploads/p.txt"`) {
 				t.Errorf("presign %v: %v\n%s", args, err, out)
 			}
+			// Values differ (signatures, dates); the lines' keys and
+			// indentation must not.
+			shapes = append(shapes, regexp.MustCompile(`: .*`).ReplaceAllString(string(out), ":"))
+		}
+		if len(shapes) == 2 && shapes[0] != shapes[1] {
+			t.Errorf("gRPC and REST answers differ in shape:\n%s\n---\n%s", shapes[0], shapes[1])
 		}
 	})
 }

@@ -107,7 +107,9 @@ func (c *Client) presignGRPC(ctx context.Context, req *gatepostv1.CreatePresigne
 	if err := c.call(ctx, gatepostv1.UploadService_CreatePresignedPost_FullMethodName, req, resp); err != nil {
 		return nil, nil, err
 	}
-	raw, err := protojson.MarshalOptions{UseProtoNames: true, Multiline: true}.Marshal(resp)
+	// As the gateway writes it (every field, proto names), so that the
+	// answer reads the same over both transports.
+	raw, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(resp)
 	if err != nil {
 		return nil, nil, err
 	}
