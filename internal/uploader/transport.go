@@ -41,7 +41,7 @@ var restPaths = map[string]string{
 // (rather than a failure to reach it) with the HTTP statuses the gateway
 // maps them to.
 var clientError = map[codes.Code]int{
-	codes.InvalidArgument: 400, codes.FailedPrecondition: 400, codes.NotFound: 404,
+	codes.InvalidArgument: 400, codes.FailedPrecondition: 400, codes.NotFound: 404, codes.AlreadyExists: 409,
 	codes.Unauthenticated: 401, codes.PermissionDenied: 403, codes.ResourceExhausted: 429,
 	codes.Unavailable: 503,
 }
