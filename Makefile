@@ -45,6 +45,7 @@ test: weed minio build tools ## Run every test: unit, gateway, integration (Seaw
 .PHONY: test-short
 test-short: ## Run the fast tests only (no SeaweedFS)
 	go test -short ./...
+	go -C deploy test -short ./...
 
 .PHONY: bench
 bench: build $(BIN)/ghz ## Measure throughput and latency (Go benchmarks, wrk, ghz, a 5-minute soak) into BENCHMARKS.md; installs wrk with apt-get if missing

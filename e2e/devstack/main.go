@@ -208,7 +208,8 @@ func commands(ctx context.Context, o options, base, sample, big string) (*tryCom
 		presign: fmt.Sprintf("curl -s '%s'", presignURL),
 		grpc: fmt.Sprintf(`%s -plaintext -d '{"key":"hello.txt","content_type":"text/plain"}' %s gatepost.v1.UploadService/CreatePresignedPost`,
 			o.grpcurl, o.grpcAddr),
-		jqUpload: fmt.Sprintf(`P=$(curl -s '%s') && curl -i $(echo "$P" | jq -r '.fields | to_entries[] | "--form-string \(.key)=\(.value)"') -F file=@%s "$(echo "$P" | jq -r .url)"`,
+		// mapfile: a field value may hold spaces (Cache-Control does).
+		jqUpload: fmt.Sprintf(`P=$(curl -s '%s') && mapfile -t F < <(echo "$P" | jq -r '.fields | to_entries[] | "--form-string", "\(.key)=\(.value)"') && curl -si "${F[@]}" -F file=@%s "$(echo "$P" | jq -r .url)"`,
 			presignURL, sample),
 		check: fmt.Sprintf("%s -plaintext %s list", o.grpcurl, o.grpcAddr),
 		cli:   cliUpload(o, sample),
