@@ -223,7 +223,7 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 		}
 		m.AuthFailed(reason)
 		_ = grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", challenge))
-		if throttle.authFailed(client) {
+		if throttle.authFailed(ctx, client) {
 			// The reason can quote the caller's token (a JWT's kid, say), so
 			// it is cut to maxReasonBytes.
 			attrs := []any{"method", fullMethod, "reason", truncate(err.Error(), maxReasonBytes), "request_id", RequestIDFrom(ctx)}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/ratelimit"
 )
 
 // allow applies the profile's rate limit, or the global one, to the
@@ -38,7 +39,10 @@ func (s *Service) allowN(ctx context.Context, id *auth.Identity, profile string,
 	if limit.Disabled {
 		return nil
 	}
-	ok, wait := s.limiter.AllowN(key, n, limit.RequestsPerSecond, limit.Burst, s.now())
+	ok, wait, err := s.buckets.AllowN(ctx, key, n, limit.RequestsPerSecond, limit.Burst)
+	if err != nil {
+		return limitStoreDown(ctx, err)
+	}
 	if ok {
 		return nil
 	}
@@ -58,4 +62,12 @@ func (s *Service) limitFor(profile string) (limit config.RateLimit, own bool) {
 		return *p, true
 	}
 	return s.globalRate, false
+}
+
+// limitStoreDown answers a call whose limit could not be checked because
+// the shared limit store is unreachable (shared_state.on_unavailable:
+// deny): Unavailable, never an upload without its limit.
+func limitStoreDown(ctx context.Context, err error) error {
+	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", "1"))
+	return status.Errorf(codes.Unavailable, "limits: the shared limit store is unreachable (%v), so nothing can be allowed now; try again shortly", ratelimit.ErrUnavailable)
 }

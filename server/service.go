@@ -27,7 +27,7 @@ type Service struct {
 	store      objectstore.Store
 	logger     *slog.Logger
 	globalRate config.RateLimit
-	limiter    *ratelimit.Limiter
+	buckets    ratelimit.Buckets
 	now        func() time.Time
 	tokens     *uploadtoken.Sealer
 	metrics    *metrics.Metrics
@@ -47,6 +47,12 @@ type ServiceOption func(*Service)
 // limit of their own. Without it only profile limits apply.
 func WithRateLimit(r config.RateLimit) ServiceOption {
 	return func(s *Service) { s.globalRate = r }
+}
+
+// WithBuckets keeps rate limits in b (shared by replicas, say) instead of
+// this process's memory.
+func WithBuckets(b ratelimit.Buckets) ServiceOption {
+	return func(s *Service) { s.buckets = b }
 }
 
 // WithClientAddresses sets how audit lines name the client (by default
@@ -71,11 +77,13 @@ func NewService(profiles map[string]config.Profile, store objectstore.Store, log
 		store:      store,
 		logger:     logger,
 		globalRate: config.RateLimit{Disabled: true},
-		limiter:    ratelimit.New(),
 		now:        time.Now,
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.buckets == nil {
+		s.buckets = ratelimit.NewMemory(func() time.Time { return s.now() })
 	}
 	if s.tokens == nil {
 		s.tokens = uploadtoken.NewRandom(config.DefaultUploadTokenExpires)

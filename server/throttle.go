@@ -27,7 +27,7 @@ import (
 // tokens or bad requests as fast as the network allows, each one
 // verified, validated and logged.
 type FailureThrottle struct {
-	limiter *ratelimit.Limiter
+	buckets ratelimit.Buckets
 	limits  config.FailureLimits
 	clients *ClientAddresses
 	now     func() time.Time
@@ -38,12 +38,17 @@ type FailureThrottle struct {
 
 // NewFailureThrottle returns a throttle with the given limits (unset ones
 // take their defaults); clients names the address a failed
-// authentication is charged to.
-func NewFailureThrottle(limits config.FailureLimits, clients *ClientAddresses) *FailureThrottle {
-	return &FailureThrottle{
-		limiter: ratelimit.New(), limits: limits.WithDefaults(), clients: clients, now: time.Now,
+// authentication is charged to; buckets keep the budgets (this process's
+// memory when nil).
+func NewFailureThrottle(limits config.FailureLimits, clients *ClientAddresses, buckets ratelimit.Buckets) *FailureThrottle {
+	f := &FailureThrottle{
+		buckets: buckets, limits: limits.WithDefaults(), clients: clients, now: time.Now,
 		authLines: rate.NewLimiter(refusedLinesPerSecond, refusedLinesBurst),
 	}
+	if f.buckets == nil {
+		f.buckets = ratelimit.NewMemory(func() time.Time { return f.now() })
+	}
+	return f
 }
 
 // callerFault reports whether a call failed because of its request (as
@@ -73,7 +78,9 @@ func (f *FailureThrottle) authBlocked(ctx context.Context, addr string) error {
 		return nil
 	}
 	l := f.limits.AuthPerAddress
-	if wait := f.limiter.Wait("auth\x00"+addr, l.RequestsPerSecond, l.Burst, f.now()); wait > 0 {
+	// A limit store that cannot say does not block: the call is failing
+	// its authentication anyway, and says so.
+	if wait, err := f.buckets.Wait(ctx, "auth\x00"+addr, l.RequestsPerSecond, l.Burst); err == nil && wait > 0 {
 		return refuse(ctx, wait, "too many failed authentications from your address")
 	}
 	return nil
@@ -82,14 +89,13 @@ func (f *FailureThrottle) authBlocked(ctx context.Context, addr string) error {
 // authFailed charges a failed authentication to the client's address. It
 // reports whether the failure is worth a log line: within the address's
 // budget and the budget of all addresses' lines.
-func (f *FailureThrottle) authFailed(addr string) bool {
+func (f *FailureThrottle) authFailed(ctx context.Context, addr string) bool {
 	if f == nil || f.limits.AuthPerAddress.Disabled {
 		return true
 	}
 	l := f.limits.AuthPerAddress
-	now := f.now()
-	ok, _ := f.limiter.Allow("auth\x00"+addr, l.RequestsPerSecond, l.Burst, now)
-	return ok && f.authLines.AllowN(now, 1)
+	ok, _, err := f.buckets.AllowN(ctx, "auth\x00"+addr, 1, l.RequestsPerSecond, l.Burst)
+	return (ok || err != nil) && f.authLines.AllowN(f.now(), 1)
 }
 
 // Interceptor refuses a subject whose invalid requests used up its
@@ -103,12 +109,16 @@ func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
 		}
 		l := f.limits.InvalidPerSubject
 		key := "invalid\x00" + id.Subject
-		if wait := f.limiter.Wait(key, l.RequestsPerSecond, l.Burst, f.now()); wait > 0 {
+		wait, err := f.buckets.Wait(ctx, key, l.RequestsPerSecond, l.Burst)
+		if err != nil {
+			return nil, limitStoreDown(ctx, err)
+		}
+		if wait > 0 {
 			return nil, refuse(ctx, wait, "too many invalid requests from subject %s", echo(id.Subject))
 		}
 		resp, err := handler(ctx, req)
 		if err != nil && callerFault(status.Code(err)) {
-			f.limiter.Allow(key, l.RequestsPerSecond, l.Burst, f.now())
+			_, _, _ = f.buckets.AllowN(ctx, key, 1, l.RequestsPerSecond, l.Burst)
 		}
 		return resp, err
 	}

@@ -27,7 +27,7 @@ func testThrottle(trusted ...string) *FailureThrottle {
 		panic(err)
 	}
 	slow := config.RateLimit{RequestsPerSecond: 1.0 / 3600, Burst: 3}
-	f := NewFailureThrottle(config.FailureLimits{AuthPerAddress: slow, InvalidPerSubject: slow}, NewClientAddresses(prefixes))
+	f := NewFailureThrottle(config.FailureLimits{AuthPerAddress: slow, InvalidPerSubject: slow}, NewClientAddresses(prefixes), nil)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	f.now = func() time.Time { return now }
 	return f

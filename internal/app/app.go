@@ -24,6 +24,7 @@ import (
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/s3store"
+	"github.com/gatepost/gatepost/internal/sharedstate"
 	"github.com/gatepost/gatepost/server"
 )
 
@@ -94,6 +95,7 @@ type App struct {
 	health      *health.Server
 	httpServer  *http.Server
 	tlsOn       bool
+	shared      *sharedstate.State
 }
 
 // New builds gatepost from a validated configuration and binds its
@@ -130,7 +132,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if !cfg.Metrics.Disabled {
 		m = metrics.New()
 	}
-	svc, throttle, err := newService(cfg, store, m, opts.getenv(), logger)
+	if a.shared, err = sharedstate.Open(cfg.SharedState, logger); err != nil {
+		return nil, err
+	}
+	svc, throttle, err := newService(ctx, cfg, store, a.shared, m, opts.getenv(), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +150,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	// interceptor chain as the gRPC server (authentication, validation,
 	// limits, logging, metrics), without a loopback round trip.
 	gwOpts := gateway.Options{
-		OpenAPI: opts.OpenAPI, Ready: a.readiness(store), CORS: cfg.CORS,
+		OpenAPI: opts.OpenAPI, Ready: a.readiness(store, a.shared), CORS: cfg.CORS,
 		LoopbackHostsOnly: cfg.Auth.Mode == config.AuthNone && !cfg.Auth.AllowNoneBeyondLoopback,
 	}
 	if metricsOnAPIPort(cfg) && m != nil {
@@ -177,9 +182,11 @@ func (a *App) listen(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// readiness decides /readyz: the gRPC service serves and the store has
-// signing credentials.
-func (a *App) readiness(store objectstore.Store) func(context.Context) error {
+// readiness decides /readyz: the gRPC service serves, the store has
+// signing credentials and, when limits are shared with
+// on_unavailable: deny, Redis answers (without it nothing could be
+// allowed; with allow, a replica serves on its own limits).
+func (a *App) readiness(store objectstore.Store, shared *sharedstate.State) func(context.Context) error {
 	return func(ctx context.Context) error {
 		resp, err := a.health.Check(ctx, &healthpb.HealthCheckRequest{Service: gatepostv1.UploadService_ServiceDesc.ServiceName})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
@@ -190,6 +197,9 @@ func (a *App) readiness(store objectstore.Store) func(context.Context) error {
 				return errors.New("the signing credentials have expired")
 			}
 			return errors.New("no signing credentials: the AWS credential chain found none (see the log)")
+		}
+		if err := shared.Ready(ctx); err != nil && shared.Deny() {
+			return errors.New("the limit store (Redis) is unreachable, and shared_state.on_unavailable is deny")
 		}
 		return nil
 	}
@@ -304,5 +314,8 @@ func (a *App) Close() {
 	}
 	if a.adminLis != nil {
 		_ = a.adminLis.Close()
+	}
+	if a.shared != nil {
+		_ = a.shared.Close()
 	}
 }

@@ -1,21 +1,24 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/sharedstate"
 	"github.com/gatepost/gatepost/internal/uploadtoken"
 	"github.com/gatepost/gatepost/server"
 )
 
 // newService builds the UploadService and the failure throttle its
 // callers pass through, from the profiles, limits, upload token secret and
-// trusted proxies.
-func newService(cfg *config.Config, store objectstore.Store, m *metrics.Metrics, getenv func(string) string, logger *slog.Logger) (*server.Service, *server.FailureThrottle, error) {
-	tokens, err := uploadTokens(cfg.Multipart, getenv, logger)
+// trusted proxies; limits live in shared (Redis or this process).
+func newService(ctx context.Context, cfg *config.Config, store objectstore.Store, shared *sharedstate.State, m *metrics.Metrics, getenv func(string) string, logger *slog.Logger) (*server.Service, *server.FailureThrottle, error) {
+	tokens, err := uploadTokens(ctx, cfg.Multipart, shared, getenv, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -24,19 +27,37 @@ func newService(cfg *config.Config, store objectstore.Store, m *metrics.Metrics,
 		return nil, nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
 	clients := server.NewClientAddresses(trusted)
+	buckets := shared.Buckets(time.Now)
 	svc := server.NewService(cfg.Profiles, store, logger,
 		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m),
-		server.WithClientAddresses(clients))
-	return svc, server.NewFailureThrottle(cfg.FailureLimits, clients), nil
+		server.WithClientAddresses(clients), server.WithBuckets(buckets))
+	return svc, server.NewFailureThrottle(cfg.FailureLimits, clients, buckets), nil
 }
 
+// sharedSecretWait bounds how long start-up waits for Redis to hand out
+// the shared upload token secret.
+const sharedSecretWait = 5 * time.Second
+
 // uploadTokens returns the sealer of multipart upload tokens: with the
-// shared secret from the configured environment variable, or a random one
-// (and a warning) when none is configured.
-func uploadTokens(cfg config.Multipart, getenv func(string) string, logger *slog.Logger) (*uploadtoken.Sealer, error) {
+// secret from the configured environment variable; else, with Redis, one
+// secret shared by every replica through it; else a random one (and a
+// warning).
+func uploadTokens(ctx context.Context, cfg config.Multipart, shared *sharedstate.State, getenv func(string) string, logger *slog.Logger) (*uploadtoken.Sealer, error) {
 	expires := cfg.TokenExpires
 	if expires == 0 {
 		expires = config.DefaultUploadTokenExpires
+	}
+	if cfg.TokenSecretEnv == "" && shared.Shared() {
+		secret, err := sharedSecret(ctx, shared)
+		switch {
+		case err == nil:
+			return uploadtoken.New(secret, expires)
+		case shared.Deny():
+			return nil, fmt.Errorf("shared_state: the upload token secret could not be read from Redis within %s (%w); set multipart.token_secret_env, or start Redis first", sharedSecretWait, err)
+		default:
+			logger.Warn("the upload token secret could not be read from Redis: this replica uses a random one, so its multipart uploads must be finished here (shared_state.on_unavailable: allow)", "error", err)
+			return uploadtoken.NewRandom(expires), nil
+		}
 	}
 	if cfg.TokenSecretEnv == "" {
 		logger.Warn("multipart.token_secret_env is not set: upload tokens use a random per-process secret, so a multipart upload must be finished on the replica that started it")
@@ -47,4 +68,22 @@ func uploadTokens(cfg config.Multipart, getenv func(string) string, logger *slog
 		return nil, fmt.Errorf("multipart.token_secret_env: $%s: %w", cfg.TokenSecretEnv, err)
 	}
 	return s, nil
+}
+
+// sharedSecret asks Redis for the shared upload token secret until it
+// answers or sharedSecretWait passes.
+func sharedSecret(ctx context.Context, shared *sharedstate.State) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, sharedSecretWait)
+	defer cancel()
+	for {
+		secret, err := shared.UploadTokenSecret(ctx)
+		if err == nil {
+			return secret, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

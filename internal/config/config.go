@@ -68,6 +68,8 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Multipart configures multipart uploads.
 	Multipart Multipart `yaml:"multipart"`
+	// SharedState is where replicas share limits (Redis), if anywhere.
+	SharedState SharedState `yaml:"shared_state"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
 	// TLS configures TLS on both listeners and mTLS on gRPC.
@@ -224,6 +226,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("trusted_proxies: %w", err))
 	}
 	errs = append(errs, c.CORS.validate()...)
+	errs = append(errs, c.SharedState.validate()...)
 	errs = append(errs, c.TLS.validate(&c.Auth)...)
 	if c.Metrics.Pprof && c.Metrics.Addr == "" {
 		errs = append(errs, errors.New("metrics.pprof: needs metrics.addr (profiles are never served on the API port)"))

@@ -1,0 +1,71 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is Buckets in Redis, shared by every replica that uses the same
+// Redis and prefix: GCRA in one script (go-redis/redis_rate), on Redis's
+// clock. A bucket is a burst and a refill rate, as in Memory, so a
+// subject's burst is the configured one across all replicas together.
+type Redis struct {
+	limiter *redis_rate.Limiter
+	prefix  string
+}
+
+var _ Buckets = (*Redis)(nil)
+
+// NewRedis returns buckets kept in client under keys that start with
+// prefix.
+func NewRedis(client redis.UniversalClient, prefix string) *Redis {
+	return &Redis{limiter: redis_rate.NewLimiter(client), prefix: prefix}
+}
+
+// AllowN implements Buckets. Any error reaching Redis is ErrUnavailable.
+func (r *Redis) AllowN(ctx context.Context, key string, n int, perSecond float64, burst int) (bool, time.Duration, error) {
+	if n > burst {
+		return false, 0, nil
+	}
+	res, err := r.limiter.AllowN(ctx, r.prefix+key, gcraLimit(perSecond, burst), n)
+	if err != nil {
+		return false, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if res.Allowed >= n {
+		return true, 0, nil
+	}
+	return false, max(res.RetryAfter, time.Millisecond), nil
+}
+
+// Wait implements Buckets: a request for no tokens tells when the bucket
+// is full again (ResetAfter); one token is there once it is within burst-1
+// emission intervals of full.
+func (r *Redis) Wait(ctx context.Context, key string, perSecond float64, burst int) (time.Duration, error) {
+	limit := gcraLimit(perSecond, burst)
+	res, err := r.limiter.AllowN(ctx, r.prefix+key, limit, 0)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	interval := limit.Period / time.Duration(limit.Rate)
+	return max(0, res.ResetAfter-time.Duration(burst-1)*interval), nil
+}
+
+// gcraLimit writes a rate in tokens per second as redis_rate's whole
+// number of tokens per period, to a millisecond per token.
+func gcraLimit(perSecond float64, burst int) redis_rate.Limit {
+	if perSecond <= 0 {
+		// No refill: one token a century, in effect.
+		return redis_rate.Limit{Rate: 1, Period: 100 * 365 * 24 * time.Hour, Burst: burst}
+	}
+	if perSecond >= 1 && perSecond == math.Trunc(perSecond) {
+		return redis_rate.Limit{Rate: int(perSecond), Period: time.Second, Burst: burst}
+	}
+	// One token per interval.
+	interval := time.Duration(float64(time.Second) / perSecond).Round(time.Millisecond)
+	return redis_rate.Limit{Rate: 1, Period: max(interval, time.Millisecond), Burst: burst}
+}

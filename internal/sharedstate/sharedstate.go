@@ -1,0 +1,191 @@
+// Package sharedstate is what gatepost's replicas share through Redis:
+// the token buckets of rate limits and failure throttling, and the secret
+// of multipart upload tokens. It applies shared_state.on_unavailable while
+// Redis is unreachable: deny (the limit answers ErrUnavailable) or allow
+// (each replica counts in its own memory), and notices within a second
+// when Redis is back.
+package sharedstate
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/ratelimit"
+)
+
+// Timeouts that bound every wait on Redis: a limit must answer quickly
+// even when Redis does not.
+const (
+	dialTimeout = 250 * time.Millisecond
+	ioTimeout   = 250 * time.Millisecond
+	// retryAfter is how long an unreachable Redis is not asked again:
+	// calls meanwhile get the outage answer at once, and the first call
+	// after it finds out whether Redis is back.
+	retryAfter = time.Second
+)
+
+// keyPrefix starts every key gatepost writes, so that a Redis shared with
+// other applications stays tidy.
+const keyPrefix = "gatepost:"
+
+// State is the shared state of a deployment, or of one process when no
+// Redis is configured.
+type State struct {
+	client *redis.Client // nil without Redis
+	deny   bool
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu        sync.Mutex
+	downUntil time.Time // Redis is not asked before then
+	down      bool      // the last answer from Redis was a failure
+}
+
+// Open connects to the configured Redis, if any. It does not wait for
+// Redis: an unreachable one is an outage like any other.
+func Open(cfg config.SharedState, logger *slog.Logger) (*State, error) {
+	s := &State{deny: cfg.Deny(), logger: logger, now: time.Now}
+	if !cfg.Enabled() {
+		return s, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("shared_state.redis_url: %w", err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = dialTimeout, ioTimeout, ioTimeout, ioTimeout
+	opts.MaxRetries = -1 // one try: an outage is handled above, not by waiting longer
+	opts.ContextTimeoutEnabled = true
+	s.client = redis.NewClient(opts)
+	return s, nil
+}
+
+// Shared reports whether there is a Redis to share through.
+func (s *State) Shared() bool { return s.client != nil }
+
+// Close closes the connection to Redis.
+func (s *State) Close() error {
+	if s.client == nil {
+		return nil
+	}
+	return s.client.Close()
+}
+
+// Buckets returns the token buckets limits use: in Redis with the outage
+// policy applied, or in memory (on the clock now) without Redis.
+func (s *State) Buckets(now func() time.Time) ratelimit.Buckets {
+	memory := ratelimit.NewMemory(now)
+	if s.client == nil {
+		return memory
+	}
+	return &policyBuckets{state: s, redis: ratelimit.NewRedis(s.client, keyPrefix+"rate:"), memory: memory}
+}
+
+// Ready says whether Redis answers, or nil without Redis.
+func (s *State) Ready(ctx context.Context) error {
+	if s.client == nil {
+		return nil
+	}
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w (Redis: %v)", ratelimit.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Deny reports whether limits refuse while Redis is unreachable.
+func (s *State) Deny() bool { return s.deny }
+
+// available reports whether Redis may be asked now.
+func (s *State) available() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.now().Before(s.downUntil)
+}
+
+// observe records the outcome of a call to Redis and logs each change
+// between reachable and not, once.
+func (s *State) observe(err error) {
+	failed := errors.Is(err, ratelimit.ErrUnavailable)
+	s.mu.Lock()
+	changed := failed != s.down
+	s.down = failed
+	if failed {
+		s.downUntil = s.now().Add(retryAfter)
+	}
+	s.mu.Unlock()
+	switch {
+	case changed && failed && s.deny:
+		s.logger.Error("the limit store (Redis) is unreachable: calls that need a limit answer 503 until it is back (shared_state.on_unavailable: deny)", "error", err)
+	case changed && failed:
+		s.logger.Error("the limit store (Redis) is unreachable: limits are counted in each replica's memory until it is back (shared_state.on_unavailable: allow)", "error", err)
+	case changed:
+		s.logger.Info("the limit store (Redis) is reachable again: limits are shared")
+	}
+}
+
+// policyBuckets asks Redis, and while Redis is unreachable answers as the
+// policy says.
+type policyBuckets struct {
+	state  *State
+	redis  *ratelimit.Redis
+	memory *ratelimit.Memory
+}
+
+var _ ratelimit.Buckets = (*policyBuckets)(nil)
+
+func (p *policyBuckets) AllowN(ctx context.Context, key string, n int, perSecond float64, burst int) (bool, time.Duration, error) {
+	if p.state.available() {
+		ok, wait, err := p.redis.AllowN(ctx, key, n, perSecond, burst)
+		p.state.observe(err)
+		if err == nil {
+			return ok, wait, nil
+		}
+	}
+	if p.state.deny {
+		return false, 0, ratelimit.ErrUnavailable
+	}
+	return p.memory.AllowN(ctx, key, n, perSecond, burst)
+}
+
+func (p *policyBuckets) Wait(ctx context.Context, key string, perSecond float64, burst int) (time.Duration, error) {
+	if p.state.available() {
+		wait, err := p.redis.Wait(ctx, key, perSecond, burst)
+		p.state.observe(err)
+		if err == nil {
+			return wait, nil
+		}
+	}
+	if p.state.deny {
+		return 0, ratelimit.ErrUnavailable
+	}
+	return p.memory.Wait(ctx, key, perSecond, burst)
+}
+
+// UploadTokenSecret returns the secret every replica signs multipart
+// upload tokens with: made by the first replica to ask, kept in Redis
+// (without expiry), read by the others.
+func (s *State) UploadTokenSecret(ctx context.Context) ([]byte, error) {
+	if s.client == nil {
+		return nil, errors.New("no shared state")
+	}
+	key := keyPrefix + "upload-token-secret"
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	if err := s.client.SetNX(ctx, key, secret, 0).Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ratelimit.ErrUnavailable, err)
+	}
+	shared, err := s.client.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ratelimit.ErrUnavailable, err)
+	}
+	return shared, nil
+}
