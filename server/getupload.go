@@ -51,6 +51,11 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 		return resp, nil
 	}
 	resp.Exists = true
+	// The real size is known now: the reservation of the credential that
+	// put it there (made before the object was stored) is corrected to it.
+	if !obj.LastModified.IsZero() {
+		s.correct(ctx, id, name, profile.Bucket, key, obj.Size, obj.LastModified)
+	}
 	resp.Size = obj.Size
 	resp.ContentType = obj.ContentType
 	resp.Etag = obj.ETag

@@ -55,6 +55,10 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	if err != nil {
 		return nil, invalid("total_size", "%v", err)
 	}
+	release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, total)
+	if err != nil {
+		return nil, err
+	}
 	started := time.Now()
 	uploadID, err := s.store.CreateMultipart(ctx, &uploadpolicy.Multipart{
 		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, Metadata: o.metadata,
@@ -62,6 +66,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	})
 	s.metrics.Signed("multipart_create", time.Since(started))
 	if err != nil {
+		release()
 		return nil, s.storeFailed(ctx, "starting the multipart upload", err)
 	}
 	s.metrics.Issued(o.profileName, "multipart")
@@ -70,6 +75,8 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 		UploadID: uploadID, TotalSize: total, PartSize: partSize,
 	}, s.now())
 	if err != nil {
+		release()
+		_ = s.store.AbortMultipart(context.WithoutCancel(ctx), o.profile.Bucket, o.key, uploadID)
 		return nil, s.storeFailed(ctx, "sealing the upload token", err)
 	}
 	s.auditLine(ctx, "multipart upload started", id, o.profileName, o.profile.Bucket, o.key, total, expiresAt)
@@ -218,6 +225,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	if err != nil {
 		return nil, s.storeFailed(ctx, "completing the upload", err)
 	}
+	s.correct(ctx, id, u.Profile, u.Bucket, u.Key, uploadpolicy.TotalOf(parts), s.now())
 	s.auditLine(ctx, "multipart upload completed", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
 	return &gatepostv1.CompleteMultipartUploadResponse{Key: u.Key, Bucket: u.Bucket, Etag: etag, Size: u.TotalSize}, nil
 }
@@ -255,6 +263,7 @@ func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.Abor
 	if err != nil {
 		return nil, s.storeFailed(ctx, "aborting the upload", err)
 	}
+	s.correct(ctx, id, u.Profile, u.Bucket, u.Key, 0, s.now())
 	s.auditLine(ctx, "multipart upload aborted", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
 	return &gatepostv1.AbortMultipartUploadResponse{}, nil
 }

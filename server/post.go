@@ -27,10 +27,17 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 	if err != nil {
 		return nil, err
 	}
+	// The policy allows up to MaxBytes: that is what it costs the quota
+	// until the real size is known.
+	release, err := s.reserve(ctx, id, profile, post.Bucket, post.Key, post.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
 	started := time.Now()
 	signed, err := s.store.SignPost(ctx, post)
 	s.metrics.Signed("post", time.Since(started))
 	if err != nil {
+		release()
 		return nil, s.storeFailed(ctx, "signing the upload policy", err, "bucket", post.Bucket, "key", post.Key)
 	}
 	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)

@@ -36,6 +36,10 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
 		return nil, err
 	}
+	release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, req.GetContentLength())
+	if err != nil {
+		return nil, err
+	}
 	started := time.Now()
 	signed, err := s.store.SignPut(ctx, &uploadpolicy.Put{
 		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, ContentLength: req.GetContentLength(),
@@ -44,6 +48,7 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	})
 	s.metrics.Signed("put", time.Since(started))
 	if err != nil {
+		release()
 		return nil, s.storeFailed(ctx, "signing the PUT URL", err)
 	}
 	s.metrics.Issued(o.profileName, "put")

@@ -15,6 +15,7 @@ import (
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/quota"
 	"github.com/gatepost/gatepost/internal/ratelimit"
 	"github.com/gatepost/gatepost/internal/uploadtoken"
 )
@@ -23,15 +24,17 @@ import (
 type Service struct {
 	gatepostv1.UnimplementedUploadServiceServer
 
-	profiles   map[string]config.Profile
-	store      objectstore.Store
-	logger     *slog.Logger
-	globalRate config.RateLimit
-	buckets    ratelimit.Buckets
-	now        func() time.Time
-	tokens     *uploadtoken.Sealer
-	metrics    *metrics.Metrics
-	clients    *ClientAddresses
+	profiles     map[string]config.Profile
+	store        objectstore.Store
+	logger       *slog.Logger
+	globalRate   config.RateLimit
+	buckets      ratelimit.Buckets
+	quotas       quota.Store
+	defaultQuota *config.Quota
+	now          func() time.Time
+	tokens       *uploadtoken.Sealer
+	metrics      *metrics.Metrics
+	clients      *ClientAddresses
 }
 
 // WithMetrics records issued credentials, rate-limit hits and signing
@@ -84,6 +87,9 @@ func NewService(profiles map[string]config.Profile, store objectstore.Store, log
 	}
 	if s.buckets == nil {
 		s.buckets = ratelimit.NewMemory(func() time.Time { return s.now() })
+	}
+	if s.quotas == nil {
+		s.quotas = quota.NewMemory(func() time.Time { return s.now() })
 	}
 	if s.tokens == nil {
 		s.tokens = uploadtoken.NewRandom(config.DefaultUploadTokenExpires)

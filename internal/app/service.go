@@ -30,7 +30,7 @@ func newService(ctx context.Context, cfg *config.Config, store objectstore.Store
 	buckets := shared.Buckets(time.Now)
 	svc := server.NewService(cfg.Profiles, store, logger,
 		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m),
-		server.WithClientAddresses(clients), server.WithBuckets(buckets))
+		server.WithClientAddresses(clients), server.WithBuckets(buckets), server.WithQuotas(shared.Quotas(time.Now), cfg.Quota))
 	return svc, server.NewFailureThrottle(cfg.FailureLimits, clients, buckets), nil
 }
 

@@ -68,6 +68,8 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Multipart configures multipart uploads.
 	Multipart Multipart `yaml:"multipart"`
+	// Quota is the byte quota of profiles without their own (none when nil).
+	Quota *Quota `yaml:"quota"`
 	// SharedState is where replicas share limits (Redis), if anywhere.
 	SharedState SharedState `yaml:"shared_state"`
 	// Metrics configures the Prometheus endpoint.
@@ -162,6 +164,7 @@ func Parse(r io.Reader) (*Config, error) {
 		if p.RateLimit != nil {
 			p.RateLimit.applyDefaults()
 		}
+		p.Quota.applyDefaults()
 
 		cfg.Profiles[name] = p
 	}
@@ -169,6 +172,7 @@ func Parse(r io.Reader) (*Config, error) {
 
 	cfg.RateLimit.applyDefaults()
 	cfg.FailureLimits.applyDefaults()
+	cfg.Quota.applyDefaults()
 	return &cfg, nil
 }
 
@@ -215,6 +219,7 @@ func (c *Config) Validate() error {
 		if p.RateLimit != nil {
 			errs = append(errs, p.RateLimit.validate("profiles."+name+".rate_limit")...)
 		}
+		errs = append(errs, p.Quota.validate("profiles."+name+".quota")...)
 	}
 	errs = append(errs, overlappingProfiles(c.Profiles, names)...)
 	errs = append(errs, c.validateStore()...)
@@ -227,6 +232,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.CORS.validate()...)
 	errs = append(errs, c.SharedState.validate()...)
+	errs = append(errs, c.Quota.validate("quota")...)
 	errs = append(errs, c.TLS.validate(&c.Auth)...)
 	if c.Metrics.Pprof && c.Metrics.Addr == "" {
 		errs = append(errs, errors.New("metrics.pprof: needs metrics.addr (profiles are never served on the API port)"))

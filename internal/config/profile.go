@@ -63,6 +63,9 @@ type Profile struct {
 	// completion). POST cannot express it, so such a profile may not
 	// allow post. Default true.
 	Overwrite *bool `yaml:"overwrite"`
+	// Quota, when set, bounds the bytes each subject may be granted per
+	// window in this profile; it replaces the default quota.
+	Quota *Quota `yaml:"quota"`
 }
 
 // MayOverwrite reports whether uploads may replace an existing object.

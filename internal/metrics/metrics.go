@@ -1,7 +1,8 @@
 // Package metrics holds gatepost's Prometheus metrics: the gRPC server's
 // (from go-grpc-middleware's prometheus provider), the HTTP server's (from
 // promhttp), and gatepost's own: upload credentials issued, rejections by
-// reason, authentication failures, rate-limit hits and signing latency.
+// reason, authentication failures, rate-limit hits, byte quotas and signing
+// latency.
 package metrics
 
 import (
@@ -25,6 +26,8 @@ type Metrics struct {
 	rejections   *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
 	rateLimited  *prometheus.CounterVec
+	quotaBytes   *prometheus.CounterVec
+	quotaRefused *prometheus.CounterVec
 	signing      *prometheus.HistogramVec
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
@@ -55,6 +58,14 @@ func New() *Metrics {
 			Name: "gatepost_rate_limited_total",
 			Help: "Calls refused by the per-subject rate limit, by profile.",
 		}, []string{"profile"}),
+		quotaBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatepost_quota_reserved_bytes_total",
+			Help: "Bytes reserved against byte quotas by issued credentials (before corrections), by profile.",
+		}, []string{"profile"}),
+		quotaRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatepost_quota_exceeded_total",
+			Help: "Calls refused because the subject's byte quota was used up, by profile.",
+		}, []string{"profile"}),
 		signing: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatepost_signing_duration_seconds",
 			Help:    "Time spent signing (or calling the store), by operation.",
@@ -70,7 +81,7 @@ func New() *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"code", "method"}),
 	}
-	r.MustRegister(m.GRPC, m.issued, m.rejections, m.authFailures, m.rateLimited, m.signing,
+	r.MustRegister(m.GRPC, m.issued, m.rejections, m.authFailures, m.rateLimited, m.quotaBytes, m.quotaRefused, m.signing,
 		m.httpRequests, m.httpDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -114,6 +125,20 @@ func (m *Metrics) AuthFailed(reason string) {
 func (m *Metrics) RateLimited(profile string) {
 	if m != nil {
 		m.rateLimited.WithLabelValues(profile).Inc()
+	}
+}
+
+// QuotaReserved counts bytes reserved against a profile's quota.
+func (m *Metrics) QuotaReserved(profile string, bytes int64) {
+	if m != nil {
+		m.quotaBytes.WithLabelValues(profile).Add(float64(bytes))
+	}
+}
+
+// QuotaExceeded counts one call refused over its byte quota.
+func (m *Metrics) QuotaExceeded(profile string) {
+	if m != nil {
+		m.quotaRefused.WithLabelValues(profile).Inc()
 	}
 }
 

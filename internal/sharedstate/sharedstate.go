@@ -1,6 +1,6 @@
 // Package sharedstate is what gatepost's replicas share through Redis:
-// the token buckets of rate limits and failure throttling, and the secret
-// of multipart upload tokens. It applies shared_state.on_unavailable while
+// the token buckets of rate limits and failure throttling, byte quotas,
+// and the secret of multipart upload tokens. It applies shared_state.on_unavailable while
 // Redis is unreachable: deny (the limit answers ErrUnavailable) or allow
 // (each replica counts in its own memory), and notices within a second
 // when Redis is back.
@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/quota"
 	"github.com/gatepost/gatepost/internal/ratelimit"
 )
 
@@ -62,9 +63,21 @@ func Open(cfg config.SharedState, logger *slog.Logger) (*State, error) {
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = dialTimeout, ioTimeout, ioTimeout, ioTimeout
 	opts.MaxRetries = -1 // one try: an outage is handled above, not by waiting longer
+	opts.DialerRetries = 1
+	opts.DialerRetryTimeout = dialTimeout
 	opts.ContextTimeoutEnabled = true
 	s.client = redis.NewClient(opts)
+	// go-redis writes its own plain-text lines to stderr (every failed
+	// dial); gatepost reports outages itself, once, in its JSON log.
+	redis.SetLogger(debugLogger{logger})
 	return s, nil
+}
+
+// debugLogger passes go-redis's own messages to the log at debug level.
+type debugLogger struct{ logger *slog.Logger }
+
+func (d debugLogger) Printf(ctx context.Context, format string, v ...any) {
+	d.logger.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // Shared reports whether there is a Redis to share through.
@@ -112,7 +125,7 @@ func (s *State) available() bool {
 // observe records the outcome of a call to Redis and logs each change
 // between reachable and not, once.
 func (s *State) observe(err error) {
-	failed := errors.Is(err, ratelimit.ErrUnavailable)
+	failed := errors.Is(err, ratelimit.ErrUnavailable) || errors.Is(err, quota.ErrUnavailable)
 	s.mu.Lock()
 	changed := failed != s.down
 	s.down = failed
@@ -166,6 +179,67 @@ func (p *policyBuckets) Wait(ctx context.Context, key string, perSecond float64,
 		return 0, ratelimit.ErrUnavailable
 	}
 	return p.memory.Wait(ctx, key, perSecond, burst)
+}
+
+// Quotas returns the byte quota store: in Redis with the outage policy
+// applied, or in memory (on the clock now) without Redis.
+func (s *State) Quotas(now func() time.Time) quota.Store {
+	memory := quota.NewMemory(now)
+	if s.client == nil {
+		return memory
+	}
+	return &policyQuotas{state: s, redis: quota.NewRedis(s.client, keyPrefix+"quota:"), memory: memory}
+}
+
+// policyQuotas is policyBuckets for quotas.
+type policyQuotas struct {
+	state  *State
+	redis  *quota.Redis
+	memory *quota.Memory
+}
+
+var _ quota.Store = (*policyQuotas)(nil)
+
+func (p *policyQuotas) Reserve(ctx context.Context, key, object string, n int64, l quota.Limit) (quota.Result, error) {
+	if p.state.available() {
+		r, err := p.redis.Reserve(ctx, key, object, n, l)
+		p.state.observe(err)
+		if err == nil {
+			return r, nil
+		}
+	}
+	if p.state.deny {
+		return quota.Result{}, quota.ErrUnavailable
+	}
+	return p.memory.Reserve(ctx, key, object, n, l)
+}
+
+func (p *policyQuotas) Correct(ctx context.Context, key, object string, n int64, madeBy time.Time, l quota.Limit) error {
+	if p.state.available() {
+		err := p.redis.Correct(ctx, key, object, n, madeBy, l)
+		p.state.observe(err)
+		if err == nil {
+			return nil
+		}
+	}
+	if p.state.deny {
+		return quota.ErrUnavailable
+	}
+	return p.memory.Correct(ctx, key, object, n, madeBy, l)
+}
+
+func (p *policyQuotas) Usage(ctx context.Context, key string, l quota.Limit) (int64, error) {
+	if p.state.available() {
+		u, err := p.redis.Usage(ctx, key, l)
+		p.state.observe(err)
+		if err == nil {
+			return u, nil
+		}
+	}
+	if p.state.deny {
+		return 0, quota.ErrUnavailable
+	}
+	return p.memory.Usage(ctx, key, l)
 }
 
 // UploadTokenSecret returns the secret every replica signs multipart

@@ -64,3 +64,12 @@ func CheckParts(parts []Part, total, partSize int64) error {
 	}
 	return nil
 }
+
+// TotalOf is the size of the object the parts make.
+func TotalOf(parts []Part) int64 {
+	var n int64
+	for _, p := range parts {
+		n += p.Size
+	}
+	return n
+}

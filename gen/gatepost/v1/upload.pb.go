@@ -1231,6 +1231,172 @@ func (x *GetUploadResponse) GetMetadata() map[string]string {
 	return nil
 }
 
+// GetQuotaRequest asks for the caller's byte quotas.
+type GetQuotaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One profile; empty for every profile the caller may use that has a
+	// quota.
+	Profile       string `protobuf:"bytes,1,opt,name=profile" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetQuotaRequest) Reset() {
+	*x = GetQuotaRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetQuotaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetQuotaRequest) ProtoMessage() {}
+
+func (x *GetQuotaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetQuotaRequest.ProtoReflect.Descriptor instead.
+func (*GetQuotaRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetQuotaRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+// Quota is one profile's byte quota for the caller.
+type Quota struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile.
+	Profile string `protobuf:"bytes,1,opt,name=profile" json:"profile,omitempty"`
+	// The most the caller may be granted per window, in bytes.
+	LimitBytes int64 `protobuf:"varint,2,opt,name=limit_bytes,json=limitBytes" json:"limit_bytes,omitempty"`
+	// What the window holds: every credential issued in it reserves the
+	// bytes it allows, corrected to the real size once known.
+	UsedBytes int64 `protobuf:"varint,3,opt,name=used_bytes,json=usedBytes" json:"used_bytes,omitempty"`
+	// The window, in seconds: a reservation counts for this long.
+	WindowSeconds int64 `protobuf:"varint,4,opt,name=window_seconds,json=windowSeconds" json:"window_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Quota) Reset() {
+	*x = Quota{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Quota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Quota) ProtoMessage() {}
+
+func (x *Quota) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Quota.ProtoReflect.Descriptor instead.
+func (*Quota) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Quota) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *Quota) GetLimitBytes() int64 {
+	if x != nil {
+		return x.LimitBytes
+	}
+	return 0
+}
+
+func (x *Quota) GetUsedBytes() int64 {
+	if x != nil {
+		return x.UsedBytes
+	}
+	return 0
+}
+
+func (x *Quota) GetWindowSeconds() int64 {
+	if x != nil {
+		return x.WindowSeconds
+	}
+	return 0
+}
+
+// GetQuotaResponse lists the caller's quotas, by profile name.
+type GetQuotaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Quotas        []*Quota               `protobuf:"bytes,1,rep,name=quotas" json:"quotas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetQuotaResponse) Reset() {
+	*x = GetQuotaResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetQuotaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetQuotaResponse) ProtoMessage() {}
+
+func (x *GetQuotaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetQuotaResponse.ProtoReflect.Descriptor instead.
+func (*GetQuotaResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetQuotaResponse) GetQuotas() []*Quota {
+	if x != nil {
+		return x.Quotas
+	}
+	return nil
+}
+
 var File_gatepost_v1_upload_proto protoreflect.FileDescriptor
 
 const file_gatepost_v1_upload_proto_rawDesc = "" +
@@ -1351,7 +1517,18 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\bmetadata\x18\v \x03(\v2,.gatepost.v1.GetUploadResponse.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xe6\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"+\n" +
+	"\x0fGetQuotaRequest\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\"\x88\x01\n" +
+	"\x05Quota\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x1f\n" +
+	"\vlimit_bytes\x18\x02 \x01(\x03R\n" +
+	"limitBytes\x12\x1d\n" +
+	"\n" +
+	"used_bytes\x18\x03 \x01(\x03R\tusedBytes\x12%\n" +
+	"\x0ewindow_seconds\x18\x04 \x01(\x03R\rwindowSeconds\">\n" +
+	"\x10GetQuotaResponse\x12*\n" +
+	"\x06quotas\x18\x01 \x03(\v2\x12.gatepost.v1.QuotaR\x06quotas2\xaf\x06\n" +
 	"\rUploadService\x12h\n" +
 	"\x13CreatePresignedPost\x12'.gatepost.v1.CreatePresignedPostRequest\x1a(.gatepost.v1.CreatePresignedPostResponse\x12e\n" +
 	"\x12CreatePresignedPut\x12&.gatepost.v1.CreatePresignedPutRequest\x1a'.gatepost.v1.CreatePresignedPutResponse\x12n\n" +
@@ -1359,7 +1536,8 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\x12PresignUploadParts\x12&.gatepost.v1.PresignUploadPartsRequest\x1a'.gatepost.v1.PresignUploadPartsResponse\x12t\n" +
 	"\x17CompleteMultipartUpload\x12+.gatepost.v1.CompleteMultipartUploadRequest\x1a,.gatepost.v1.CompleteMultipartUploadResponse\x12k\n" +
 	"\x14AbortMultipartUpload\x12(.gatepost.v1.AbortMultipartUploadRequest\x1a).gatepost.v1.AbortMultipartUploadResponse\x12J\n" +
-	"\tGetUpload\x12\x1d.gatepost.v1.GetUploadRequest\x1a\x1e.gatepost.v1.GetUploadResponseB\xab\x01\n" +
+	"\tGetUpload\x12\x1d.gatepost.v1.GetUploadRequest\x1a\x1e.gatepost.v1.GetUploadResponse\x12G\n" +
+	"\bGetQuota\x12\x1c.gatepost.v1.GetQuotaRequest\x1a\x1d.gatepost.v1.GetQuotaResponseB\xab\x01\n" +
 	"\x0fcom.gatepost.v1B\vUploadProtoP\x01Z7github.com/gatepost/gatepost/gen/gatepost/v1;gatepostv1\xa2\x02\x03GXX\xaa\x02\vGatepost.V1\xca\x02\vGatepost\\V1\xe2\x02\x17Gatepost\\V1\\GPBMetadata\xea\x02\fGatepost::V1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
@@ -1374,7 +1552,7 @@ func file_gatepost_v1_upload_proto_rawDescGZIP() []byte {
 	return file_gatepost_v1_upload_proto_rawDescData
 }
 
-var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_gatepost_v1_upload_proto_goTypes = []any{
 	(*CreatePresignedPostRequest)(nil),      // 0: gatepost.v1.CreatePresignedPostRequest
 	(*CreatePresignedPostResponse)(nil),     // 1: gatepost.v1.CreatePresignedPostResponse
@@ -1392,49 +1570,55 @@ var file_gatepost_v1_upload_proto_goTypes = []any{
 	(*AbortMultipartUploadResponse)(nil),    // 13: gatepost.v1.AbortMultipartUploadResponse
 	(*GetUploadRequest)(nil),                // 14: gatepost.v1.GetUploadRequest
 	(*GetUploadResponse)(nil),               // 15: gatepost.v1.GetUploadResponse
-	nil,                                     // 16: gatepost.v1.CreatePresignedPostRequest.MetadataEntry
-	nil,                                     // 17: gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	nil,                                     // 18: gatepost.v1.CreatePresignedPutRequest.MetadataEntry
-	nil,                                     // 19: gatepost.v1.CreatePresignedPutResponse.HeadersEntry
-	nil,                                     // 20: gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
-	nil,                                     // 21: gatepost.v1.PresignedPart.HeadersEntry
-	nil,                                     // 22: gatepost.v1.GetUploadResponse.MetadataEntry
-	(*timestamppb.Timestamp)(nil),           // 23: google.protobuf.Timestamp
+	(*GetQuotaRequest)(nil),                 // 16: gatepost.v1.GetQuotaRequest
+	(*Quota)(nil),                           // 17: gatepost.v1.Quota
+	(*GetQuotaResponse)(nil),                // 18: gatepost.v1.GetQuotaResponse
+	nil,                                     // 19: gatepost.v1.CreatePresignedPostRequest.MetadataEntry
+	nil,                                     // 20: gatepost.v1.CreatePresignedPostResponse.FieldsEntry
+	nil,                                     // 21: gatepost.v1.CreatePresignedPutRequest.MetadataEntry
+	nil,                                     // 22: gatepost.v1.CreatePresignedPutResponse.HeadersEntry
+	nil,                                     // 23: gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
+	nil,                                     // 24: gatepost.v1.PresignedPart.HeadersEntry
+	nil,                                     // 25: gatepost.v1.GetUploadResponse.MetadataEntry
+	(*timestamppb.Timestamp)(nil),           // 26: google.protobuf.Timestamp
 }
 var file_gatepost_v1_upload_proto_depIdxs = []int32{
-	16, // 0: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
-	17, // 1: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	23, // 2: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 3: gatepost.v1.CreatePresignedPutRequest.metadata:type_name -> gatepost.v1.CreatePresignedPutRequest.MetadataEntry
-	19, // 4: gatepost.v1.CreatePresignedPutResponse.headers:type_name -> gatepost.v1.CreatePresignedPutResponse.HeadersEntry
-	23, // 5: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 6: gatepost.v1.CreateMultipartUploadRequest.metadata:type_name -> gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
-	23, // 7: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
-	21, // 8: gatepost.v1.PresignedPart.headers:type_name -> gatepost.v1.PresignedPart.HeadersEntry
+	19, // 0: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
+	20, // 1: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
+	26, // 2: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 3: gatepost.v1.CreatePresignedPutRequest.metadata:type_name -> gatepost.v1.CreatePresignedPutRequest.MetadataEntry
+	22, // 4: gatepost.v1.CreatePresignedPutResponse.headers:type_name -> gatepost.v1.CreatePresignedPutResponse.HeadersEntry
+	26, // 5: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
+	23, // 6: gatepost.v1.CreateMultipartUploadRequest.metadata:type_name -> gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
+	26, // 7: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
+	24, // 8: gatepost.v1.PresignedPart.headers:type_name -> gatepost.v1.PresignedPart.HeadersEntry
 	7,  // 9: gatepost.v1.PresignUploadPartsResponse.parts:type_name -> gatepost.v1.PresignedPart
-	23, // 10: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
+	26, // 10: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
 	9,  // 11: gatepost.v1.CompleteMultipartUploadRequest.parts:type_name -> gatepost.v1.CompletedPart
-	23, // 12: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
-	22, // 13: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
-	0,  // 14: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
-	2,  // 15: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
-	4,  // 16: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
-	6,  // 17: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
-	10, // 18: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
-	12, // 19: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
-	14, // 20: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
-	1,  // 21: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
-	3,  // 22: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
-	5,  // 23: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
-	8,  // 24: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
-	11, // 25: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
-	13, // 26: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
-	15, // 27: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	26, // 12: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
+	25, // 13: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
+	17, // 14: gatepost.v1.GetQuotaResponse.quotas:type_name -> gatepost.v1.Quota
+	0,  // 15: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
+	2,  // 16: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
+	4,  // 17: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
+	6,  // 18: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
+	10, // 19: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
+	12, // 20: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
+	14, // 21: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
+	16, // 22: gatepost.v1.UploadService.GetQuota:input_type -> gatepost.v1.GetQuotaRequest
+	1,  // 23: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
+	3,  // 24: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
+	5,  // 25: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
+	8,  // 26: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
+	11, // 27: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
+	13, // 28: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
+	15, // 29: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
+	18, // 30: gatepost.v1.UploadService.GetQuota:output_type -> gatepost.v1.GetQuotaResponse
+	23, // [23:31] is the sub-list for method output_type
+	15, // [15:23] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_gatepost_v1_upload_proto_init() }
@@ -1448,7 +1632,7 @@ func file_gatepost_v1_upload_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatepost_v1_upload_proto_rawDesc), len(file_gatepost_v1_upload_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	UploadService_CompleteMultipartUpload_FullMethodName = "/gatepost.v1.UploadService/CompleteMultipartUpload"
 	UploadService_AbortMultipartUpload_FullMethodName    = "/gatepost.v1.UploadService/AbortMultipartUpload"
 	UploadService_GetUpload_FullMethodName               = "/gatepost.v1.UploadService/GetUpload"
+	UploadService_GetQuota_FullMethodName                = "/gatepost.v1.UploadService/GetQuota"
 )
 
 // UploadServiceClient is the client API for UploadService service.
@@ -61,6 +62,9 @@ type UploadServiceClient interface {
 	// GetUpload reports whether an object under the caller's prefix exists and
 	// whether it satisfies its profile's rules.
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error)
+	// GetQuota reports the caller's byte quotas: for each profile it may use
+	// that has one, the quota, the bytes its window holds and the window.
+	GetQuota(ctx context.Context, in *GetQuotaRequest, opts ...grpc.CallOption) (*GetQuotaResponse, error)
 }
 
 type uploadServiceClient struct {
@@ -141,6 +145,16 @@ func (c *uploadServiceClient) GetUpload(ctx context.Context, in *GetUploadReques
 	return out, nil
 }
 
+func (c *uploadServiceClient) GetQuota(ctx context.Context, in *GetQuotaRequest, opts ...grpc.CallOption) (*GetQuotaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetQuotaResponse)
+	err := c.cc.Invoke(ctx, UploadService_GetQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UploadServiceServer is the server API for UploadService service.
 // All implementations must embed UnimplementedUploadServiceServer
 // for forward compatibility.
@@ -174,6 +188,9 @@ type UploadServiceServer interface {
 	// GetUpload reports whether an object under the caller's prefix exists and
 	// whether it satisfies its profile's rules.
 	GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error)
+	// GetQuota reports the caller's byte quotas: for each profile it may use
+	// that has one, the quota, the bytes its window holds and the window.
+	GetQuota(context.Context, *GetQuotaRequest) (*GetQuotaResponse, error)
 	mustEmbedUnimplementedUploadServiceServer()
 }
 
@@ -204,6 +221,9 @@ func (UnimplementedUploadServiceServer) AbortMultipartUpload(context.Context, *A
 }
 func (UnimplementedUploadServiceServer) GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUpload not implemented")
+}
+func (UnimplementedUploadServiceServer) GetQuota(context.Context, *GetQuotaRequest) (*GetQuotaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetQuota not implemented")
 }
 func (UnimplementedUploadServiceServer) mustEmbedUnimplementedUploadServiceServer() {}
 func (UnimplementedUploadServiceServer) testEmbeddedByValue()                       {}
@@ -352,6 +372,24 @@ func _UploadService_GetUpload_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UploadService_GetQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetQuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).GetQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_GetQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).GetQuota(ctx, req.(*GetQuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // UploadService_ServiceDesc is the grpc.ServiceDesc for UploadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -386,6 +424,10 @@ var UploadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetUpload",
 			Handler:    _UploadService_GetUpload_Handler,
+		},
+		{
+			MethodName: "GetQuota",
+			Handler:    _UploadService_GetQuota_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

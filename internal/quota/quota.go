@@ -1,0 +1,55 @@
+// Package quota keeps byte quotas: how many bytes each subject may be
+// granted per window, per profile. Every credential reserves the bytes it
+// allows; a reservation counts for one window from when it was made, and
+// is corrected to the real size once that is known (a completed upload,
+// GetUpload) or released (an aborted upload, a credential never issued).
+//
+// No library does this (rate limiters count requests, not amounts that are
+// corrected later), so it is written here, the same in memory (Memory) and
+// in Redis (Redis, one script per operation).
+package quota
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrUnavailable is returned while the shared quota store is unreachable.
+var ErrUnavailable = errors.New("the quota store is unreachable")
+
+// Limit is a quota: Bytes per window Per.
+type Limit struct {
+	Bytes int64
+	Per   time.Duration
+}
+
+// Result is the answer to a reservation.
+type Result struct {
+	// OK is true when the bytes were reserved.
+	OK bool
+	// Used is what the window holds: after the reservation when OK, else
+	// without it.
+	Used int64
+	// RetryAfter, when the reservation was refused, is when enough will
+	// have left the window for it; zero when the request is larger than
+	// the whole quota.
+	RetryAfter time.Duration
+}
+
+// Store keeps reservations by key (a subject and a profile). An object is
+// a reservation's handle for corrections: the latest reservation for an
+// object is the one corrected.
+type Store interface {
+	// Reserve adds n bytes for object under key, unless the window would
+	// then hold more than l.Bytes.
+	Reserve(ctx context.Context, key, object string, n int64, l Limit) (Result, error)
+	// Correct sets the latest reservation for object under key to n bytes
+	// (0 releases it), if it was made no later than the second of
+	// madeBy: a size read from an object stored at some time corrects only
+	// a reservation that object can have used, never a newer credential's.
+	// One that has left the window is not brought back.
+	Correct(ctx context.Context, key, object string, n int64, madeBy time.Time, l Limit) error
+	// Usage returns the bytes the window holds under key.
+	Usage(ctx context.Context, key string, l Limit) (int64, error)
+}
