@@ -81,6 +81,9 @@ func FromArgs(name string, args []string, getenv func(string) string, output io.
 	if set["s3-store"] {
 		cfg.S3.Store = Store(*v.store)
 	}
+	if set["redis-url"] {
+		cfg.SharedState.RedisURL = *v.redisURL
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -103,8 +106,8 @@ func (e *ArgsError) Unwrap() error { return e.Err }
 
 // serverFlagValues are where the server's flags are parsed to.
 type serverFlagValues struct {
-	path, grpcAddr, httpAddr, region, endpoint, store *string
-	pathStyle                                         *bool
+	path, grpcAddr, httpAddr, region, endpoint, store, redisURL *string
+	pathStyle                                                   *bool
 }
 
 // serverFlags defines the server's flags on a new flag set.
@@ -118,6 +121,7 @@ func serverFlags(name string) (*flag.FlagSet, serverFlagValues) {
 		endpoint:  fs.String("s3-endpoint", "", "S3 endpoint `URL`, overrides s3.endpoint"),
 		pathStyle: fs.Bool("s3-path-style", false, "use path-style S3 URLs, overrides s3.path_style"),
 		store:     fs.String("s3-store", "", "the `kind` of store: aws, minio, seaweedfs or other, overrides s3.store"),
+		redisURL:  fs.String("redis-url", "", "Redis `URL` that replicas share limits through, overrides shared_state.redis_url (keep a password in GATEPOST_REDIS_URL)"),
 	}
 }
 
