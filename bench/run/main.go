@@ -79,11 +79,23 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer base.stop()
-	gp, err := startGatepost(ctx, o.gatepost, dir)
+	gp, err := startGatepost(ctx, o.gatepost, dir, "")
 	if err != nil {
 		return err
 	}
 	defer gp.stop()
+	// The same gatepost with its rate limit and a byte quota in Redis
+	// (Debian's redis-server, on this machine too).
+	redisSrv, err := startRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer redisSrv.stop()
+	gpRedis, err := startGatepost(ctx, o.gatepost, filepath.Join(dir, "redis"), "redis://"+redisSrv.addr+"/0")
+	if err != nil {
+		return err
+	}
+	defer gpRedis.stop()
 
 	presignURL := "http://" + gp.httpAddr + "/v1/presign?key=bench.txt&content_type=text/plain"
 	targets := []struct {
@@ -91,6 +103,7 @@ func run(ctx context.Context) error {
 		into            *[]wrkResult
 	}{
 		{"gatepost GET /v1/presign", presignURL, "Bearer " + benchKey, &r.RESTGatepost},
+		{"gatepost GET /v1/presign, limits and quota in Redis", "http://" + gpRedis.httpAddr + "/v1/presign?key=bench.txt&content_type=text/plain", "Bearer " + benchKey, &r.RESTRedis},
 		{"baseline GET /presign", "http://" + base.addr + "/presign?key=user-uploads/bench.txt", "", &r.RESTBaseline},
 		{"gatepost GET /healthz", "http://" + gp.httpAddr + "/healthz", "", &r.RESTHealthz},
 	}
@@ -191,7 +204,40 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func startGatepost(ctx context.Context, bin, dir string) (*process, error) {
+// startRedis starts Debian's redis-server on a free loopback port, with
+// no persistence.
+func startRedis(ctx context.Context) (*process, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.CommandContext(ctx, "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server (apt-get install redis-server): %w", err)
+	}
+	p := &process{cmd: cmd, addr: addr, stopped: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.stopped) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, errors.New("redis-server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startGatepost starts gatepost for the load; with redisURL, its rate
+// limit and a byte quota (never reached) are kept in that Redis.
+func startGatepost(ctx context.Context, bin, dir, redisURL string) (*process, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	httpAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -211,6 +257,9 @@ auth:
   api_keys: [{subject: bench, sha256: %q, profiles: ["default"]}]
 rate_limit: {requests_per_second: 1000000000, burst: 1000000000}
 `, grpcAddr, httpAddr, hex.EncodeToString(sum[:]))
+	if redisURL != "" {
+		cfg += fmt.Sprintf("shared_state: {redis_url: %q}\nquota: {bytes: 9000000000000000000, per: 1m}\n", redisURL)
+	}
 	path := filepath.Join(dir, "gatepost.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err

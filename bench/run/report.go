@@ -12,6 +12,7 @@ type report struct {
 	Machine                                 string
 	GoBench                                 []goBench
 	RESTGatepost, RESTBaseline, RESTHealthz []wrkResult
+	RESTRedis                               []wrkResult
 	GRPCPresign, GRPCHealth                 []ghzResult
 	Soak                                    struct {
 		Duration               time.Duration
@@ -54,7 +55,7 @@ func verdict(ok bool) string {
 
 // targets evaluates the issue's targets.
 func (r *report) targets() []string {
-	g, b := medWrk(r.RESTGatepost), medWrk(r.RESTBaseline)
+	g, b, rd := medWrk(r.RESTGatepost), medWrk(r.RESTBaseline), medWrk(r.RESTRedis)
 	gp, gh := medGhz(r.GRPCPresign), medGhz(r.GRPCHealth)
 	var ours, bare float64
 	for _, x := range r.GoBench {
@@ -69,6 +70,8 @@ func (r *report) targets() []string {
 		fmt.Sprintf("| REST presign ≥ 80%% of the bare baseline | %.0f%% (%.0f vs %.0f requests/s) | %s |",
 			100*g.RPS/b.RPS, g.RPS, b.RPS, verdict(g.RPS >= 0.8*b.RPS)),
 		fmt.Sprintf("| REST presign p99 < 10 ms (64 connections) | %s | %s |", ms(g.P99), verdict(g.P99 < 10*time.Millisecond)),
+		fmt.Sprintf("| REST presign with limits and quota in Redis ≥ 80%% of in-memory | %.0f%% (%.0f vs %.0f requests/s; p99 %s) | %s |",
+			100*rd.RPS/g.RPS, rd.RPS, g.RPS, ms(rd.P99), verdict(rd.RPS >= 0.8*g.RPS)),
 		fmt.Sprintf("| gRPC presign ≥ 70%% of the health-check floor | %.0f%% (%.0f vs %.0f requests/s) | %s |",
 			100*gp.RPS/gh.RPS, gp.RPS, gh.RPS, verdict(gp.RPS >= 0.7*gh.RPS)),
 		fmt.Sprintf("| the service's presign path no slower than the SDK's bare PresignPostObject | %.1f µs vs %.1f µs | %s |",
@@ -110,6 +113,7 @@ func (r *report) markdown() string {
 		rs   []wrkResult
 	}{
 		{"gatepost `GET /v1/presign` (API key, validation, metrics, logging, rate limit)", r.RESTGatepost},
+		{"the same, rate limit and byte quota in Redis (redis-server on the same machine)", r.RESTRedis},
 		{"bare baseline `GET /presign` (net/http + PresignPostObject, nothing else)", r.RESTBaseline},
 		{"gatepost `GET /healthz`", r.RESTHealthz},
 	} {
