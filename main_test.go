@@ -117,6 +117,8 @@ func TestCommandLine(t *testing.T) {
 		{name: "presign with an argument", args: []string{"presign", "-key", "a", "-content-type", "text/plain", "extra"}, want: exitUsage},
 		{name: "presign with a request", args: []string{"presign", "-key", "a", "-content-type", "text/plain", "-server", "127.0.0.1:1"}, want: exitFailure},
 		{name: "upload without a file", args: []string{"upload"}, want: exitUsage},
+		{name: "upload with no parts at once", args: []string{"upload", "-parallel", "0", "main.go"}, want: exitUsage},
+		{name: "a config file that is not there", args: []string{"-config", "/nonexistent/gatepost.yaml"}, want: exitFailure},
 		{name: "unknown client flag", args: []string{"presign", "-no-such-flag"}, want: exitUsage},
 		{name: "hash-key with an argument", args: []string{"hash-key", "x"}, want: exitUsage},
 		{name: "token without -sub", args: []string{"token", "-iss", "i"}, want: exitUsage},

@@ -28,7 +28,10 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 		return flagError(err)
 	}
 	if fs.NArg() != 1 {
-		return usageError{error: fmt.Errorf("usage: gatepost upload [flags] FILE (one file, not %d arguments; flags go before it)", fs.NArg())}
+		return usageError{error: fmt.Errorf("upload takes one FILE, not %d arguments (flags go before it: gatepost upload [flags] FILE)", fs.NArg())}
+	}
+	if *parallel < 1 {
+		return usageError{error: fmt.Errorf("-parallel must be at least 1, not %d", *parallel)}
 	}
 	if err := c.configureTLS(); err != nil {
 		return err

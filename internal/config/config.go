@@ -127,7 +127,7 @@ func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open config: %w", err)
+		return nil, fmt.Errorf("config file: %w", err)
 	}
 	defer f.Close()
 	cfg, err := Parse(f)
