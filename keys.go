@@ -55,13 +55,13 @@ func hashKey(_ context.Context, args []string, c cli) error {
 // mode. Production tokens come from your identity provider.
 func mintToken(_ context.Context, args []string, c cli) error {
 	fs := newFlagSet("token", args, c)
-	secretEnv := fs.String("secret-env", "GATEPOST_JWT_SECRET", "environment variable holding the HS256 secret")
-	sub := fs.String("sub", "", "subject (required)")
-	iss := fs.String("iss", "", "issuer (required)")
-	aud := fs.String("aud", "gatepost", "audience")
-	profiles := fs.String("profiles", config.DefaultProfile, "comma-separated profiles the token allows (\"*\" for all)")
-	claim := fs.String("profiles-claim", config.DefaultProfilesClaim, "claim that lists the profiles")
-	ttl := fs.Duration("ttl", 15*time.Minute, "lifetime")
+	secretEnv := fs.String("secret-env", "GATEPOST_JWT_SECRET", "environment `variable` holding the HS256 secret")
+	sub := fs.String("sub", "", "`subject` of the token (required)")
+	iss := fs.String("iss", "", "`issuer` (required; auth.jwt.issuer)")
+	aud := fs.String("aud", "gatepost", "`audience` (auth.jwt.audience)")
+	profiles := fs.String("profiles", config.DefaultProfile, "comma-separated `profiles` the token allows (\"*\" for all)")
+	claim := fs.String("profiles-claim", config.DefaultProfilesClaim, "`claim` that lists the profiles (auth.jwt.profiles_claim)")
+	ttl := fs.Duration("ttl", 15*time.Minute, "`lifetime`, for example 15m (the server refuses more than its auth.jwt.max_token_lifetime, 24h by default)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
