@@ -152,6 +152,12 @@ cores with it, so the ratio measures how the cores are split as much as gatepost
 does no work; a presign authenticates, validates, signs, writes an audit line and a request line and
 records metrics. Repeated runs of the same build gave 58% to 75% (the floor itself moved from about
 18,000 to 24,000 requests/s between runs).
+*REST with limits and a quota in Redis at 80% of in-memory*: not met; about 35% with both, about 45%
+with the rate limit alone. A CPU profile of gatepost in that run shows a third of its time in write and
+read syscalls: each presign makes one Redis round trip per limit (one script for the rate, one for the
+quota), and redis-server, wrk and gatepost share the two cores. Closing the gap needs fewer round trips
+per call (one script for both, or pipelining concurrent calls into one write, as an auto-pipelining
+client such as rueidis does) rather than faster code on either side.
 
 `
 
