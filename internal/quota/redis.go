@@ -16,14 +16,14 @@ import (
 // latest reservation id per object, and the running total; each operation
 // is one script, on Redis's clock.
 type Redis struct {
-	client redis.UniversalClient
+	client redis.Scripter
 	prefix string
 }
 
 var _ Store = (*Redis)(nil)
 
 // NewRedis returns a Store in client under keys that start with prefix.
-func NewRedis(client redis.UniversalClient, prefix string) *Redis {
+func NewRedis(client redis.Scripter, prefix string) *Redis {
 	return &Redis{client: client, prefix: prefix}
 }
 

@@ -21,9 +21,21 @@ type Redis struct {
 
 var _ Buckets = (*Redis)(nil)
 
+// Scripter is what Redis needs of a Redis client: running scripts. A
+// *redis.Client has it, and so has its autopipeliner.
+type Scripter interface {
+	Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd
+	EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd
+	EvalRO(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd
+	EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd
+	ScriptExists(ctx context.Context, hashes ...string) *redis.BoolSliceCmd
+	ScriptLoad(ctx context.Context, script string) *redis.StringCmd
+	Del(ctx context.Context, keys ...string) *redis.IntCmd
+}
+
 // NewRedis returns buckets kept in client under keys that start with
 // prefix.
-func NewRedis(client redis.UniversalClient, prefix string) *Redis {
+func NewRedis(client Scripter, prefix string) *Redis {
 	return &Redis{limiter: redis_rate.NewLimiter(client), prefix: prefix}
 }
 
