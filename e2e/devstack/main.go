@@ -262,7 +262,8 @@ gatepost is running (logs below; Ctrl-C stops everything)
 2. The same over gRPC:
    %[7]s
 
-3. Upload the sample file with the fields of a fresh presign (file last):
+3. Upload the sample file with the fields of a fresh presign (file last; its
+   policy expires with the profile's expires, 15m by default: the jq line presigns anew):
    %[8]s
    (or, with jq, presign and upload in one go:)
    %[9]s
