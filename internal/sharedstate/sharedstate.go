@@ -45,9 +45,9 @@ type State struct {
 	// sends the scripts of concurrent calls in one write (a round trip per
 	// call cost a third of gatepost's CPU in syscalls).
 	scripts *redis.AutoPipeliner
-	deny   bool
-	logger *slog.Logger
-	now    func() time.Time
+	deny    bool
+	logger  *slog.Logger
+	now     func() time.Time
 
 	mu        sync.Mutex
 	downUntil time.Time // Redis is not asked before then
