@@ -28,7 +28,7 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 		return flagError(err)
 	}
 	if fs.NArg() != 1 {
-		return usageError{error: fmt.Errorf("upload takes one FILE, not %d arguments (flags go before it: gatepost upload [flags] FILE)", fs.NArg())}
+		return usageError{error: fmt.Errorf("upload takes one FILE, not %d arguments; usage: gatepost upload [flags] FILE (flags before the file)", fs.NArg())}
 	}
 	if *parallel < 1 {
 		return usageError{error: fmt.Errorf("-parallel must be at least 1, not %d", *parallel)}

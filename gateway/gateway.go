@@ -33,6 +33,9 @@ type Options struct {
 	// Ready, when set, decides /readyz: nil means ready; the error's text
 	// is shown, so it must not carry secrets.
 	Ready func(context.Context) error
+	// Degraded, when set, reports what works less well while ready (for
+	// example limits that cannot be checked); its text follows "ready".
+	Degraded func(context.Context) string
 	// CORS lets browser pages from other origins call the REST API.
 	CORS config.CORS
 	// Metrics, when set, is served at /metrics.
@@ -87,7 +90,13 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 				return
 			}
 		}
-		writeText(w, http.StatusOK, "ready\n")
+		msg := "ready\n"
+		if opts.Degraded != nil {
+			if d := opts.Degraded(ctx); d != "" {
+				msg = "ready, but " + d + "\n"
+			}
+		}
+		writeText(w, http.StatusOK, msg)
 	})
 	if len(opts.OpenAPI) > 0 {
 		mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {

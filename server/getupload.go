@@ -52,9 +52,15 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	}
 	resp.Exists = true
 	// The real size is known now: the reservation of the credential that
-	// put it there (made before the object was stored) is corrected to it.
+	// put it there is corrected to it, once that credential has expired
+	// (until then it could upload its full size again) and if it was made
+	// before the object was stored.
 	if !obj.LastModified.IsZero() {
-		s.correct(ctx, id, name, profile.Bucket, key, obj.Size, obj.LastModified)
+		madeBy := obj.LastModified
+		if expired := s.now().Add(-profile.Expires); expired.Before(madeBy) {
+			madeBy = expired
+		}
+		s.correctExpired(ctx, id, name, profile.Bucket, key, obj.Size, madeBy)
 	}
 	resp.Size = obj.Size
 	resp.ContentType = obj.ContentType

@@ -55,7 +55,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	if err != nil {
 		return nil, invalid("total_size", "%v", err)
 	}
-	release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, total)
+	reservation, release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, "total_size", total)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	s.metrics.Issued(o.profileName, "multipart")
 	token, expiresAt, err := s.tokens.Seal(uploadtoken.Upload{
 		Subject: id.Subject, Profile: o.profileName, Bucket: o.profile.Bucket, Key: o.key,
-		UploadID: uploadID, TotalSize: total, PartSize: partSize,
+		UploadID: uploadID, TotalSize: total, PartSize: partSize, Reservation: reservation,
 	}, s.now())
 	if err != nil {
 		release()
@@ -225,7 +225,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	if err != nil {
 		return nil, s.storeFailed(ctx, "completing the upload", err)
 	}
-	s.correct(ctx, id, u.Profile, u.Bucket, u.Key, uploadpolicy.TotalOf(parts), s.now())
+	s.setReservation(ctx, id, u.Profile, u.Reservation, uploadpolicy.TotalOf(parts))
 	s.auditLine(ctx, "multipart upload completed", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
 	return &gatepostv1.CompleteMultipartUploadResponse{Key: u.Key, Bucket: u.Bucket, Etag: etag, Size: u.TotalSize}, nil
 }
@@ -263,7 +263,7 @@ func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.Abor
 	if err != nil {
 		return nil, s.storeFailed(ctx, "aborting the upload", err)
 	}
-	s.correct(ctx, id, u.Profile, u.Bucket, u.Key, 0, s.now())
+	s.setReservation(ctx, id, u.Profile, u.Reservation, 0)
 	s.auditLine(ctx, "multipart upload aborted", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
 	return &gatepostv1.AbortMultipartUploadResponse{}, nil
 }

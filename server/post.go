@@ -29,7 +29,11 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 	}
 	// The policy allows up to MaxBytes: that is what it costs the quota
 	// until the real size is known.
-	release, err := s.reserve(ctx, id, profile, post.Bucket, post.Key, post.MaxBytes)
+	field := ""
+	if req.ContentLength != nil {
+		field = "content_length"
+	}
+	_, release, err := s.reserve(ctx, id, profile, post.Bucket, post.Key, field, post.MaxBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
 		return nil, err
 	}
-	release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, req.GetContentLength())
+	_, release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, "content_length", req.GetContentLength())
 	if err != nil {
 		return nil, err
 	}

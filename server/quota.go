@@ -53,38 +53,62 @@ func quotaObject(bucket, key string) string { return bucket + "/" + key }
 // reserve reserves n bytes of the caller's quota in profile for an
 // upload of bucket/key, or answers ResourceExhausted naming the quota,
 // what is used and what was asked (with retry-after when the window will
-// free enough). It returns a release that gives the bytes back, for when
-// the credential is not issued after all.
-func (s *Service) reserve(ctx context.Context, id *auth.Identity, profile, bucket, key string, n int64) (release func(), err error) {
+// free enough); field names the request field that n came from. It
+// returns the reservation's id ("" without a quota) and a release that
+// gives exactly these bytes back, for when the credential is not issued
+// after all.
+func (s *Service) reserve(ctx context.Context, id *auth.Identity, profile, bucket, key, field string, n int64) (reservation string, release func(), err error) {
 	lim, ok := s.quotaOf(profile)
 	if !ok {
-		return func() {}, nil
+		return "", func() {}, nil
 	}
-	qkey, object := quotaKey(id, profile), quotaObject(bucket, key)
-	r, err := s.quotas.Reserve(ctx, qkey, object, n, lim)
+	qkey := quotaKey(id, profile)
+	r, err := s.quotas.Reserve(ctx, qkey, quotaObject(bucket, key), n, lim)
 	if err != nil {
-		return nil, limitStoreDown(ctx, err)
+		return "", nil, limitStoreDown(ctx, err)
 	}
 	if !r.OK {
 		s.metrics.QuotaExceeded(profile)
-		if r.RetryAfter <= 0 {
-			return nil, invalid("content_length", "%d bytes is more than the whole quota of profile %q (%d bytes per %s)", n, profile, lim.Bytes, lim.Per)
+		if n > lim.Bytes {
+			if field == "" {
+				return "", nil, invalid("profile", "profile %q allows %d bytes per upload, more than its whole quota of %d bytes per %s; declare content_length", profile, n, lim.Bytes, lim.Per)
+			}
+			return "", nil, invalid(field, "%d bytes is more than the whole quota of profile %q (%d bytes per %s)", n, profile, lim.Bytes, lim.Per)
 		}
 		seconds := max(1, int(math.Ceil(r.RetryAfter.Seconds())))
 		_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(seconds)))
-		return nil, status.Errorf(codes.ResourceExhausted,
+		if r.Full {
+			return "", nil, status.Errorf(codes.ResourceExhausted,
+				"quota: subject %s holds %d credentials in the last %s of profile %q, the most gatepost keeps; retry after %ds",
+				echo(id.Subject), quota.MaxReservations, lim.Per, profile, seconds)
+		}
+		return "", nil, status.Errorf(codes.ResourceExhausted,
 			"quota: subject %s may be granted %d bytes per %s in profile %q; %d are used and this asks for %d; retry after %ds, when enough has left the window",
 			echo(id.Subject), lim.Bytes, lim.Per, profile, r.Used, n, seconds)
 	}
 	s.metrics.QuotaReserved(profile, n)
-	return func() { s.correct(context.WithoutCancel(ctx), id, profile, bucket, key, 0, s.now()) }, nil
+	return r.ID, func() { s.setReservation(context.WithoutCancel(ctx), id, profile, r.ID, 0) }, nil
 }
 
-// correct sets the latest reservation for bucket/key to the real size n
-// (0 releases it), if it was made by madeBy (when the object was stored).
-// A failure only costs accuracy, never in the caller's favour: the
+// setReservation sets reservation rid to n bytes (0 releases it). A
+// failure only costs accuracy, never in the caller's favour: the
 // reservation stays as it was, and is logged.
-func (s *Service) correct(ctx context.Context, id *auth.Identity, profile, bucket, key string, n int64, madeBy time.Time) {
+func (s *Service) setReservation(ctx context.Context, id *auth.Identity, profile, rid string, n int64) {
+	lim, ok := s.quotaOf(profile)
+	if !ok || rid == "" {
+		return
+	}
+	if err := s.quotas.Set(ctx, quotaKey(id, profile), rid, n, lim); err != nil {
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "quota correction failed; the reservation stands", slog.String("subject", id.Subject),
+			slog.String("profile", profile), slog.Int64("bytes", n), slog.String("error", err.Error()))
+	}
+}
+
+// correctExpired sets the latest reservation for bucket/key to the real
+// size n, if it was made no later than madeBy: before the object was
+// stored, and long enough ago that its credential has expired (a live
+// credential could still upload its full size).
+func (s *Service) correctExpired(ctx context.Context, id *auth.Identity, profile, bucket, key string, n int64, madeBy time.Time) {
 	lim, ok := s.quotaOf(profile)
 	if !ok {
 		return

@@ -158,3 +158,47 @@ func TestGetQuotaLists(t *testing.T) {
 		t.Errorf("quotas %v", got)
 	}
 }
+
+// TestQuotaReservationsAreTheirOwn: aborting a multipart upload releases
+// its own reservation, not a newer credential's for the same key; and
+// GetUpload does not shrink the reservation of a credential that could
+// still upload its full size, only once it has expired.
+func TestQuotaReservationsAreTheirOwn(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	svc, store := quotaService(t, &now)
+	ctx := anonymous(t.Context())
+	up, err := svc.CreateMultipartUpload(ctx, &gatepostv1.CreateMultipartUploadRequest{Key: "k.txt", ContentType: "text/plain", TotalSize: proto.Int64(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreatePresignedPut(ctx, &gatepostv1.CreatePresignedPutRequest{Key: "k.txt", ContentType: "text/plain", ContentLength: length(10 << 20)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AbortMultipartUpload(ctx, &gatepostv1.AbortMultipartUploadRequest{UploadToken: up.GetUploadToken()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := usedQuota(t, svc, ctx); got != 10<<20 {
+		t.Errorf("after aborting the 1-byte upload: used %d, want the PUT URL's 10 MiB", got)
+	}
+
+	// A POST policy of no declared size, one byte uploaded, GetUpload at
+	// once: the policy could still upload 10 MiB, so it keeps counting.
+	if _, err := svc.CreatePresignedPost(ctx, &gatepostv1.CreatePresignedPostRequest{Key: "p.txt", ContentType: "text/plain"}); err != nil {
+		t.Fatal(err)
+	}
+	store.objects["uploads/incoming/p.txt"] = &uploadpolicy.Object{Size: 1, ContentType: "text/plain", LastModified: now}
+	if _, err := svc.GetUpload(ctx, &gatepostv1.GetUploadRequest{Key: "incoming/p.txt"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := usedQuota(t, svc, ctx); got != 20<<20 {
+		t.Errorf("GetUpload while the policy is live: used %d, want 20 MiB", got)
+	}
+	now = now.Add(11 * time.Minute) // past the profile's 10-minute expiry
+	if _, err := svc.GetUpload(ctx, &gatepostv1.GetUploadRequest{Key: "incoming/p.txt"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := usedQuota(t, svc, ctx); got != 10<<20+1 {
+		t.Errorf("GetUpload once the policy expired: used %d, want 10 MiB + 1", got)
+	}
+}

@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	// interceptor chain as the gRPC server (authentication, validation,
 	// limits, logging, metrics), without a loopback round trip.
 	gwOpts := gateway.Options{
-		OpenAPI: opts.OpenAPI, Ready: a.readiness(store, a.shared), CORS: cfg.CORS,
+		OpenAPI: opts.OpenAPI, Ready: a.readiness(store), Degraded: degraded(a.shared), CORS: cfg.CORS,
 		LoopbackHostsOnly: cfg.Auth.Mode == config.AuthNone && !cfg.Auth.AllowNoneBeyondLoopback,
 	}
 	if metricsOnAPIPort(cfg) && m != nil {
@@ -182,11 +182,11 @@ func (a *App) listen(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// readiness decides /readyz: the gRPC service serves, the store has
-// signing credentials and, when limits are shared with
-// on_unavailable: deny, Redis answers (without it nothing could be
-// allowed; with allow, a replica serves on its own limits).
-func (a *App) readiness(store objectstore.Store, shared *sharedstate.State) func(context.Context) error {
+// readiness decides /readyz: the gRPC service serves and the store has
+// signing credentials. Redis is reported (degraded), never a reason to be
+// unready: with every replica unready at once, callers would get no
+// answer at all instead of a 503 that says why.
+func (a *App) readiness(store objectstore.Store) func(context.Context) error {
 	return func(ctx context.Context) error {
 		resp, err := a.health.Check(ctx, &healthpb.HealthCheckRequest{Service: gatepostv1.UploadService_ServiceDesc.ServiceName})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
@@ -198,10 +198,20 @@ func (a *App) readiness(store objectstore.Store, shared *sharedstate.State) func
 			}
 			return errors.New("no signing credentials: the AWS credential chain found none (see the log)")
 		}
-		if err := shared.Ready(ctx); err != nil && shared.Deny() {
-			return errors.New("the limit store (Redis) is unreachable, and shared_state.on_unavailable is deny")
-		}
 		return nil
+	}
+}
+
+// degraded reports an unreachable Redis on /readyz.
+func degraded(shared *sharedstate.State) func(context.Context) string {
+	return func(ctx context.Context) string {
+		if err := shared.Ready(ctx); err == nil {
+			return ""
+		}
+		if shared.Deny() {
+			return "the limit store (Redis) is unreachable: calls that need a limit answer 503 (shared_state.on_unavailable: deny)"
+		}
+		return "the limit store (Redis) is unreachable: limits are per replica (shared_state.on_unavailable: allow)"
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package quota keeps byte quotas: how many bytes each subject may be
 // granted per window, per profile. Every credential reserves the bytes it
-// allows; a reservation counts for one window from when it was made, and
-// is corrected to the real size once that is known (a completed upload,
-// GetUpload) or released (an aborted upload, a credential never issued).
+// allows; a reservation counts for one window (as configured now) from
+// when it was made, and is set to the real size once that is known (a
+// completed upload; GetUpload, once the credential has expired) or
+// released (an aborted upload, a credential never issued).
 //
 // No library does this (rate limiters count requests, not amounts that are
 // corrected later), so it is written here, the same in memory (Memory) and
@@ -24,10 +25,26 @@ type Limit struct {
 	Per   time.Duration
 }
 
+// MaxReservations bounds the reservations one key holds in a window: each
+// is a few hundred bytes of state (in Redis, shared by every replica), and
+// expiring them is work, so a caller asking for millions of one-byte
+// credentials is refused past it like one over its bytes.
+const MaxReservations = 10000
+
+// expireBatch bounds how many reservations one operation expires: the
+// rest go in the next ones (until then the total still counts them, in
+// the quota's favour).
+const expireBatch = 1000
+
 // Result is the answer to a reservation.
 type Result struct {
 	// OK is true when the bytes were reserved.
 	OK bool
+	// ID names the reservation (when OK), for Set.
+	ID string
+	// Full is true when the reservation was refused because the key holds
+	// MaxReservations already.
+	Full bool
 	// Used is what the window holds: after the reservation when OK, else
 	// without it.
 	Used int64
@@ -44,6 +61,9 @@ type Store interface {
 	// Reserve adds n bytes for object under key, unless the window would
 	// then hold more than l.Bytes.
 	Reserve(ctx context.Context, key, object string, n int64, l Limit) (Result, error)
+	// Set sets the reservation id under key to n bytes (0 releases it),
+	// if it is still in the window: for the caller that made it.
+	Set(ctx context.Context, key, id string, n int64, l Limit) error
 	// Correct sets the latest reservation for object under key to n bytes
 	// (0 releases it), if it was made no later than the second of
 	// madeBy: a size read from an object stored at some time corrects only

@@ -131,3 +131,60 @@ func TestRedisQuota(t *testing.T) {
 		t.Errorf("a correction of an expired reservation counted: %d", u)
 	}
 }
+
+// TestMemoryQuotaBounds: a key holds at most MaxReservations; a window
+// configured shorter applies to reservations already made; and idle keys
+// are forgotten.
+func TestMemoryQuotaBounds(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	m := quota.NewMemory(func() time.Time { return now })
+	ctx := context.Background()
+	lim := quota.Limit{Bytes: 1 << 40, Per: time.Hour}
+	for i := range quota.MaxReservations {
+		if r, _ := m.Reserve(ctx, "k", "o", 1, lim); !r.OK {
+			t.Fatalf("reservation %d: %+v", i+1, r)
+		}
+	}
+	if r, _ := m.Reserve(ctx, "k", "o", 1, lim); r.OK || !r.Full || r.RetryAfter != time.Hour {
+		t.Errorf("past MaxReservations: %+v; want refused, full, retry in an hour", r)
+	}
+	now = now.Add(31 * time.Minute)
+	if u, _ := m.Usage(ctx, "k", quota.Limit{Bytes: 1, Per: 30 * time.Minute}); u != 0 {
+		t.Errorf("with a 30-minute window, 31 minutes on: used %d, want 0", u)
+	}
+	if _, err := m.Reserve(ctx, "other", "o", 1, lim); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	_, _ = m.Usage(ctx, "third", lim) // any call sweeps
+	if u, _ := m.Usage(ctx, "other", lim); u != 0 {
+		t.Errorf("an idle key still counts: %d", u)
+	}
+}
+
+// TestRedisQuotaLeavesNoStrayKeys: asking for usage creates nothing, and a
+// key whose reservations have all left is removed.
+func TestRedisQuotaLeavesNoStrayKeys(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client()
+	r := quota.NewRedis(client, "test:")
+	ctx := t.Context()
+	lim := quota.Limit{Bytes: 100, Per: 300 * time.Millisecond}
+	for range 10 {
+		if _, err := r.Usage(ctx, "nobody", lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Reserve(ctx, "k", "o", 5, lim); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(lim.Per + 50*time.Millisecond)
+	if u, err := r.Usage(ctx, "k", lim); err != nil || u != 0 {
+		t.Fatalf("after the window: %d, %v", u, err)
+	}
+	if keys, err := client.Keys(ctx, "test:*").Result(); err != nil || len(keys) != 0 {
+		t.Errorf("keys left: %v, %v", keys, err)
+	}
+}

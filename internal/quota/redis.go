@@ -12,7 +12,7 @@ import (
 
 // Redis is a Store in Redis, shared by every replica using the same Redis
 // and prefix. Each key is four Redis keys: a sorted set of reservation ids
-// by the time they leave the window, a hash of their bytes, a hash of the
+// by the time they were made, a hash of their bytes, a hash of the
 // latest reservation id per object, and the running total; each operation
 // is one script, on Redis's clock.
 type Redis struct {
@@ -27,72 +27,92 @@ func NewRedis(client redis.Scripter, prefix string) *Redis {
 	return &Redis{client: client, prefix: prefix}
 }
 
-// expireLua drops reservations that have left the window (until <= now)
-// and returns the total; ids are object.."\0"..nonce, so the object's
-// latest-id entry goes with them.
-const expireLua = `
+// expireLua drops up to expireBatch reservations that have left the
+// window (made <= now - per) and returns the total; ids are
+// object.."\0"..nonce, so the object's latest-id entry goes with them. It
+// creates no key: with nothing left, the key's four Redis keys go.
+var expireLua = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function expire(z, h, o, t, now)
+local function expire(z, h, o, t, now, per)
   local total = tonumber(redis.call('GET', t) or '0')
-  local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now)
+  local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now - per, 'LIMIT', 0, ` + expireBatchLua + `)
   for _, id in ipairs(gone) do
     total = total - tonumber(redis.call('HGET', h, id) or '0')
     redis.call('HDEL', h, id)
+    redis.call('ZREM', z, id)
     local object = string.match(id, '^(.*)%z')
     if object and redis.call('HGET', o, object) == id then redis.call('HDEL', o, object) end
   end
-  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', now) end
   if total < 0 then total = 0 end
-  redis.call('SET', t, total, 'KEEPTTL')
+  if redis.call('ZCARD', z) == 0 then
+    redis.call('DEL', z, h, o, t)
+    return 0
+  end
+  if #gone > 0 then redis.call('SET', t, total, 'KEEPTTL') end
   return total
 end
+local function set_bytes(h, t, id, n)
+  local old = tonumber(redis.call('HGET', h, id) or '-1')
+  if old < 0 then return 0 end
+  redis.call('HSET', h, id, n)
+  redis.call('SET', t, tonumber(redis.call('GET', t) or '0') + n - old, 'KEEPTTL')
+  return 1
+end
 `
+
+var expireBatchLua = fmt.Sprint(expireBatch)
 
 var reserveScript = redis.NewScript(expireLua + `
 local z, h, o, t = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, object = ARGV[1], ARGV[2]
-local n, cap, per = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local n, cap, per, most = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
-local total = expire(z, h, o, t, now)
+local total = expire(z, h, o, t, now, per)
+if n > cap then return {0, total, 0, 0} end
+if redis.call('ZCARD', z) >= most then
+  local oldest = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
+  return {0, total, tonumber(oldest[2]) + per - now, 1}
+end
 if total + n > cap then
-  if n > cap then return {0, total, 0} end
   local need, freed, retry = total + n - cap, 0, per
   local oldest = redis.call('ZRANGE', z, 0, 9999, 'WITHSCORES')
   for i = 1, #oldest, 2 do
     freed = freed + tonumber(redis.call('HGET', h, oldest[i]) or '0')
-    if freed >= need then retry = tonumber(oldest[i + 1]) - now; break end
+    if freed >= need then retry = tonumber(oldest[i + 1]) + per - now; break end
   end
-  return {0, total, retry}
+  return {0, total, retry, 0}
 end
-redis.call('ZADD', z, now + per, id)
+redis.call('ZADD', z, now, id)
 redis.call('HSET', h, id, n)
 redis.call('HSET', o, object, id)
 total = total + n
 redis.call('SET', t, total)
-for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, per) end
-return {1, total, 0}
+for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, 2 * per) end
+return {1, total, 0, 0}
+`)
+
+var setScript = redis.NewScript(expireLua + `
+local z, h, o, t = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+expire(z, h, o, t, now_ms(), tonumber(ARGV[3]))
+return set_bytes(h, t, ARGV[1], tonumber(ARGV[2]))
 `)
 
 var correctScript = redis.NewScript(expireLua + `
 local z, h, o, t = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local object, n, made_by, per = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-expire(z, h, o, t, now_ms())
+expire(z, h, o, t, now_ms(), per)
 local id = redis.call('HGET', o, object)
 if not id then return 0 end
-local until_ms = tonumber(redis.call('ZSCORE', z, id) or '0')
-if math.floor((until_ms - per) / 1000) > made_by then return 0 end
-local old = tonumber(redis.call('HGET', h, id) or '-1')
-if old < 0 then return 0 end
-redis.call('HSET', h, id, n)
-redis.call('SET', t, tonumber(redis.call('GET', t) or '0') + n - old, 'KEEPTTL')
-return 1
+local made = tonumber(redis.call('ZSCORE', z, id) or '0')
+if math.floor(made / 1000) > made_by then return 0 end
+return set_bytes(h, t, id, n)
 `)
 
 var usageScript = redis.NewScript(expireLua + `
-return expire(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now_ms())
+return expire(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now_ms(), tonumber(ARGV[1]))
 `)
 
 func (r *Redis) keys(key string) []string {
@@ -105,11 +125,23 @@ func (r *Redis) Reserve(ctx context.Context, key, object string, n int64, l Limi
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
 	id := object + "\x00" + hex.EncodeToString(nonce)
-	v, err := reserveScript.Run(ctx, r.client, r.keys(key), id, object, n, l.Bytes, l.Per.Milliseconds()).Int64Slice()
+	v, err := reserveScript.Run(ctx, r.client, r.keys(key), id, object, n, l.Bytes, l.Per.Milliseconds(), MaxReservations).Int64Slice()
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return Result{OK: v[0] == 1, Used: v[1], RetryAfter: time.Duration(v[2]) * time.Millisecond}, nil
+	res := Result{OK: v[0] == 1, Used: v[1], RetryAfter: time.Duration(v[2]) * time.Millisecond, Full: v[3] == 1}
+	if res.OK {
+		res.ID = id
+	}
+	return res, nil
+}
+
+// Set implements Store.
+func (r *Redis) Set(ctx context.Context, key, id string, n int64, l Limit) error {
+	if err := setScript.Run(ctx, r.client, r.keys(key), id, n, l.Per.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
 }
 
 // Correct implements Store.
@@ -121,8 +153,8 @@ func (r *Redis) Correct(ctx context.Context, key, object string, n int64, madeBy
 }
 
 // Usage implements Store.
-func (r *Redis) Usage(ctx context.Context, key string, _ Limit) (int64, error) {
-	used, err := usageScript.Run(ctx, r.client, r.keys(key)).Int64()
+func (r *Redis) Usage(ctx context.Context, key string, l Limit) (int64, error) {
+	used, err := usageScript.Run(ctx, r.client, r.keys(key), l.Per.Milliseconds()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

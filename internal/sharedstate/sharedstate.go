@@ -221,6 +221,20 @@ func (p *policyQuotas) Reserve(ctx context.Context, key, object string, n int64,
 	return p.memory.Reserve(ctx, key, object, n, l)
 }
 
+func (p *policyQuotas) Set(ctx context.Context, key, id string, n int64, l quota.Limit) error {
+	if p.state.available() {
+		err := p.redis.Set(ctx, key, id, n, l)
+		p.state.observe(err)
+		if err == nil {
+			return nil
+		}
+	}
+	if p.state.deny {
+		return quota.ErrUnavailable
+	}
+	return p.memory.Set(ctx, key, id, n, l)
+}
+
 func (p *policyQuotas) Correct(ctx context.Context, key, object string, n int64, madeBy time.Time, l quota.Limit) error {
 	if p.state.available() {
 		err := p.redis.Correct(ctx, key, object, n, madeBy, l)

@@ -31,6 +31,10 @@ type Upload struct {
 	UploadID  string `json:"uid"`
 	TotalSize int64  `json:"tot"`
 	PartSize  int64  `json:"psz"`
+	// Reservation is the upload's byte-quota reservation, if any: Complete
+	// sets it to the real size and Abort releases it, this one and no
+	// other.
+	Reservation string `json:"rsv,omitempty"`
 }
 
 type claims struct {
