@@ -1,0 +1,83 @@
+package sharedstate
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/quota"
+	"github.com/gatepost/gatepost/internal/ratelimit"
+)
+
+// deadRedis returns the URL of a loopback port where nothing listens.
+func deadRedis(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "redis://" + addr + "/0"
+}
+
+// TestOutagePolicy: with Redis unreachable, deny answers ErrUnavailable
+// and allow answers from memory, for buckets and quotas alike; within the
+// second after a failure Redis is not asked again (the answer is at once).
+func TestOutagePolicy(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{config.OnUnavailableDeny, config.OnUnavailableAllow} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(config.SharedState{RedisURL: deadRedis(t), OnUnavailable: policy}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			buckets, quotas := s.Buckets(time.Now), s.Quotas(time.Now)
+			ctx := t.Context()
+			ok, _, err := buckets.AllowN(ctx, "k", 1, 1, 5)
+			if policy == config.OnUnavailableDeny && !errors.Is(err, ratelimit.ErrUnavailable) {
+				t.Errorf("deny, buckets: %t, %v; want ErrUnavailable", ok, err)
+			}
+			if policy == config.OnUnavailableAllow && (!ok || err != nil) {
+				t.Errorf("allow, buckets: %t, %v; want allowed from memory", ok, err)
+			}
+			started := time.Now()
+			r, err := quotas.Reserve(ctx, "k", "o", 10, quota.Limit{Bytes: 100, Per: time.Hour})
+			if policy == config.OnUnavailableDeny && !errors.Is(err, quota.ErrUnavailable) {
+				t.Errorf("deny, quotas: %+v, %v; want ErrUnavailable", r, err)
+			}
+			if policy == config.OnUnavailableAllow && (!r.OK || err != nil) {
+				t.Errorf("allow, quotas: %+v, %v; want reserved in memory", r, err)
+			}
+			if took := time.Since(started); took > 100*time.Millisecond {
+				t.Errorf("a call within the second after a failure waited %s for Redis", took)
+			}
+			if s.Ready(ctx) == nil {
+				t.Error("Ready with Redis down")
+			}
+		})
+	}
+}
+
+// TestWithoutRedis: no redis_url keeps everything in memory, ready.
+func TestWithoutRedis(t *testing.T) {
+	t.Parallel()
+	s, err := Open(config.SharedState{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Shared() || s.Ready(t.Context()) != nil {
+		t.Errorf("shared %t, ready %v", s.Shared(), s.Ready(t.Context()))
+	}
+	if _, ok := s.Buckets(time.Now).(*ratelimit.Memory); !ok {
+		t.Error("buckets are not in memory")
+	}
+	if _, ok := s.Quotas(time.Now).(*quota.Memory); !ok {
+		t.Error("quotas are not in memory")
+	}
+}
