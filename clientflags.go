@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/uploader"
@@ -100,7 +101,10 @@ func explain(err error) error {
 	case errors.As(err, &unknown):
 		return fmt.Errorf("%w (the server's certificate is not signed by a CA this client trusts; for gatepost, pass its CA with -ca FILE or $GATEPOST_CA)", err)
 	case errors.As(err, &notTLS):
-		return fmt.Errorf("%w (the server does not speak TLS: drop -tls and -ca, or use an http:// -url)", err)
+		return fmt.Errorf("%w (the server does not speak TLS: over gRPC drop -tls and -ca; with -rest use an http:// -url)", err)
+	case errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "connection refused"):
+		// gRPC reports a refused connection only in the status text.
+		return fmt.Errorf("%w (nothing answers at that address: is gatepost running there? -server names its gRPC address, -url its REST one)", err)
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"net"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -212,5 +213,27 @@ func TestVersionLine(t *testing.T) {
 				t.Errorf("versionLine mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRefusedConnection: a client command aimed where nothing listens
+// says so, and where to point it, over gRPC and REST.
+func TestRefusedConnection(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	for _, args := range [][]string{
+		{"presign", "-key", "a", "-content-type", "text/plain", "-server", addr},
+		{"presign", "-key", "a", "-content-type", "text/plain", "-rest", "-url", "http://" + addr},
+	} {
+		var out bytes.Buffer
+		err := dispatch(t.Context(), args, func(string) string { return "" }, nil, &out, &out)
+		if exitCode(err) != exitFailure || err == nil || !strings.Contains(err.Error(), "is gatepost running there?") {
+			t.Errorf("%q: %v; want a failure that asks whether gatepost is running", args, err)
+		}
 	}
 }
