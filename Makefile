@@ -117,5 +117,5 @@ $(MINIO):
 	@GOBIN=$(dir $@) tools/with-progress MinIO go install github.com/minio/minio@$(MINIO_VERSION)
 
 .PHONY: clean
-clean: ## Remove .bin/ (the SeaweedFS cache in $(CACHE_DIR) is kept)
+clean: ## Remove .bin/ (the SeaweedFS and MinIO builds in $(CACHE_DIR) are kept)
 	rm -rf $(BIN)
