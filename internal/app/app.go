@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	// limits, logging, metrics), without a loopback round trip.
 	gwOpts := gateway.Options{
 		OpenAPI: opts.OpenAPI, Ready: a.readiness(store), Degraded: degraded(a.shared), CORS: cfg.CORS,
-		LoopbackHostsOnly: cfg.Auth.Mode == config.AuthNone && !cfg.Auth.AllowNoneBeyondLoopback,
+		LoopbackHostsOnly: cfg.LocalOnly(),
 	}
 	if metricsOnAPIPort(cfg) && m != nil {
 		gwOpts.Metrics = m.Handler()

@@ -18,9 +18,7 @@ import (
 // callers pass through, from the profiles, limits, upload token secret and
 // trusted proxies; limits live in shared (Redis or this process).
 func newService(ctx context.Context, cfg *config.Config, store objectstore.Store, shared *sharedstate.State, m *metrics.Metrics, getenv func(string) string, logger *slog.Logger) (*server.Service, *server.FailureThrottle, error) {
-	// Loopback without authentication: a developer's single process.
-	trustedLocal := cfg.Auth.Mode == config.AuthNone && config.IsLoopback(cfg.GRPCAddr) && config.IsLoopback(cfg.HTTPAddr)
-	tokens, err := uploadTokens(ctx, cfg.Multipart, shared, trustedLocal, getenv, logger)
+	tokens, err := uploadTokens(ctx, cfg.Multipart, shared, cfg.LocalOnly(), getenv, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -44,7 +42,7 @@ const sharedSecretWait = 5 * time.Second
 // secret from the configured environment variable; else, with Redis, one
 // secret shared by every replica through it; else a random one (and a
 // warning).
-func uploadTokens(ctx context.Context, cfg config.Multipart, shared *sharedstate.State, trustedLocal bool, getenv func(string) string, logger *slog.Logger) (*uploadtoken.Sealer, error) {
+func uploadTokens(ctx context.Context, cfg config.Multipart, shared *sharedstate.State, localOnly bool, getenv func(string) string, logger *slog.Logger) (*uploadtoken.Sealer, error) {
 	expires := cfg.TokenExpires
 	if expires == 0 {
 		expires = config.DefaultUploadTokenExpires
@@ -63,7 +61,7 @@ func uploadTokens(ctx context.Context, cfg config.Multipart, shared *sharedstate
 	}
 	if cfg.TokenSecretEnv == "" {
 		msg := "multipart.token_secret_env is not set: upload tokens use a random per-process secret, so a multipart upload must be finished on the replica that started it"
-		if trustedLocal {
+		if localOnly {
 			logger.Info(msg) // one process on loopback (make run): nothing to share with
 		} else {
 			logger.Warn(msg)

@@ -251,6 +251,14 @@ func (a *Auth) validate(profiles map[string]Profile, listeners ...listenAddr) []
 	return errs
 }
 
+// LocalOnly reports whether authentication is off with no proxy in front
+// (validation then requires every listener on loopback): the operator is
+// the only caller. With auth.allow_none_beyond_loopback, callers come
+// through an authenticating proxy and are not the operator.
+func (c *Config) LocalOnly() bool {
+	return c.Auth.Mode == AuthNone && !c.Auth.AllowNoneBeyondLoopback
+}
+
 // IsLoopback reports whether a listen address binds loopback only.
 func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)

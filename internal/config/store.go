@@ -41,7 +41,7 @@ func (c *Config) validateStore() []error {
 		}
 		return nil
 	}
-	trustedCallers := c.Auth.Mode == AuthNone && !c.Auth.AllowNoneBeyondLoopback
+	trustedCallers := c.LocalOnly()
 	var errs []error
 	for _, name := range sortedNames(c.Profiles) {
 		p := c.Profiles[name]
