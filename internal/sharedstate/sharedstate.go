@@ -150,6 +150,24 @@ func (s *State) observe(err error) {
 	}
 }
 
+// viaRedis answers with inRedis while Redis may be asked and answers; else,
+// as the policy says, with unavailable (deny) or inMemory (allow). Every
+// outcome of Redis is observed, for the outage window and its log lines.
+func viaRedis[T any](s *State, unavailable error, inRedis, inMemory func() (T, error)) (T, error) {
+	if s.available() {
+		v, err := inRedis()
+		s.observe(err)
+		if err == nil {
+			return v, nil
+		}
+	}
+	if s.deny {
+		var zero T
+		return zero, unavailable
+	}
+	return inMemory()
+}
+
 // policyBuckets asks Redis, and while Redis is unreachable answers as the
 // policy says.
 type policyBuckets struct {
@@ -161,31 +179,26 @@ type policyBuckets struct {
 var _ ratelimit.Buckets = (*policyBuckets)(nil)
 
 func (p *policyBuckets) AllowN(ctx context.Context, key string, n int, perSecond float64, burst int) (bool, time.Duration, error) {
-	if p.state.available() {
-		ok, wait, err := p.redis.AllowN(ctx, key, n, perSecond, burst)
-		p.state.observe(err)
-		if err == nil {
-			return ok, wait, nil
-		}
+	type answer struct {
+		ok   bool
+		wait time.Duration
 	}
-	if p.state.deny {
-		return false, 0, ratelimit.ErrUnavailable
-	}
-	return p.memory.AllowN(ctx, key, n, perSecond, burst)
+	a, err := viaRedis(p.state, ratelimit.ErrUnavailable,
+		func() (answer, error) {
+			ok, wait, err := p.redis.AllowN(ctx, key, n, perSecond, burst)
+			return answer{ok, wait}, err
+		},
+		func() (answer, error) {
+			ok, wait, err := p.memory.AllowN(ctx, key, n, perSecond, burst)
+			return answer{ok, wait}, err
+		})
+	return a.ok, a.wait, err
 }
 
 func (p *policyBuckets) Wait(ctx context.Context, key string, perSecond float64, burst int) (time.Duration, error) {
-	if p.state.available() {
-		wait, err := p.redis.Wait(ctx, key, perSecond, burst)
-		p.state.observe(err)
-		if err == nil {
-			return wait, nil
-		}
-	}
-	if p.state.deny {
-		return 0, ratelimit.ErrUnavailable
-	}
-	return p.memory.Wait(ctx, key, perSecond, burst)
+	return viaRedis(p.state, ratelimit.ErrUnavailable,
+		func() (time.Duration, error) { return p.redis.Wait(ctx, key, perSecond, burst) },
+		func() (time.Duration, error) { return p.memory.Wait(ctx, key, perSecond, burst) })
 }
 
 // Quotas returns the byte quota store: in Redis with the outage policy
@@ -208,59 +221,29 @@ type policyQuotas struct {
 var _ quota.Store = (*policyQuotas)(nil)
 
 func (p *policyQuotas) Reserve(ctx context.Context, key, object string, n int64, l quota.Limit) (quota.Result, error) {
-	if p.state.available() {
-		r, err := p.redis.Reserve(ctx, key, object, n, l)
-		p.state.observe(err)
-		if err == nil {
-			return r, nil
-		}
-	}
-	if p.state.deny {
-		return quota.Result{}, quota.ErrUnavailable
-	}
-	return p.memory.Reserve(ctx, key, object, n, l)
+	return viaRedis(p.state, quota.ErrUnavailable,
+		func() (quota.Result, error) { return p.redis.Reserve(ctx, key, object, n, l) },
+		func() (quota.Result, error) { return p.memory.Reserve(ctx, key, object, n, l) })
 }
 
 func (p *policyQuotas) Set(ctx context.Context, key, id string, n int64, l quota.Limit) error {
-	if p.state.available() {
-		err := p.redis.Set(ctx, key, id, n, l)
-		p.state.observe(err)
-		if err == nil {
-			return nil
-		}
-	}
-	if p.state.deny {
-		return quota.ErrUnavailable
-	}
-	return p.memory.Set(ctx, key, id, n, l)
+	_, err := viaRedis(p.state, quota.ErrUnavailable,
+		func() (struct{}, error) { return struct{}{}, p.redis.Set(ctx, key, id, n, l) },
+		func() (struct{}, error) { return struct{}{}, p.memory.Set(ctx, key, id, n, l) })
+	return err
 }
 
 func (p *policyQuotas) Correct(ctx context.Context, key, object string, n int64, madeBy time.Time, l quota.Limit) error {
-	if p.state.available() {
-		err := p.redis.Correct(ctx, key, object, n, madeBy, l)
-		p.state.observe(err)
-		if err == nil {
-			return nil
-		}
-	}
-	if p.state.deny {
-		return quota.ErrUnavailable
-	}
-	return p.memory.Correct(ctx, key, object, n, madeBy, l)
+	_, err := viaRedis(p.state, quota.ErrUnavailable,
+		func() (struct{}, error) { return struct{}{}, p.redis.Correct(ctx, key, object, n, madeBy, l) },
+		func() (struct{}, error) { return struct{}{}, p.memory.Correct(ctx, key, object, n, madeBy, l) })
+	return err
 }
 
 func (p *policyQuotas) Usage(ctx context.Context, key string, l quota.Limit) (int64, error) {
-	if p.state.available() {
-		u, err := p.redis.Usage(ctx, key, l)
-		p.state.observe(err)
-		if err == nil {
-			return u, nil
-		}
-	}
-	if p.state.deny {
-		return 0, quota.ErrUnavailable
-	}
-	return p.memory.Usage(ctx, key, l)
+	return viaRedis(p.state, quota.ErrUnavailable,
+		func() (int64, error) { return p.redis.Usage(ctx, key, l) },
+		func() (int64, error) { return p.memory.Usage(ctx, key, l) })
 }
 
 // UploadTokenSecret returns the secret every replica signs multipart
