@@ -43,11 +43,7 @@ func (c *ClientAddresses) Of(ctx context.Context) string {
 			}
 		}
 	}
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		host, _, err := net.SplitHostPort(p.Addr.String())
-		if err != nil {
-			host = p.Addr.String()
-		}
+	if host := peerHost(ctx); host != "" {
 		hops = append(hops, host)
 	}
 	// Walk back from the nearest hop while it is a trusted proxy, and stop
@@ -80,4 +76,17 @@ func (c *ClientAddresses) isTrusted(addr netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// peerHost is the host of the gRPC peer's address, or "" when unknown.
+func peerHost(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(p.Addr.String())
+	if err != nil {
+		return p.Addr.String()
+	}
+	return host
 }

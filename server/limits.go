@@ -14,7 +14,6 @@ import (
 
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
-	"github.com/gatepost/gatepost/internal/ratelimit"
 )
 
 // allow applies the profile's rate limit, or the global one, to the
@@ -41,7 +40,7 @@ func (s *Service) allowN(ctx context.Context, id *auth.Identity, profile string,
 	}
 	ok, wait, err := s.buckets.AllowN(ctx, key, n, limit.RequestsPerSecond, limit.Burst)
 	if err != nil {
-		return limitStoreDown(ctx, err)
+		return limitStoreDown(ctx)
 	}
 	if ok {
 		return nil
@@ -66,8 +65,9 @@ func (s *Service) limitFor(profile string) (limit config.RateLimit, own bool) {
 
 // limitStoreDown answers a call whose limit could not be checked because
 // the shared limit store is unreachable (shared_state.on_unavailable:
-// deny): Unavailable, never an upload without its limit.
-func limitStoreDown(ctx context.Context, err error) error {
+// deny): Unavailable, never an upload without its limit. The cause is
+// logged once by the store; the caller is told what it can do.
+func limitStoreDown(ctx context.Context) error {
 	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", "1"))
-	return status.Errorf(codes.Unavailable, "limits: the shared limit store is unreachable (%v), so nothing can be allowed now; try again shortly", ratelimit.ErrUnavailable)
+	return status.Error(codes.Unavailable, "limits: the shared limit store is unreachable, so nothing can be allowed now; try again shortly")
 }

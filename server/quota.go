@@ -65,7 +65,7 @@ func (s *Service) reserve(ctx context.Context, id *auth.Identity, profile, bucke
 	qkey := quotaKey(id, profile)
 	r, err := s.quotas.Reserve(ctx, qkey, quotaObject(bucket, key), n, lim)
 	if err != nil {
-		return "", nil, limitStoreDown(ctx, err)
+		return "", nil, limitStoreDown(ctx)
 	}
 	if !r.OK {
 		s.metrics.QuotaExceeded(profile)
@@ -150,7 +150,7 @@ func (s *Service) GetQuota(ctx context.Context, req *gatepostv1.GetQuotaRequest)
 		}
 		used, err := s.quotas.Usage(ctx, quotaKey(id, name), lim)
 		if errors.Is(err, quota.ErrUnavailable) {
-			return nil, limitStoreDown(ctx, err)
+			return nil, limitStoreDown(ctx)
 		}
 		if err != nil {
 			return nil, err

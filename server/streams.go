@@ -1,13 +1,10 @@
 package server
 
 import (
-	"context"
-	"net"
 	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -70,17 +67,4 @@ func (p *publicStreams) Interceptor() grpc.StreamServerInterceptor {
 		defer p.release(addr)
 		return handler(srv, ss)
 	}
-}
-
-// peerHost is the IP of the gRPC peer, or "" when unknown.
-func peerHost(ctx context.Context) string {
-	pr, ok := peer.FromContext(ctx)
-	if !ok || pr.Addr == nil {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(pr.Addr.String())
-	if err != nil {
-		return pr.Addr.String()
-	}
-	return host
 }

@@ -111,7 +111,7 @@ func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
 		key := "invalid\x00" + id.Subject
 		wait, err := f.buckets.Wait(ctx, key, l.RequestsPerSecond, l.Burst)
 		if err != nil {
-			return nil, limitStoreDown(ctx, err)
+			return nil, limitStoreDown(ctx)
 		}
 		if wait > 0 {
 			return nil, refuse(ctx, wait, "too many invalid requests from subject %s", echo(id.Subject))
