@@ -53,21 +53,30 @@ func TestValidateStore(t *testing.T) {
 			if tt.auth != nil {
 				cfg.Auth = *tt.auth
 			}
-			err := cfg.Validate()
-			if len(tt.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate accepted it; want %q", tt.wantErr)
-			}
-			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q lacks %q", err, want)
-				}
-			}
+			checkValidate(t, cfg, tt.wantErr)
 		})
 	}
+}
+
+// checkValidate validates cfg and checks that it passes when wantErr is
+// empty, and otherwise fails with every text in wantErr; it returns the
+// error.
+func checkValidate(t *testing.T, cfg *config.Config, wantErr []string) error {
+	t.Helper()
+	err := cfg.Validate()
+	if len(wantErr) == 0 {
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		return nil
+	}
+	if err == nil {
+		t.Fatalf("Validate accepted it; want %q", wantErr)
+	}
+	for _, want := range wantErr {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	return err
 }

@@ -25,8 +25,7 @@ func deadRedis(t *testing.T) string {
 }
 
 // TestOutagePolicy: with Redis unreachable, deny answers ErrUnavailable
-// and allow answers from memory, for buckets and quotas alike; within the
-// second after a failure Redis is not asked again (the answer is at once).
+// and allow answers from memory, for buckets and quotas alike.
 func TestOutagePolicy(t *testing.T) {
 	t.Parallel()
 	for _, policy := range []string{config.OnUnavailableDeny, config.OnUnavailableAllow} {
@@ -46,16 +45,12 @@ func TestOutagePolicy(t *testing.T) {
 			if policy == config.OnUnavailableAllow && (!ok || err != nil) {
 				t.Errorf("allow, buckets: %t, %v; want allowed from memory", ok, err)
 			}
-			started := time.Now()
 			r, err := quotas.Reserve(ctx, "k", "o", 10, quota.Limit{Bytes: 100, Per: time.Hour})
 			if policy == config.OnUnavailableDeny && !errors.Is(err, quota.ErrUnavailable) {
 				t.Errorf("deny, quotas: %+v, %v; want ErrUnavailable", r, err)
 			}
 			if policy == config.OnUnavailableAllow && (!r.OK || err != nil) {
 				t.Errorf("allow, quotas: %+v, %v; want reserved in memory", r, err)
-			}
-			if took := time.Since(started); took > 100*time.Millisecond {
-				t.Errorf("a call within the second after a failure waited %s for Redis", took)
 			}
 			if s.Ready(ctx) == nil {
 				t.Error("Ready with Redis down")
