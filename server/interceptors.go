@@ -141,9 +141,10 @@ func public(fullMethod string) bool {
 // header). Failures are Unauthenticated with a www-authenticate header
 // (WWW-Authenticate on REST) and a message that never echoes the token.
 //
-// With a throttle, a client address whose failed authentications used up
-// its budget is refused before its token is even looked at, and only
-// failures within the budget are logged.
+// With a throttle, a failed authentication from a client address whose
+// failures used up its budget is answered ResourceExhausted instead of
+// Unauthenticated (a valid token from it still works), and only failures
+// within the budget are logged.
 func AuthInterceptor(a auth.Authenticator, logger *slog.Logger, m *metrics.Metrics, throttle *FailureThrottle) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := authenticate(ctx, info.FullMethod, a, logger, m, throttle)
@@ -208,9 +209,10 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 		// trusted), and a stranger's bad tokens must not lock out its
 		// other callers.
 		client := throttle.clientAddress(ctx) // "" without a throttle
-		if err := throttle.authBlocked(ctx, client); err != nil {
+		logIt, refusal := throttle.authFailed(ctx, client)
+		if refusal != nil {
 			m.AuthFailed("throttled")
-			return nil, err
+			return nil, refusal
 		}
 		challenge := `Bearer realm="gatepost"`
 		msg := auth.ErrInvalidToken.Error()
@@ -223,7 +225,7 @@ func authenticate(ctx context.Context, fullMethod string, a auth.Authenticator, 
 		}
 		m.AuthFailed(reason)
 		_ = grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", challenge))
-		if throttle.authFailed(ctx, client) {
+		if logIt {
 			// The reason can quote the caller's token (a JWT's kid, say), so
 			// it is cut to maxReasonBytes.
 			attrs := []any{"method", fullMethod, "reason", truncate(err.Error(), maxReasonBytes), "request_id", RequestIDFrom(ctx)}

@@ -21,9 +21,9 @@ import (
 // authentications per client address and invalid requests per subject
 // each drain a token bucket, and while a bucket is empty its owner's
 // failing calls are refused (ResourceExhausted, with retry-after) with no
-// log line: an address's tokens are still verified (a valid one from a
-// shared address must keep working), a subject's requests are refused
-// before validation. Without it a caller could send bad
+// log line, while its valid ones keep working (a valid token from a
+// shared address, a valid request from a subject that also sends bad
+// ones). Without it a caller could send bad
 // tokens or bad requests as fast as the network allows, each one
 // verified, validated and logged.
 type FailureThrottle struct {
@@ -71,56 +71,49 @@ func refuse(ctx context.Context, wait time.Duration, format string, args ...any)
 	return status.Errorf(codes.ResourceExhausted, format+"; retry after %ds", args...)
 }
 
-// authBlocked returns the error for a client address whose failed
-// authentications used up its budget, or nil.
-func (f *FailureThrottle) authBlocked(ctx context.Context, addr string) error {
+// authFailed charges a failed authentication to the client's address, in
+// one step. Over the address's budget it returns the refusal to answer
+// instead (ResourceExhausted with retry-after); within it, whether the
+// failure is worth a log line: within the budget of all addresses' lines
+// too. A limit store that cannot say does not refuse: the call is failing
+// its authentication anyway, and says so.
+func (f *FailureThrottle) authFailed(ctx context.Context, addr string) (logIt bool, refusal error) {
 	if f == nil || f.limits.AuthPerAddress.Disabled {
-		return nil
+		return true, nil
 	}
 	l := f.limits.AuthPerAddress
-	// A limit store that cannot say does not block: the call is failing
-	// its authentication anyway, and says so.
-	if wait, err := f.buckets.Wait(ctx, "auth\x00"+addr, l.RequestsPerSecond, l.Burst); err == nil && wait > 0 {
-		return refuse(ctx, wait, "too many failed authentications from your address")
+	ok, wait, err := f.buckets.AllowN(ctx, "auth\x00"+addr, 1, l.RequestsPerSecond, l.Burst)
+	if err == nil && !ok {
+		return false, refuse(ctx, wait, "too many failed authentications from your address")
 	}
-	return nil
+	return f.authLines.AllowN(f.now(), 1), nil
 }
 
-// authFailed charges a failed authentication to the client's address. It
-// reports whether the failure is worth a log line: within the address's
-// budget and the budget of all addresses' lines.
-func (f *FailureThrottle) authFailed(ctx context.Context, addr string) bool {
-	if f == nil || f.limits.AuthPerAddress.Disabled {
-		return true
-	}
-	l := f.limits.AuthPerAddress
-	ok, _, err := f.buckets.AllowN(ctx, "auth\x00"+addr, 1, l.RequestsPerSecond, l.Burst)
-	return (ok || err != nil) && f.authLines.AllowN(f.now(), 1)
-}
-
-// Interceptor refuses a subject whose invalid requests used up its
-// budget, and charges every call that fails because of its request. It
+// Interceptor charges every call that fails because of its request to
+// its subject's budget, and answers a failing call whose budget is used up
+// with ResourceExhausted (and retry-after) instead of its own error. A
+// subject's valid calls are never refused here (its rate limit bounds
+// them), so a call that succeeds costs no look-up at all; the charge is
+// one atomic step, so concurrent failures cannot overdraw the budget. It
 // must run after authentication.
 func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err == nil || !callerFault(status.Code(err)) {
+			return resp, err
+		}
 		id, ok := IdentityFrom(ctx)
 		if !ok || f.limits.InvalidPerSubject.Disabled {
-			return handler(ctx, req)
+			return resp, err
 		}
 		l := f.limits.InvalidPerSubject
-		key := "invalid\x00" + id.Subject
-		wait, err := f.buckets.Wait(ctx, key, l.RequestsPerSecond, l.Burst)
-		if err != nil {
-			return nil, limitStoreDown(ctx)
+		// A limit store that cannot say does not change the answer: the
+		// call failed anyway, and says why.
+		allowed, wait, terr := f.buckets.AllowN(ctx, "invalid\x00"+id.Subject, 1, l.RequestsPerSecond, l.Burst)
+		if terr != nil || allowed {
+			return resp, err
 		}
-		if wait > 0 {
-			return nil, refuse(ctx, wait, "too many invalid requests from subject %s", echo(id.Subject))
-		}
-		resp, err := handler(ctx, req)
-		if err != nil && callerFault(status.Code(err)) {
-			_, _, _ = f.buckets.AllowN(ctx, key, 1, l.RequestsPerSecond, l.Burst)
-		}
-		return resp, err
+		return nil, refuse(ctx, wait, "too many invalid requests from subject %s", echo(id.Subject))
 	}
 }
 

@@ -126,8 +126,9 @@ func TestAuthFailuresShareAnIPv6Slash64(t *testing.T) {
 }
 
 // TestInvalidRequestsAreThrottled: a subject's requests that fail because
-// of the request use up its budget; then its calls are refused before any
-// work, while other subjects are unaffected.
+// of the request use up its budget; then its failing calls are answered
+// ResourceExhausted instead of their own error, while its valid calls and
+// other subjects are unaffected.
 func TestInvalidRequestsAreThrottled(t *testing.T) {
 	t.Parallel()
 	ic := testThrottle().Interceptor()
@@ -135,10 +136,8 @@ func TestInvalidRequestsAreThrottled(t *testing.T) {
 	as := func(subject string) context.Context {
 		return ContextWithIdentity(context.Background(), &auth.Identity{Subject: subject, Profiles: []string{"*"}})
 	}
-	reached := 0
 	call := func(ctx context.Context, answer codes.Code) codes.Code {
 		_, err := ic(ctx, nil, info, func(context.Context, any) (any, error) {
-			reached++
 			if answer == codes.OK {
 				return "ok", nil
 			}
@@ -155,15 +154,20 @@ func TestInvalidRequestsAreThrottled(t *testing.T) {
 			t.Fatalf("call answered %s, want %s", got, c)
 		}
 	}
-	before := reached
-	if got := call(as("alice"), codes.OK); got != codes.ResourceExhausted {
-		t.Errorf("after three invalid requests: %s, want ResourceExhausted", got)
-	}
-	if reached != before {
-		t.Error("a throttled call reached the handler")
-	}
-	if got := call(as("bob"), codes.OK); got != codes.OK {
-		t.Errorf("another subject: %s, want OK", got)
+	for _, tc := range []struct {
+		subject string
+		answer  codes.Code
+		want    codes.Code
+	}{
+		{"alice", codes.InvalidArgument, codes.ResourceExhausted}, // over the budget
+		{"alice", codes.FailedPrecondition, codes.ResourceExhausted},
+		{"alice", codes.OK, codes.OK}, // a valid call still works
+		{"alice", codes.Unavailable, codes.Unavailable},
+		{"bob", codes.InvalidArgument, codes.InvalidArgument}, // another subject has its own budget
+	} {
+		if got := call(as(tc.subject), tc.answer); got != tc.want {
+			t.Errorf("%s, after alice's three invalid requests, a call failing %s: %s, want %s", tc.subject, tc.answer, got, tc.want)
+		}
 	}
 }
 

@@ -97,20 +97,26 @@ func run(ctx context.Context) error {
 	}
 	defer gpRedis.stop()
 
-	presignURL := "http://" + gp.httpAddr + "/v1/presign?key=bench.txt&content_type=text/plain"
+	// Every presign load, the baseline's too, runs the same wrk script, so
+	// that wrk's share of the cores is the same for each.
+	rotate, err := rotateKeysScript(dir)
+	if err != nil {
+		return err
+	}
+	presign := "/v1/presign?key=bench.txt&content_type=text/plain"
 	targets := []struct {
-		name, url, auth string
-		into            *[]wrkResult
+		name, url, script string
+		into              *[]wrkResult
 	}{
-		{"gatepost GET /v1/presign", presignURL, "Bearer " + benchKey, &r.RESTGatepost},
-		{"gatepost GET /v1/presign, limits and quota in Redis", "http://" + gpRedis.httpAddr + "/v1/presign?key=bench.txt&content_type=text/plain", "Bearer " + benchKey, &r.RESTRedis},
-		{"baseline GET /presign", "http://" + base.addr + "/presign?key=user-uploads/bench.txt", "", &r.RESTBaseline},
+		{"gatepost GET /v1/presign", "http://" + gp.httpAddr + presign, rotate, &r.RESTGatepost},
+		{"gatepost GET /v1/presign, limits and quota in Redis", "http://" + gpRedis.httpAddr + presign, rotate, &r.RESTRedis},
+		{"baseline GET /presign", "http://" + base.addr + "/presign?key=user-uploads/bench.txt", rotate, &r.RESTBaseline},
 		{"gatepost GET /healthz", "http://" + gp.httpAddr + "/healthz", "", &r.RESTHealthz},
 	}
 	for i := range o.runs {
 		for _, tg := range targets {
 			fmt.Printf("bench: wrk run %d/%d: %s ...\n", i+1, o.runs, tg.name)
-			res, err := runWrk(ctx, o, tg.url, tg.auth)
+			res, err := runWrk(ctx, o, tg.url, tg.script)
 			if err != nil {
 				return err
 			}
@@ -159,6 +165,30 @@ func run(ctx context.Context) error {
 // on: API-key authentication, validation, metrics, logging, a rate limit
 // high enough not to refuse.
 const benchKey = "gp_bench_key_0123456789abcdef0123456789"
+
+// benchSubjects is how many subjects (API keys) the REST load spreads its
+// requests over, a different one for each request: a byte quota keeps at
+// most quota.MaxReservations credentials per subject and window, which one
+// subject at thousands of requests a second would fill within seconds and
+// then be refused.
+const benchSubjects = 256
+
+// subjectKey is the API key of bench subject i.
+func subjectKey(i int) string { return fmt.Sprintf("%s-%03d", benchKey, i) }
+
+// rotateKeysScript is a wrk script that sends each request with the next
+// subject's API key.
+func rotateKeysScript(dir string) (string, error) {
+	var b strings.Builder
+	b.WriteString("local keys = {")
+	for i := range benchSubjects {
+		fmt.Fprintf(&b, "%q,", "Bearer "+subjectKey(i))
+	}
+	b.WriteString("}\nlocal i = 0\nrequest = function()\n  i = i + 1\n" +
+		"  return wrk.format(nil, nil, {[\"Authorization\"] = keys[(i % #keys) + 1]})\nend\n")
+	path := filepath.Join(dir, "rotate-keys.lua")
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
 
 type process struct {
 	cmd                      *exec.Cmd
@@ -246,7 +276,15 @@ func startGatepost(ctx context.Context, bin, dir, redisURL string) (*process, er
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(benchKey))
+	keys := make([]string, 0, benchSubjects+1)
+	for i := range benchSubjects + 1 {
+		subject, key := fmt.Sprintf("bench-%03d", i), subjectKey(i)
+		if i == benchSubjects {
+			subject, key = "bench", benchKey
+		}
+		sum := sha256.Sum256([]byte(key))
+		keys = append(keys, fmt.Sprintf("{subject: %s, sha256: %q, profiles: [default]}", subject, hex.EncodeToString(sum[:])))
+	}
 	cfg := fmt.Sprintf(`grpc_addr: %q
 http_addr: %q
 s3: {region: us-east-1, endpoint: "http://127.0.0.1:9", path_style: true}
@@ -254,9 +292,9 @@ profiles:
   default: {bucket: uploads, key_prefix: "user-uploads/", max_bytes: 10485760, content_types: ["text/plain", "image/png"]}
 auth:
   mode: api_key
-  api_keys: [{subject: bench, sha256: %q, profiles: ["default"]}]
+  api_keys: [%s]
 rate_limit: {requests_per_second: 1000000000, burst: 1000000000}
-`, grpcAddr, httpAddr, hex.EncodeToString(sum[:]))
+`, grpcAddr, httpAddr, strings.Join(keys, ", "))
 	if redisURL != "" {
 		cfg += fmt.Sprintf("shared_state: {redis_url: %q}\nquota: {bytes: 9000000000000000000, per: 1m}\n", redisURL)
 	}
@@ -308,10 +346,10 @@ var (
 	wrkSocket  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
-func runWrk(ctx context.Context, o options, url, auth string) (wrkResult, error) {
+func runWrk(ctx context.Context, o options, url, script string) (wrkResult, error) {
 	args := []string{"-t2", "-c" + strconv.Itoa(o.connections), "-d" + o.duration.String(), "--latency"}
-	if auth != "" {
-		args = append(args, "-H", "Authorization: "+auth)
+	if script != "" {
+		args = append(args, "-s", script)
 	}
 	out, err := exec.CommandContext(ctx, o.wrk, append(args, url)...).CombinedOutput()
 	if err != nil {

@@ -18,9 +18,6 @@ type Buckets interface {
 	// takes none and returns false and how long until n are; a request for
 	// more than burst tokens returns false and a zero wait.
 	AllowN(ctx context.Context, key string, n int, perSecond float64, burst int) (ok bool, wait time.Duration, err error)
-	// Wait returns how long until the bucket of key holds a token, without
-	// taking one.
-	Wait(ctx context.Context, key string, perSecond float64, burst int) (time.Duration, error)
 }
 
 // Memory is Buckets in this process's memory, on a Limiter.
@@ -44,11 +41,6 @@ func NewMemory(now func() time.Time) *Memory {
 func (m *Memory) AllowN(_ context.Context, key string, n int, perSecond float64, burst int) (bool, time.Duration, error) {
 	ok, wait := m.limiter.AllowN(key, n, perSecond, burst, m.now())
 	return ok, wait, nil
-}
-
-// Wait implements Buckets; it never fails.
-func (m *Memory) Wait(_ context.Context, key string, perSecond float64, burst int) (time.Duration, error) {
-	return m.limiter.Wait(key, perSecond, burst, m.now()), nil
 }
 
 // Len returns the number of buckets held.

@@ -84,19 +84,3 @@ func (l *Limiter) Len() int {
 	defer l.mu.Unlock()
 	return len(l.buckets)
 }
-
-// Wait returns how long until the bucket of key holds a token, without
-// taking one: zero when it holds one now (or has never been used).
-func (l *Limiter) Wait(key string, perSecond float64, burst int, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok || b.Limit() != rate.Limit(perSecond) || b.Burst() != burst {
-		return 0
-	}
-	missing := 1 - b.TokensAt(now)
-	if missing <= 0 {
-		return 0
-	}
-	return time.Duration(missing / perSecond * float64(time.Second))
-}

@@ -99,22 +99,3 @@ func TestSlowLimitIsNotForgotten(t *testing.T) {
 		t.Error("refused after an hour")
 	}
 }
-
-func TestWait(t *testing.T) {
-	t.Parallel()
-	l := ratelimit.New()
-	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	if w := l.Wait("k", 1, 2, now); w != 0 {
-		t.Errorf("unused bucket: wait %s", w)
-	}
-	l.AllowN("k", 2, 1, 2, now)
-	if w := l.Wait("k", 1, 2, now); w != time.Second {
-		t.Errorf("empty bucket: wait %s, want 1s", w)
-	}
-	if w := l.Wait("k", 1, 2, now); w != time.Second {
-		t.Errorf("Wait took a token: wait %s, want 1s again", w)
-	}
-	if w := l.Wait("k", 1, 2, now.Add(time.Second)); w != 0 {
-		t.Errorf("after the refill: wait %s", w)
-	}
-}

@@ -54,19 +54,6 @@ func (r *Redis) AllowN(ctx context.Context, key string, n int, perSecond float64
 	return false, max(res.RetryAfter, time.Millisecond), nil
 }
 
-// Wait implements Buckets: a request for no tokens tells when the bucket
-// is full again (ResetAfter); one token is there once it is within burst-1
-// emission intervals of full.
-func (r *Redis) Wait(ctx context.Context, key string, perSecond float64, burst int) (time.Duration, error) {
-	limit := gcraLimit(perSecond, burst)
-	res, err := r.limiter.AllowN(ctx, r.prefix+key, limit, 0)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	interval := limit.Period / time.Duration(limit.Rate)
-	return max(0, res.ResetAfter-time.Duration(burst-1)*interval), nil
-}
-
 // gcraLimit writes a rate in tokens per second as redis_rate's whole
 // number of tokens per period, to a millisecond per token.
 func gcraLimit(perSecond float64, burst int) redis_rate.Limit {

@@ -15,7 +15,7 @@ import (
 // TestRedisBucketsAreShared: two replicas on one Redis share each bucket
 // (a subject's burst is the burst across both), with the same answers as
 // in memory: a refusal says when a token is back, more than the burst
-// can never pass, and Wait takes nothing.
+// can never pass.
 func TestRedisBucketsAreShared(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -33,14 +33,8 @@ func TestRedisBucketsAreShared(t *testing.T) {
 	if ok || err != nil || wait <= 0 || wait > time.Second/perSecond {
 		t.Errorf("past the burst across both replicas: %t, wait %s, %v; want refused within %s", ok, wait, err, time.Second/perSecond)
 	}
-	if w, err := a.Wait(ctx, "alice", perSecond, burst); err != nil || w <= 0 || w > time.Second/perSecond {
-		t.Errorf("Wait on an empty bucket: %s, %v", w, err)
-	}
-	if w, err := a.Wait(ctx, "bob", perSecond, burst); err != nil || w != 0 {
-		t.Errorf("Wait on a fresh bucket: %s, %v; want 0", w, err)
-	}
 	if ok, _, _ := a.AllowN(ctx, "bob", 1, perSecond, burst); !ok {
-		t.Error("Wait took bob's token, or bob shares alice's bucket")
+		t.Error("bob shares alice's bucket")
 	}
 	if ok, wait, err := a.AllowN(ctx, "carol", burst+1, perSecond, burst); ok || wait != 0 || err != nil {
 		t.Errorf("more than the burst: %t, %s, %v; want refused with no wait", ok, wait, err)
@@ -80,9 +74,6 @@ func TestRedisDown(t *testing.T) {
 	defer cancel()
 	if _, _, err := r.AllowN(ctx, "k", 1, 1, 1); !errors.Is(err, ratelimit.ErrUnavailable) {
 		t.Errorf("AllowN with Redis down: %v; want ErrUnavailable", err)
-	}
-	if _, err := r.Wait(ctx, "k", 1, 1); !errors.Is(err, ratelimit.ErrUnavailable) {
-		t.Errorf("Wait with Redis down: %v; want ErrUnavailable", err)
 	}
 	srv.Restart()
 	if ok, _, err := r.AllowN(ctx, "k", 1, 1, 1); !ok || err != nil {

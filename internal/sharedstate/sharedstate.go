@@ -195,12 +195,6 @@ func (p *policyBuckets) AllowN(ctx context.Context, key string, n int, perSecond
 	return a.ok, a.wait, err
 }
 
-func (p *policyBuckets) Wait(ctx context.Context, key string, perSecond float64, burst int) (time.Duration, error) {
-	return viaRedis(p.state, ratelimit.ErrUnavailable,
-		func() (time.Duration, error) { return p.redis.Wait(ctx, key, perSecond, burst) },
-		func() (time.Duration, error) { return p.memory.Wait(ctx, key, perSecond, burst) })
-}
-
 // Quotas returns the byte quota store: in Redis with the outage policy
 // applied, or in memory (on the clock now) without Redis.
 func (s *State) Quotas(now func() time.Time) quota.Store {
