@@ -152,10 +152,17 @@ func (s *State) observe(err error) {
 
 // viaRedis answers with inRedis while Redis may be asked and answers; else,
 // as the policy says, with unavailable (deny) or inMemory (allow). Every
-// outcome of Redis is observed, for the outage window and its log lines.
-func viaRedis[T any](s *State, unavailable error, inRedis, inMemory func() (T, error)) (T, error) {
+// outcome of Redis is observed, for the outage window and its log lines,
+// except a failure of a call whose own context ended (its client went
+// away, say): that says nothing about Redis, and counting it would let
+// any client that hangs up early take the limits down for everyone.
+func viaRedis[T any](ctx context.Context, s *State, unavailable error, inRedis, inMemory func() (T, error)) (T, error) {
 	if s.available() {
 		v, err := inRedis()
+		if err != nil && ctx.Err() != nil {
+			var zero T
+			return zero, unavailable
+		}
 		s.observe(err)
 		if err == nil {
 			return v, nil
@@ -183,7 +190,7 @@ func (p *policyBuckets) AllowN(ctx context.Context, key string, n int, perSecond
 		ok   bool
 		wait time.Duration
 	}
-	a, err := viaRedis(p.state, ratelimit.ErrUnavailable,
+	a, err := viaRedis(ctx, p.state, ratelimit.ErrUnavailable,
 		func() (answer, error) {
 			ok, wait, err := p.redis.AllowN(ctx, key, n, perSecond, burst)
 			return answer{ok, wait}, err
@@ -215,27 +222,27 @@ type policyQuotas struct {
 var _ quota.Store = (*policyQuotas)(nil)
 
 func (p *policyQuotas) Reserve(ctx context.Context, key, object string, n int64, l quota.Limit) (quota.Result, error) {
-	return viaRedis(p.state, quota.ErrUnavailable,
+	return viaRedis(ctx, p.state, quota.ErrUnavailable,
 		func() (quota.Result, error) { return p.redis.Reserve(ctx, key, object, n, l) },
 		func() (quota.Result, error) { return p.memory.Reserve(ctx, key, object, n, l) })
 }
 
 func (p *policyQuotas) Set(ctx context.Context, key, id string, n int64, l quota.Limit) error {
-	_, err := viaRedis(p.state, quota.ErrUnavailable,
+	_, err := viaRedis(ctx, p.state, quota.ErrUnavailable,
 		func() (struct{}, error) { return struct{}{}, p.redis.Set(ctx, key, id, n, l) },
 		func() (struct{}, error) { return struct{}{}, p.memory.Set(ctx, key, id, n, l) })
 	return err
 }
 
 func (p *policyQuotas) Correct(ctx context.Context, key, object string, n int64, madeBy time.Time, l quota.Limit) error {
-	_, err := viaRedis(p.state, quota.ErrUnavailable,
+	_, err := viaRedis(ctx, p.state, quota.ErrUnavailable,
 		func() (struct{}, error) { return struct{}{}, p.redis.Correct(ctx, key, object, n, madeBy, l) },
 		func() (struct{}, error) { return struct{}{}, p.memory.Correct(ctx, key, object, n, madeBy, l) })
 	return err
 }
 
 func (p *policyQuotas) Usage(ctx context.Context, key string, l quota.Limit) (int64, error) {
-	return viaRedis(p.state, quota.ErrUnavailable,
+	return viaRedis(ctx, p.state, quota.ErrUnavailable,
 		func() (int64, error) { return p.redis.Usage(ctx, key, l) },
 		func() (int64, error) { return p.memory.Usage(ctx, key, l) })
 }

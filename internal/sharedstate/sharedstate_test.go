@@ -1,7 +1,9 @@
 package sharedstate
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"testing"
@@ -10,7 +12,7 @@ import (
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/quota"
 	"github.com/gatepost/gatepost/internal/ratelimit"
-)
+	)
 
 // deadRedis returns the URL of a loopback port where nothing listens.
 func deadRedis(t *testing.T) string {
@@ -74,5 +76,33 @@ func TestWithoutRedis(t *testing.T) {
 	}
 	if _, ok := s.Quotas(time.Now).(*quota.Memory); !ok {
 		t.Error("quotas are not in memory")
+	}
+}
+
+// TestCanceledCallIsNoOutage: a call that fails because its own context
+// ended does not make the replica treat Redis as down; a real failure
+// does.
+func TestCanceledCallIsNoOutage(t *testing.T) {
+	t.Parallel()
+	s, err := Open(config.SharedState{RedisURL: deadRedis(t), OnUnavailable: config.OnUnavailableDeny}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	failing := func() (int, error) { return 0, fmt.Errorf("%w: %w", ratelimit.ErrUnavailable, context.Canceled) }
+	memory := func() (int, error) { return 1, nil }
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := viaRedis(canceled, s, ratelimit.ErrUnavailable, failing, memory); !errors.Is(err, ratelimit.ErrUnavailable) {
+		t.Fatalf("a canceled call: %v; want ErrUnavailable", err)
+	}
+	if !s.available() {
+		t.Error("a canceled call opened the outage window")
+	}
+	if _, err := viaRedis(t.Context(), s, ratelimit.ErrUnavailable, failing, memory); !errors.Is(err, ratelimit.ErrUnavailable) {
+		t.Fatalf("a failing call: %v; want ErrUnavailable", err)
+	}
+	if s.available() {
+		t.Error("a failing call with a live context did not open the outage window")
 	}
 }
