@@ -12,7 +12,7 @@ import (
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/quota"
 	"github.com/gatepost/gatepost/internal/ratelimit"
-	)
+)
 
 // deadRedis returns the URL of a loopback port where nothing listens.
 func deadRedis(t *testing.T) string {
