@@ -237,3 +237,27 @@ func TestRefusedConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestGCPercent: gatepost sets its own GC target unless GOGC is set.
+func TestGCPercent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		gogc    string
+		want    int
+		wantSet bool
+	}{
+		{"", defaultGCPercent, true},
+		{"100", 0, false},
+		{"off", 0, false},
+	} {
+		got, set := gcPercent(func(k string) string {
+			if k == "GOGC" {
+				return tc.gogc
+			}
+			return ""
+		})
+		if got != tc.want || set != tc.wantSet {
+			t.Errorf("GOGC=%q: %d, %t; want %d, %t", tc.gogc, got, set, tc.want, tc.wantSet)
+		}
+	}
+}
