@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -482,6 +483,16 @@ func TestGetUpload(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// Present with an allowed Content-Type, but bytes that are
+		// something else: HTML declared text/plain.
+		disguised := "large/e2e/get/disguised.txt"
+		if _, err := st.s3.PutObject(t.Context(), &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(disguised), Body: strings.NewReader("<!DOCTYPE html><html><script>alert(1)</script></html>"),
+			ContentType: aws.String("text/plain"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+
 		tests := []struct {
 			name      string
 			key       string
@@ -491,6 +502,7 @@ func TestGetUpload(t *testing.T) {
 			satisfies bool
 		}{
 			{"present", p.GetKey(), apiKey, codes.OK, true, true},
+			{"present, its bytes not its type", disguised, apiKey, codes.OK, true, false},
 			{"absent", "large/e2e/get/absent.txt", apiKey, codes.OK, false, false},
 			{"present but violating", violating, apiKey, codes.OK, true, false},
 			{"another caller's object", p.GetKey(), otherKey, codes.PermissionDenied, false, false},
@@ -512,6 +524,13 @@ func TestGetUpload(t *testing.T) {
 				}
 				if tt.exists && !tt.satisfies && len(got.GetViolations()) == 0 {
 					t.Errorf("no violations listed: %v", got)
+				}
+				if tt.key == disguised && (got.GetSniffedType() != "text/html" ||
+					!slices.Contains(got.GetViolations(), "content: the bytes are text/html, not the declared text/plain")) {
+					t.Errorf("the disguised object: sniffed %q, violations %q", got.GetSniffedType(), got.GetViolations())
+				}
+				if tt.key == p.GetKey() && got.GetSniffedType() != "text/plain" {
+					t.Errorf("the present object: sniffed %q, want text/plain", got.GetSniffedType())
 				}
 			})
 		}

@@ -27,6 +27,10 @@ type fakeStore struct {
 
 	// objects are what Head finds, by bucket/key.
 	objects map[string]*uploadpolicy.Object
+	// contents are the objects' bytes, by bucket/key (none: empty);
+	// changed objects are replaced between Head and ReadHead.
+	contents map[string][]byte
+	changed  map[string]bool
 	// parts are what ListParts finds; existing makes CompleteMultipart
 	// answer ErrExists when it is asked not to overwrite.
 	parts    []uploadpolicy.Part
@@ -126,6 +130,22 @@ func (f *fakeStore) Head(_ context.Context, bucket, key string) (*uploadpolicy.O
 	f.heads = append(f.heads, bucket+"/"+key)
 	f.mu.Unlock()
 	return f.objects[bucket+"/"+key], f.err
+}
+
+// ReadHead returns the first n bytes of the object's content (see
+// contents), if its ETag is still etag.
+func (f *fakeStore) ReadHead(_ context.Context, bucket, key, etag string, n int64) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	obj := f.objects[bucket+"/"+key]
+	if obj == nil || obj.ETag != etag || f.changed[bucket+"/"+key] {
+		return nil, objectstore.ErrChanged
+	}
+	b := f.contents[bucket+"/"+key]
+	return b[:min(int64(len(b)), n)], nil
 }
 
 func (f *fakeStore) Ready(context.Context) error { return f.err }

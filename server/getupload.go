@@ -2,8 +2,7 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"slices"
+	"errors"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -11,13 +10,14 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
-	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/objectkey"
-	"github.com/gatepost/gatepost/internal/uploadpolicy"
+	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/verify"
 )
 
 // GetUpload describes an object under the caller's prefix and whether it
-// satisfies its profile.
+// satisfies its profile: a HEAD, and a ranged GET of its first bytes
+// (verify.HeadBytes) for the type they show.
 func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadRequest) (*gatepostv1.GetUploadResponse, error) {
 	id, err := s.caller(ctx)
 	if err != nil {
@@ -70,34 +70,19 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	if !obj.LastModified.IsZero() {
 		resp.LastModified = timestamppb.New(obj.LastModified)
 	}
-	resp.Violations = violations(obj, &profile)
-	resp.SatisfiesProfile = len(resp.Violations) == 0
-	return resp, nil
-}
-
-// violations lists how a stored object breaks its profile's rules.
-func violations(obj *uploadpolicy.Object, p *config.Profile) []string {
-	var out []string
-	if obj.Size < p.MinBytes {
-		out = append(out, fmt.Sprintf("size %d is under the minimum of %d bytes", obj.Size, p.MinBytes))
-	}
-	if obj.Size > p.MaxBytes {
-		out = append(out, fmt.Sprintf("size %d is over the maximum of %d bytes", obj.Size, p.MaxBytes))
-	}
-	if _, mt, err := uploadpolicy.ParseContentType(obj.ContentType); err != nil || !uploadpolicy.ContentTypeAllowed(mt, p.ContentTypes) {
-		out = append(out, fmt.Sprintf("Content-Type %q is not allowed", obj.ContentType))
-	}
-	if want := p.ContentDisposition; want != "" && obj.ContentDisposition != want {
-		out = append(out, fmt.Sprintf("Content-Disposition %q is not the profile's %q", obj.ContentDisposition, want))
-	}
-	if want := p.CacheControl; want != "" && obj.CacheControl != want {
-		out = append(out, fmt.Sprintf("Cache-Control %q is not the profile's %q", obj.CacheControl, want))
-	}
-	for name := range obj.Metadata {
-		if !slices.Contains(p.MetadataKeys, strings.ToLower(name)) {
-			out = append(out, fmt.Sprintf("metadata %q is not allowed", name))
+	var head []byte
+	if obj.Size > 0 && !profile.Verify.Sniff.Disabled {
+		head, err = s.store.ReadHead(ctx, profile.Bucket, key, obj.ETag, verify.HeadBytes)
+		if errors.Is(err, objectstore.ErrChanged) {
+			return nil, status.Errorf(codes.Aborted, "key: %s changed while gatepost read it; ask again", echo(key))
+		}
+		if err != nil {
+			return nil, s.storeFailed(ctx, "reading the object", err)
 		}
 	}
-	slices.Sort(out)
-	return out
+	verdict := verify.Check(&profile, verify.Declared{Size: -1}, obj, head)
+	resp.Violations = verdict.Reasons
+	resp.SniffedType = verdict.Sniffed
+	resp.SatisfiesProfile = verdict.OK()
+	return resp, nil
 }

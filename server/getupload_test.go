@@ -18,9 +18,15 @@ import (
 func TestGetUpload(t *testing.T) {
 	t.Parallel()
 	store := &fakeStore{objects: map[string]*uploadpolicy.Object{
-		"uploads/incoming/ok.png":  {Size: 10, ContentType: "image/png", ETag: `"e"`},
-		"uploads/incoming/bad.png": {Size: 20 << 20, ContentType: "text/html"},
-	}}
+		"uploads/incoming/ok.png":   {Size: 10, ContentType: "image/png", ETag: `"e"`},
+		"uploads/incoming/bad.png":  {Size: 20 << 20, ContentType: "text/html"},
+		"uploads/incoming/html.png": {Size: 20, ContentType: "image/png", ETag: `"h"`},
+		"uploads/incoming/gone.png": {Size: 20, ContentType: "image/png", ETag: `"g"`},
+	}, contents: map[string][]byte{
+		"uploads/incoming/ok.png":   []byte("\x89PNG\r\n\x1a\n\x00\x00"),
+		"uploads/incoming/html.png": []byte("<html><script>x</script></html>"),
+		"uploads/incoming/bad.png":  []byte("<html><script>x</script></html>"),
+	}, changed: map[string]bool{"uploads/incoming/gone.png": true}}
 	svc := NewService(testProfiles(t), store, discardLogger())
 	tests := []struct {
 		name string
@@ -31,6 +37,7 @@ func TestGetUpload(t *testing.T) {
 		wantExists     bool
 		wantViolations int
 		wantHead       bool
+		wantSniffed    string
 	}{
 		{name: "too long", key: "incoming/" + strings.Repeat("a", 2000), want: codes.InvalidArgument, wantMsg: "key: is 2009 bytes; S3 keys are at most 1024"},
 		{name: "empty", key: "", want: codes.InvalidArgument, wantMsg: "key: must not be empty"},
@@ -39,6 +46,8 @@ func TestGetUpload(t *testing.T) {
 		{name: "absent", key: "incoming/none.png", wantHead: true},
 		{name: "present and fitting", key: "incoming/ok.png", wantExists: true, wantHead: true},
 		{name: "present and breaking the profile", key: "incoming/bad.png", wantExists: true, wantViolations: 2, wantHead: true},
+		{name: "HTML bytes declared image/png", key: "incoming/html.png", wantExists: true, wantViolations: 1, wantHead: true, wantSniffed: "text/html"},
+		{name: "changed while read", key: "incoming/gone.png", want: codes.Aborted, wantMsg: `key: "incoming/gone.png" changed while gatepost read it`, wantHead: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,7 +65,8 @@ func TestGetUpload(t *testing.T) {
 				return
 			}
 			if resp.GetExists() != tt.wantExists || len(resp.GetViolations()) != tt.wantViolations ||
-				resp.GetSatisfiesProfile() != (tt.wantExists && tt.wantViolations == 0) {
+				resp.GetSatisfiesProfile() != (tt.wantExists && tt.wantViolations == 0) ||
+				tt.wantSniffed != "" && resp.GetSniffedType() != tt.wantSniffed {
 				t.Errorf("GetUpload = %v", resp)
 			}
 		})

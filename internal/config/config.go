@@ -220,6 +220,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, p.RateLimit.validate("profiles."+name+".rate_limit")...)
 		}
 		errs = append(errs, p.Quota.validate("profiles."+name+".quota")...)
+		errs = append(errs, p.Verify.validate("profiles."+name+".verify")...)
 	}
 	errs = append(errs, overlappingProfiles(c.Profiles, names)...)
 	errs = append(errs, c.validateStore()...)

@@ -66,6 +66,8 @@ type Profile struct {
 	// Quota, when set, bounds the bytes each subject may be granted per
 	// window in this profile; it replaces the default quota.
 	Quota *Quota `yaml:"quota"`
+	// Verify says how uploads are checked once they have landed.
+	Verify Verification `yaml:"verify"`
 }
 
 // MayOverwrite reports whether uploads may replace an existing object.

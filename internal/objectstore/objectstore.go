@@ -36,6 +36,10 @@ type Store interface {
 	AbortMultipart(ctx context.Context, bucket, key, uploadID string) error
 	// Head returns an object's metadata, or nil when there is none.
 	Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error)
+	// ReadHead returns up to n bytes from the start of the object's
+	// version etag (ErrChanged when the key holds another version now, or
+	// nothing).
+	ReadHead(ctx context.Context, bucket, key, etag string, n int64) ([]byte, error)
 	// Ready reports whether the store can sign now (credentials at hand).
 	Ready(ctx context.Context) error
 }
@@ -46,6 +50,8 @@ var (
 	ErrNoSuchUpload = errors.New("no such multipart upload")
 	// ErrExists: a conditional write found an object at the key.
 	ErrExists = errors.New("an object already exists at this key")
+	// ErrChanged: the object is not the version asked for any more.
+	ErrChanged = errors.New("the object changed while it was read")
 	// ErrNoCredentials: no signing credentials could be obtained.
 	ErrNoCredentials = errors.New("no signing credentials")
 	// ErrCredentialsExpired: the signing credentials have expired, or

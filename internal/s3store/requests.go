@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -292,6 +293,33 @@ func (s *Store) Head(ctx context.Context, bucket, key string) (*uploadpolicy.Obj
 		LastModified:       aws.ToTime(out.LastModified),
 		Metadata:           out.Metadata,
 	}, nil
+}
+
+// ReadHead implements objectstore.Store: one ranged GET, conditional on
+// the ETag, so that the bytes are those of the version a Head described.
+func (s *Store) ReadHead(ctx context.Context, bucket, key, etag string, n int64) ([]byte, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), IfMatch: aws.String(etag),
+		Range: aws.String(fmt.Sprintf("bytes=0-%d", n-1)),
+	})
+	if err != nil {
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) {
+			switch apiErr.ErrorCode() {
+			case "PreconditionFailed", "NoSuchKey", "NotFound":
+				return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, objectstore.ErrChanged)
+			case "InvalidRange":
+				return nil, nil // an empty object
+			}
+		}
+		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, n))
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	}
+	return b, nil
 }
 
 // storeError wraps a store error with what was being done, replacing

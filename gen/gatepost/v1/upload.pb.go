@@ -1114,12 +1114,16 @@ type GetUploadResponse struct {
 	ChecksumSha256 string `protobuf:"bytes,7,opt,name=checksum_sha256,json=checksumSha256" json:"checksum_sha256,omitempty"`
 	// When it was last modified.
 	LastModified *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_modified,json=lastModified" json:"last_modified,omitempty"`
-	// Whether it satisfies the profile's size and Content-Type rules.
+	// Whether it satisfies the profile's rules: size, Content-Type,
+	// headers, metadata, and the type its bytes show.
 	SatisfiesProfile bool `protobuf:"varint,9,opt,name=satisfies_profile,json=satisfiesProfile" json:"satisfies_profile,omitempty"`
 	// What it violates, in words; empty when it satisfies the profile.
 	Violations []string `protobuf:"bytes,10,rep,name=violations" json:"violations,omitempty"`
 	// Its user metadata.
-	Metadata      map[string]string `protobuf:"bytes,11,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Metadata map[string]string `protobuf:"bytes,11,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The media type its first bytes show, when the profile sniffs them
+	// (verify.sniff); a mismatch with content_type is one of the violations.
+	SniffedType   string `protobuf:"bytes,12,opt,name=sniffed_type,json=sniffedType" json:"sniffed_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1229,6 +1233,13 @@ func (x *GetUploadResponse) GetMetadata() map[string]string {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *GetUploadResponse) GetSniffedType() string {
+	if x != nil {
+		return x.SniffedType
+	}
+	return ""
 }
 
 // GetQuotaRequest asks for the caller's byte quotas.
@@ -1499,7 +1510,7 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\x1cAbortMultipartUploadResponse\">\n" +
 	"\x10GetUploadRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
-	"\aprofile\x18\x02 \x01(\tR\aprofile\"\xde\x03\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\"\x81\x04\n" +
 	"\x11GetUploadResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06bucket\x18\x02 \x01(\tR\x06bucket\x12\x16\n" +
@@ -1514,7 +1525,8 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"violations\x18\n" +
 	" \x03(\tR\n" +
 	"violations\x12H\n" +
-	"\bmetadata\x18\v \x03(\v2,.gatepost.v1.GetUploadResponse.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\v \x03(\v2,.gatepost.v1.GetUploadResponse.MetadataEntryR\bmetadata\x12!\n" +
+	"\fsniffed_type\x18\f \x01(\tR\vsniffedType\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"+\n" +
