@@ -150,15 +150,26 @@ machine, which this workplace does not have.
 *gRPC at 70% of the health-check floor*: ghz needs more CPU per call than gatepost and shares the two
 cores with it, so the ratio measures how the cores are split as much as gatepost's cost. A health check
 does no work; a presign authenticates, validates, signs, writes an audit line and a request line and
-records metrics. Repeated runs of the same build gave 58% to 75% (the floor itself moved from about
-18,000 to 24,000 requests/s between runs).
-*REST with limits and a quota in Redis at 80% of in-memory*: a CPU profile of the first version showed
-a third of gatepost's time in write and read syscalls, one Redis round trip per limit and call (one
-script for the rate, one for the quota), with redis-server, wrk and gatepost on the same two cores.
-go-redis's autopipeliner now sends the scripts of concurrent calls in one write, which took the rate
-limit alone from about 45% to about 70% of in-memory, and rate limit plus quota from about 35% to about
-55%. The rest is Redis's own work and its share of the two cores; one script for both limits would save
-a round trip more.
+records metrics. Repeated runs of the same build gave 52% to 75% (the floor itself moved from about
+12,000 to 24,000 requests/s between runs). Setting the GC target to 400 (gatepost's default when GOGC
+is unset) lifted presign from about 7,200 to about 9,500 requests/s here, and the floor with it.
+*REST with limits and a quota in Redis at 80% of in-memory*: each presign makes two Redis round trips
+(the rate limit's GCRA script and the quota's reservation script), with redis-server, wrk and gatepost
+on the same two cores. Tried and measured here (REST, 64 connections, load over 256 subjects):
+go-redis's autopipeliner, which sends the scripts of concurrent calls in one write, took it from about
+35% to about 55% (a plain connection pool: about 4,400 against 6,300 requests/s with it); the
+invalid-request throttle no longer looks up its bucket before every call (only failures are charged),
+one round trip fewer, to about 60%. The GC target of 400 then lifted the in-memory run far more than
+the Redis one (about 14,200 against 6,500 requests/s), which is why the ratio fell again. Running the
+rate charge beside validation and the quota reservation, so that a call waits for one round trip
+instead of two, gained nothing measurable and was not kept; nor were the autopipeliner's flush delay,
+full duplex or unordered concurrent batches (each within this machine's ±25% run-to-run noise). During
+the Redis run 12% to 35% of the CPU is idle: calls wait for the autopipeliner's goroutines to be
+scheduled among 64 busy connections as much as for Redis (about 15% of a core). 80% would need fewer
+than one Redis call per limit: one script for both limits, which means a hand-written GCRA beside
+redis_rate's, or counting in each replica between batched syncs, which loosens the shared burst; neither
+is done. (Until 2026-12-02 this run used one subject, whose quota filled its 10,000 credentials within
+seconds: most of what it measured was 429s.)
 
 `
 
@@ -176,7 +187,8 @@ pprof CPU profiles from ` + "`metrics.pprof`" + ` on the admin listener guided e
 | REST calls the service in-process through the same interceptor chain | ~9,800 | log writes (one write syscall per line, two lines per request) and no-op tracing wrappers |
 | buffered log writes; no tracing instrumentation when tracing is off | ~14,200 | encoding/json building the policy (~10% of gRPC CPU), stack growth of fresh gRPC stream goroutines |
 | policy JSON without reflection; gRPC stream worker pool | ~15,200 | on gRPC, logging was about 30% of the server's CPU: the audit line's boxed attributes, the request line's constant fields |
-| audit lines with typed slog attributes, fewer constant fields in request logs, pooled randomness for request ids | see the tables above | what remains is HTTP/2 and HTTP parsing, grpc-gateway, protobuf and JSON encoding, the two log lines, metrics |
+| audit lines with typed slog attributes, fewer constant fields in request logs, pooled randomness for request ids | ~10,500 to ~15,500 (runs on different days) | HTTP/2 and HTTP parsing, grpc-gateway, protobuf and JSON encoding, the two log lines, metrics; on gRPC, the garbage collector and stack regrowth after each cycle (about a tenth of the CPU each) on a live heap of a few MiB |
+| GC target 400 unless GOGC is set | see the tables above | gRPC presign about 7,200 → 9,500 requests/s in the same session |
 
 The gRPC figures depend much on ghz, which needs more CPU per request than gatepost and shares the two
 cores with it: repeated runs of the same build vary by ±15%.
