@@ -31,6 +31,8 @@ type fakeStore struct {
 	// changed objects are replaced between Head and ReadHead.
 	contents map[string][]byte
 	changed  map[string]bool
+	// unreadable objects answer ReadHead with ErrUnreadable.
+	unreadable map[string]bool
 	// parts are what ListParts finds; existing makes CompleteMultipart
 	// answer ErrExists when it is asked not to overwrite.
 	parts    []uploadpolicy.Part
@@ -141,6 +143,9 @@ func (f *fakeStore) ReadHead(_ context.Context, bucket, key, etag string, n int6
 		return nil, f.err
 	}
 	obj := f.objects[bucket+"/"+key]
+	if f.unreadable[bucket+"/"+key] {
+		return nil, objectstore.ErrUnreadable
+	}
 	if obj == nil || obj.ETag != etag || f.changed[bucket+"/"+key] {
 		return nil, objectstore.ErrChanged
 	}

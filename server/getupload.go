@@ -12,6 +12,7 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/objectkey"
 	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
 	"github.com/gatepost/gatepost/internal/verify"
 )
 
@@ -71,16 +72,23 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 		resp.LastModified = timestamppb.New(obj.LastModified)
 	}
 	var head []byte
-	if obj.Size > 0 && !profile.Verify.Sniff.Disabled {
+	var unreadable string
+	_, declared, _ := uploadpolicy.ParseContentType(obj.ContentType)
+	if obj.Size > 0 && verify.Sniffs(profile.Verify.Sniff, declared) {
 		head, err = s.store.ReadHead(ctx, profile.Bucket, key, obj.ETag, verify.HeadBytes)
-		if errors.Is(err, objectstore.ErrChanged) {
+		switch {
+		case errors.Is(err, objectstore.ErrChanged):
 			return nil, status.Errorf(codes.Aborted, "key: %s changed while gatepost read it; ask again", echo(key))
-		}
-		if err != nil {
+		case errors.Is(err, objectstore.ErrUnreadable):
+			unreadable = "content: its bytes could not be read to check their type (" + err.Error() + ")"
+		case err != nil:
 			return nil, s.storeFailed(ctx, "reading the object", err)
 		}
 	}
 	verdict := verify.Check(&profile, verify.Declared{Size: -1}, obj, head)
+	if unreadable != "" {
+		verdict.Reasons = append(verdict.Reasons, unreadable)
+	}
 	resp.Violations = verdict.Reasons
 	resp.SniffedType = verdict.Sniffed
 	resp.SatisfiesProfile = verdict.OK()

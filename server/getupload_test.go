@@ -22,11 +22,13 @@ func TestGetUpload(t *testing.T) {
 		"uploads/incoming/bad.png":  {Size: 20 << 20, ContentType: "text/html"},
 		"uploads/incoming/html.png": {Size: 20, ContentType: "image/png", ETag: `"h"`},
 		"uploads/incoming/gone.png": {Size: 20, ContentType: "image/png", ETag: `"g"`},
+		"uploads/incoming/kms.png":  {Size: 20, ContentType: "image/png", ETag: `"k"`},
+		"uploads/incoming/none.txt": {Size: 0, ContentType: "image/png", ETag: `"z"`},
 	}, contents: map[string][]byte{
 		"uploads/incoming/ok.png":   []byte("\x89PNG\r\n\x1a\n\x00\x00"),
 		"uploads/incoming/html.png": []byte("<html><script>x</script></html>"),
 		"uploads/incoming/bad.png":  []byte("<html><script>x</script></html>"),
-	}, changed: map[string]bool{"uploads/incoming/gone.png": true}}
+	}, changed: map[string]bool{"uploads/incoming/gone.png": true}, unreadable: map[string]bool{"uploads/incoming/kms.png": true}}
 	svc := NewService(testProfiles(t), store, discardLogger())
 	tests := []struct {
 		name string
@@ -47,6 +49,8 @@ func TestGetUpload(t *testing.T) {
 		{name: "present and fitting", key: "incoming/ok.png", wantExists: true, wantHead: true},
 		{name: "present and breaking the profile", key: "incoming/bad.png", wantExists: true, wantViolations: 2, wantHead: true},
 		{name: "HTML bytes declared image/png", key: "incoming/html.png", wantExists: true, wantViolations: 1, wantHead: true, wantSniffed: "text/html"},
+		{name: "bytes that cannot be read", key: "incoming/kms.png", wantExists: true, wantViolations: 1, wantHead: true},
+		{name: "empty: its size breaks the profile, its bytes are not sniffed", key: "incoming/none.txt", wantExists: true, wantViolations: 1, wantHead: true},
 		{name: "changed while read", key: "incoming/gone.png", want: codes.Aborted, wantMsg: `key: "incoming/gone.png" changed while gatepost read it`, wantHead: true},
 	}
 	for _, tt := range tests {

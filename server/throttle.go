@@ -82,7 +82,9 @@ func (f *FailureThrottle) authFailed(ctx context.Context, addr string) (logIt bo
 		return true, nil
 	}
 	l := f.limits.AuthPerAddress
-	ok, wait, err := f.buckets.AllowN(ctx, "auth\x00"+addr, 1, l.RequestsPerSecond, l.Burst)
+	cctx, cancel := chargeContext(ctx)
+	defer cancel()
+	ok, wait, err := f.buckets.AllowN(cctx, "auth\x00"+addr, 1, l.RequestsPerSecond, l.Burst)
 	if err == nil && !ok {
 		return false, refuse(ctx, wait, "too many failed authentications from your address")
 	}
@@ -109,12 +111,24 @@ func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
 		l := f.limits.InvalidPerSubject
 		// A limit store that cannot say does not change the answer: the
 		// call failed anyway, and says why.
-		allowed, wait, terr := f.buckets.AllowN(ctx, "invalid\x00"+id.Subject, 1, l.RequestsPerSecond, l.Burst)
+		cctx, cancel := chargeContext(ctx)
+		defer cancel()
+		allowed, wait, terr := f.buckets.AllowN(cctx, "invalid\x00"+id.Subject, 1, l.RequestsPerSecond, l.Burst)
 		if terr != nil || allowed {
 			return resp, err
 		}
 		return nil, refuse(ctx, wait, "too many invalid requests from subject %s", echo(id.Subject))
 	}
+}
+
+// chargeTimeout bounds charging a failure to its bucket.
+const chargeTimeout = time.Second
+
+// chargeContext is the context a failure is charged in: not the call's,
+// whose deadline the caller chooses (one that ran out would skip the
+// charge), but a bounded one of its own.
+func chargeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), chargeTimeout)
 }
 
 // clientAddress names the client an address-based limit applies to, or ""

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/ratelimit"
 )
 
 // testThrottle allows bursts of three failures that refill once an hour,
@@ -218,4 +219,37 @@ type quotingAuthenticator struct{}
 
 func (quotingAuthenticator) Authenticate(_ context.Context, token string) (*auth.Identity, error) {
 	return nil, fmt.Errorf("%w: unknown kid %q", auth.ErrInvalidToken, token)
+}
+
+// deadlineBuckets fails, like Redis would, when the context it is given
+// has ended.
+type deadlineBuckets struct{ ratelimit.Buckets }
+
+func (b deadlineBuckets) AllowN(ctx context.Context, key string, n int, perSecond float64, burst int) (bool, time.Duration, error) {
+	if ctx.Err() != nil {
+		return false, 0, ratelimit.ErrUnavailable
+	}
+	return b.Buckets.AllowN(ctx, key, n, perSecond, burst)
+}
+
+// TestChargeOutlivesTheCall: a caller whose own deadline has run out by
+// the time its failure is charged is charged all the same.
+func TestChargeOutlivesTheCall(t *testing.T) {
+	t.Parallel()
+	slow := config.RateLimit{RequestsPerSecond: 1.0 / 3600, Burst: 3}
+	f := NewFailureThrottle(config.FailureLimits{InvalidPerSubject: slow}, NewClientAddresses(nil), deadlineBuckets{ratelimit.NewMemory(nil)})
+	ic := f.Interceptor()
+	info := &grpc.UnaryServerInfo{FullMethod: "/gatepost.v1.UploadService/CreatePresignedPost"}
+	var last codes.Code
+	for range 4 {
+		ctx, cancel := context.WithCancel(ContextWithIdentity(context.Background(), &auth.Identity{Subject: "mallory", Profiles: []string{"*"}}))
+		_, err := ic(ctx, nil, info, func(context.Context, any) (any, error) {
+			cancel() // the caller's deadline runs out while the call runs
+			return nil, status.Error(codes.InvalidArgument, "key: wrong")
+		})
+		last = status.Code(err)
+	}
+	if last != codes.ResourceExhausted {
+		t.Errorf("the fourth invalid call with an expired deadline: %s; want ResourceExhausted", last)
+	}
 }

@@ -33,6 +33,9 @@ const DefaultTimeout = 30 * time.Second
 // chunkSize is how many bytes each zINSTREAM chunk carries.
 const chunkSize = 64 << 10
 
+// maxAnswer bounds what is read of an answer.
+const maxAnswer = 1024
+
 // Client talks to one clamd.
 type Client struct {
 	// Addr is clamd's TCP address, host:port.
@@ -74,7 +77,7 @@ func (c *Client) Scan(ctx context.Context, r io.Reader) (Result, error) {
 }
 
 // parseAnswer reads clamd's answer to a stream: "stream: OK",
-// "stream: NAME FOUND", or "... ERROR".
+// "stream: NAME FOUND", or "... ERROR" (not scanned: ErrUnavailable).
 func parseAnswer(answer string) (Result, error) {
 	switch {
 	case answer == "stream: OK":
@@ -84,7 +87,7 @@ func parseAnswer(answer string) (Result, error) {
 	case strings.HasPrefix(answer, "INSTREAM size limit exceeded"):
 		return Result{}, ErrTooLarge
 	}
-	return Result{}, fmt.Errorf("clamd answered %q", answer)
+	return Result{}, fmt.Errorf("%w: clamd answered %q", ErrUnavailable, answer)
 }
 
 // call sends command, then body (if any) as zINSTREAM chunks ending with a
@@ -113,9 +116,11 @@ func (c *Client) call(ctx context.Context, command string, body io.Reader) (stri
 	answer := make(chan string, 1)
 	readErr := make(chan error, 1)
 	go func() {
-		line, err := bufio.NewReader(conn).ReadString(0)
-		if err != nil && line == "" {
-			readErr <- err
+		// An answer is one short line: a peer that sends more without
+		// ending it is not clamd.
+		line, err := bufio.NewReader(io.LimitReader(conn, maxAnswer)).ReadString(0)
+		if err != nil {
+			readErr <- fmt.Errorf("no complete answer: %w", err)
 			return
 		}
 		answer <- strings.TrimSpace(strings.TrimRight(line, "\x00"))
@@ -138,6 +143,10 @@ func (c *Client) call(ctx context.Context, command string, body io.Reader) (stri
 	}
 	select {
 	case a := <-answer:
+		if writeErr != nil && strings.HasSuffix(a, " OK") {
+			// clamd did not get the whole stream: its OK covers a part.
+			return "", fmt.Errorf("%w: the stream was cut short (%w), so %q says nothing", ErrUnavailable, writeErr, a)
+		}
 		return a, nil
 	case err := <-readErr:
 		return "", fmt.Errorf("%w: %w", ErrUnavailable, errors.Join(writeErr, err))

@@ -122,3 +122,31 @@ func silentListener(t *testing.T) string {
 	}()
 	return l.Addr().String()
 }
+
+// TestEndlessAnswer: a peer that answers without ever ending the line is
+// not believed, and not read without bound.
+func TestEndlessAnswer(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		junk := bytes.Repeat([]byte("stream: OK "), 1000)
+		for range 100 {
+			if _, err := conn.Write(junk); err != nil {
+				return
+			}
+		}
+	}()
+	c := &clamd.Client{Addr: l.Addr().String(), Timeout: 5 * time.Second}
+	if _, err := c.Scan(t.Context(), strings.NewReader("x")); !errors.Is(err, clamd.ErrUnavailable) {
+		t.Errorf("scan with an endless answer: %v; want ErrUnavailable", err)
+	}
+}

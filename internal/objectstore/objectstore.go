@@ -50,6 +50,9 @@ var (
 	ErrNoSuchUpload = errors.New("no such multipart upload")
 	// ErrExists: a conditional write found an object at the key.
 	ErrExists = errors.New("an object already exists at this key")
+	// ErrUnreadable: the object exists but its bytes cannot be read (a key
+	// the signing identity may not decrypt, an archived storage class).
+	ErrUnreadable = errors.New("the object's bytes cannot be read")
 	// ErrChanged: the object is not the version asked for any more.
 	ErrChanged = errors.New("the object changed while it was read")
 	// ErrNoCredentials: no signing credentials could be obtained.

@@ -306,10 +306,12 @@ func (s *Store) ReadHead(ctx context.Context, bucket, key, etag string, n int64)
 		var apiErr smithy.APIError
 		if errors.As(err, &apiErr) {
 			switch apiErr.ErrorCode() {
-			case "PreconditionFailed", "NoSuchKey", "NotFound":
+			case "PreconditionFailed", "NoSuchKey", "NotFound", "InvalidRange":
+				// InvalidRange: empty now, so not the version a HEAD
+				// found with bytes (empty ones are never read).
 				return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, objectstore.ErrChanged)
-			case "InvalidRange":
-				return nil, nil // an empty object
+			case "AccessDenied", "InvalidObjectState":
+				return nil, fmt.Errorf("read s3://%s/%s: %w: %s", bucket, key, objectstore.ErrUnreadable, apiErr.ErrorCode())
 			}
 		}
 		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)

@@ -135,10 +135,11 @@ func Violations(obj *uploadpolicy.Object, p *config.Profile) []string {
 //     detector does not know; unknown binary fits a type it does not know.
 //
 // With sniffing disabled for the profile or skipped for the declared
-// type, it detects nothing and every object fits.
+// type, or no bytes (an empty object), it detects nothing and every
+// object fits.
 func Sniff(rules config.Sniff, declared string, head []byte) (sniffed, reason string) {
-	if rules.Disabled || slices.Contains(rules.Skip, declared) {
-		return "", ""
+	if !Sniffs(rules, declared) || len(head) == 0 {
+		return "", "" // nothing to tell from (an empty object)
 	}
 	detected := mimetype.Detect(head)
 	sniffed = mediaType(detected.String())
@@ -146,6 +147,12 @@ func Sniff(rules config.Sniff, declared string, head []byte) (sniffed, reason st
 		return sniffed, ""
 	}
 	return sniffed, fmt.Sprintf("content: the bytes are %s, not the declared %s", sniffed, declared)
+}
+
+// Sniffs reports whether rules compare the bytes of objects declared as
+// declared: when not, there is no need to read them.
+func Sniffs(rules config.Sniff, declared string) bool {
+	return !rules.Disabled && !slices.Contains(rules.Skip, declared)
 }
 
 // fits applies Sniff's rules.
@@ -158,8 +165,12 @@ func fits(detected *mimetype.MIME, declared string, equivalent []string) bool {
 			return true
 		}
 	}
-	if config.ActiveContentType(mediaType(detected.String())) {
-		return false
+	// Bytes that are, or are a kind of, a type browsers run (XML in all
+	// its forms, say) fit only what the rules above accept.
+	for m := detected; m != nil; m = m.Parent() {
+		if config.ActiveContentType(mediaType(m.String())) {
+			return false
+		}
 	}
 	for m := detected.Parent(); m != nil; m = m.Parent() {
 		if m.Is(declared) {

@@ -83,7 +83,10 @@ func NewSecret() string {
 type Message struct {
 	// ID is the webhook-id: receivers use it to drop duplicates.
 	ID string
-	// Timestamp is when the event happened (webhook-timestamp).
+	// Timestamp is when the event happened (the payload's timestamp).
+	// Each attempt is signed with its own time instead: receivers refuse
+	// a webhook-timestamp more than a few minutes old, and a retry an hour
+	// later must still verify.
 	Timestamp time.Time
 	// Body is the JSON payload.
 	Body []byte
@@ -108,12 +111,12 @@ func NewMessage(typ string, at time.Time, data any) (Message, error) {
 	return Message{ID: "msg_" + hex.EncodeToString(id), Timestamp: at, Body: body}, nil
 }
 
-// Headers returns the message's webhook headers, with one v1 signature
-// per secret, space-separated.
-func (s *Signer) Headers(m Message) (http.Header, error) {
+// Headers returns the webhook headers of an attempt to send m at time at,
+// with one v1 signature per secret, space-separated.
+func (s *Signer) Headers(m Message, at time.Time) (http.Header, error) {
 	sigs := make([]string, 0, len(s.keys))
 	for _, k := range s.keys {
-		sig, err := k.Sign(m.ID, m.Timestamp, m.Body)
+		sig, err := k.Sign(m.ID, at, m.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +124,7 @@ func (s *Signer) Headers(m Message) (http.Header, error) {
 	}
 	h := http.Header{}
 	h.Set(standardwebhooks.HeaderWebhookID, m.ID)
-	h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(m.Timestamp.Unix(), 10))
+	h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
 	h.Set(standardwebhooks.HeaderWebhookSignature, strings.Join(sigs, " "))
 	return h, nil
 }
@@ -144,11 +147,12 @@ type Sender struct {
 	// MaxElapsed bounds all attempts of one message together (1 h when 0).
 	MaxElapsed time.Duration
 	// FirstRetry is the wait before the first retry (1 s when 0); each
-	// next one is about twice as long, up to MaxRetry (5 min when 0).
+	// next one is about half as long again, up to MaxRetry (5 min when 0).
 	FirstRetry, MaxRetry time.Duration
 }
 
-// Deliver sends m until the receiver answers 2xx, refuses it (ErrRefused),
+// Deliver sends m until the receiver answers 2xx, refuses it (ErrRefused:
+// a 4xx other than 408 and 429, or a redirect),
 // MaxElapsed passes or ctx ends; 5xx, 408, 429 and network failures are
 // retried with exponential back-off, honouring Retry-After. It returns
 // how many attempts were made.
@@ -167,7 +171,7 @@ func (s *Sender) Deliver(ctx context.Context, m Message) (attempts int, err erro
 func (s *Sender) attempt(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, or(s.AttemptTimeout, 10*time.Second))
 	defer cancel()
-	headers, err := s.Signer.Headers(m)
+	headers, err := s.Signer.Headers(m, time.Now())
 	if err != nil {
 		return backoff.Permanent(err)
 	}
@@ -178,10 +182,13 @@ func (s *Sender) attempt(ctx context.Context, m Message) error {
 	req.Header = headers
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "gatepost-webhooks")
-	client := s.Client
-	if client == nil {
-		client = http.DefaultClient
+	client := http.Client{Timeout: 0}
+	if s.Client != nil {
+		client = *s.Client
 	}
+	// A redirect is not followed: a 303 would turn the POST into a GET
+	// whose 2xx looks delivered, and carry the signatures elsewhere.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", s.URL, err)

@@ -222,3 +222,41 @@ func TestReceiverDownThenUp(t *testing.T) {
 		t.Error("Deliver to a receiver that never comes up succeeded")
 	}
 }
+
+// TestOldEventStillVerifies: an event from two hours ago (a retry, a
+// queue that waited) is signed with the time of the attempt, which the
+// receiver's five-minute tolerance accepts; the payload keeps the event's
+// own time.
+func TestOldEventStillVerifies(t *testing.T) {
+	t.Parallel()
+	secret := webhook.NewSecret()
+	rc, url := newReceiver(t, secret)
+	signer, _ := webhook.NewSigner(secret)
+	at := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
+	m, _ := webhook.NewMessage("upload.verified", at, nil)
+	if _, err := fastSender(url, signer).Deliver(t.Context(), m); err != nil || len(rc.verified) != 1 {
+		t.Fatalf("Deliver of an old event: %v, %d verified", err, len(rc.verified))
+	}
+	if !strings.Contains(rc.verified[0], `"timestamp":"2026-12-02T05:00:00Z"`) {
+		t.Errorf("payload %s lost the event's time", rc.verified[0])
+	}
+}
+
+// TestRedirectIsRefused: a receiver answering with a redirect has not
+// accepted the message, and the redirect is not followed.
+func TestRedirectIsRefused(t *testing.T) {
+	t.Parallel()
+	secret := webhook.NewSecret()
+	signer, _ := webhook.NewSigner(secret)
+	followed := false
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { followed = true }))
+	t.Cleanup(target.Close)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusSeeOther)
+	}))
+	t.Cleanup(redirect.Close)
+	m, _ := webhook.NewMessage("upload.verified", time.Now(), nil)
+	if n, err := fastSender(redirect.URL, signer).Deliver(t.Context(), m); !errors.Is(err, webhook.ErrRefused) || n != 1 || followed {
+		t.Errorf("Deliver to a redirect: %d attempts, %v, followed %t", n, err, followed)
+	}
+}
