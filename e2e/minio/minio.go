@@ -47,8 +47,9 @@ func Binary() (string, error) { return storeproc.Binary(BinaryEnv, "minio", "run
 
 // Start runs MinIO with its data in dir/data on free loopback ports (the
 // S3 API and a console it never uses) and waits until it is ready. Its
-// output goes to dir/minio.log.
-func Start(ctx context.Context, binary, dir string) (*Server, error) {
+// output goes to dir/minio.log. env adds to its environment (notification
+// targets, say: MINIO_NOTIFY_WEBHOOK_...).
+func Start(ctx context.Context, binary, dir string, env ...string) (*Server, error) {
 	ports, err := storeproc.FreePorts(2)
 	if err != nil {
 		return nil, err
@@ -69,6 +70,7 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_UPDATE=off", "MINIO_BROWSER=off", "MINIO_CALLHOME_ENABLE=off",
 		"MINIO_REGION="+Region, "HOME="+dir)
+	cmd.Env = append(cmd.Env, env...)
 	logPath := filepath.Join(dir, "minio.log")
 	if s.proc, err = storeproc.Start(cmd, logPath); err != nil {
 		return nil, err
