@@ -59,3 +59,46 @@ func prefixesMeet(a, b string) bool {
 func segmentStartsMeet(x, y string) bool {
 	return x == subjectPlaceholder || y == subjectPlaceholder || strings.HasPrefix(x, y) || strings.HasPrefix(y, x)
 }
+
+// ProfileOf names the profile whose key space holds key in bucket (start-up
+// refuses profiles whose spaces meet, so there is at most one), and the
+// segment that stood for {subject} in its prefix ("" when it has none);
+// ok is false for a key outside every profile's space, which a store
+// event about it, say, must not act on.
+func (c *Config) ProfileOf(bucket, key string) (name, subjectSegment string, ok bool) {
+	for _, n := range sortedNames(c.Profiles) {
+		p := c.Profiles[n]
+		if p.Bucket != bucket {
+			continue
+		}
+		if seg, match := underPrefix(p.KeyPrefix, key); match {
+			return n, seg, true
+		}
+	}
+	return "", "", false
+}
+
+// underPrefix reports whether key lies under prefix, where {subject} (a
+// whole segment) stands for any one non-empty segment, and returns that
+// segment.
+func underPrefix(prefix, key string) (subjectSegment string, ok bool) {
+	for {
+		before, after, found := strings.Cut(prefix, subjectPlaceholder)
+		if !found {
+			return subjectSegment, strings.HasPrefix(key, prefix)
+		}
+		if !strings.HasPrefix(key, before) {
+			return "", false
+		}
+		key = key[len(before):]
+		seg, rest, slash := strings.Cut(key, "/")
+		if seg == "" || !slash && after != "" {
+			return "", false
+		}
+		subjectSegment = seg
+		key, prefix = "/"+rest, after
+		if !slash {
+			key = ""
+		}
+	}
+}
