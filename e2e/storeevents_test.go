@@ -57,14 +57,24 @@ func TestMinIOStoreEvents(t *testing.T) {
 	if err := srv.CreateBucket(ctx, "events"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-		Bucket: aws.String("events"),
-		NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
-			{QueueArn: aws.String("arn:minio:sqs::GP:webhook"), Events: []types.Event{"s3:ObjectCreated:*"}},
-			{QueueArn: aws.String("arn:minio:sqs::FORGED:webhook"), Events: []types.Event{"s3:ObjectCreated:*"}},
-		}},
-	}); err != nil {
-		t.Fatalf("PutBucketNotificationConfiguration: %v", err)
+	// MinIO registers its notification targets in the background after
+	// it starts answering: until then their ARNs "do not exist".
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+			Bucket: aws.String("events"),
+			NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
+				{QueueArn: aws.String("arn:minio:sqs::GP:webhook"), Events: []types.Event{"s3:ObjectCreated:*"}},
+				{QueueArn: aws.String("arn:minio:sqs::FORGED:webhook"), Events: []types.Event{"s3:ObjectCreated:*"}},
+			}},
+		})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PutBucketNotificationConfiguration: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	key := "user-uploads/a b+c.png"
 	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("events"), Key: aws.String(key), Body: strings.NewReader("0123456789"), ContentType: aws.String("image/png")})
