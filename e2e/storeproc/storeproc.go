@@ -13,85 +13,46 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/gatepost/gatepost/internal/childproc"
 )
 
 // Region is the signing region the tests use with every store.
 const Region = "us-east-1"
 
 // Process is a running store.
-type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
+type Process struct{ *childproc.Process }
 
 // Start starts cmd in its own process group with its output in logPath.
 func Start(cmd *exec.Cmd, logPath string) (*Process, error) {
-	logFile, err := os.Create(logPath)
+	p, err := childproc.Start(cmd, logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group (Ctrl-C reaches only the test or devstack,
-	// which stop it), killed by the kernel if its parent dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
-	}
-	p := &Process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	return p, nil
+	return &Process{p}, nil
 }
 
 // WaitReady polls an authenticated ListBuckets until it succeeds, the
 // process exits, or timeout passes.
 func (p *Process) WaitReady(ctx context.Context, client *s3.Client, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var lastErr error
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("the store exited: %v", p.err)
-		case <-ctx.Done():
-			return fmt.Errorf("%w; last error: %v", ctx.Err(), lastErr)
-		case <-time.After(200 * time.Millisecond):
-		}
-		callCtx, callCancel := context.WithTimeout(ctx, 2*time.Second)
-		_, lastErr = client.ListBuckets(callCtx, &s3.ListBucketsInput{})
-		callCancel()
-		if lastErr == nil {
-			return nil
-		}
-	}
+	return p.Process.WaitReady(ctx, timeout, 200*time.Millisecond, func(ctx context.Context) error {
+		callCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := client.ListBuckets(callCtx, &s3.ListBucketsInput{})
+		return err
+	})
 }
 
-// Pid returns the process id.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
-
 // Stop sends SIGTERM to the process group and waits for it to exit,
-// killing it after timeout.
+// killing it after timeout; a nil Process is already stopped.
 func (p *Process) Stop(timeout time.Duration) {
-	if p == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
+	if p != nil {
+		p.Process.Stop(timeout)
 	}
 }
 

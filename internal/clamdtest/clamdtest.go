@@ -14,10 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatepost/gatepost/internal/childproc"
 	"github.com/gatepost/gatepost/internal/clamd"
 )
 
@@ -43,8 +43,7 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	conf string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *childproc.Process
 }
 
 // Start starts clamd, or skips the test without one.
@@ -102,38 +101,19 @@ StreamMaxLength %d
 // time), and waits until it answers PING.
 func (s *Server) Restart() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--config-file="+s.conf)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	proc, err := childproc.Start(exec.Command(s.bin, "--config-file="+s.conf), "")
+	if err != nil {
 		s.t.Fatalf("start clamd: %v", err)
 	}
-	s.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(s.cmd, s.done)
+	s.proc = proc
 	c := &clamd.Client{Addr: s.Addr, Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := c.Ping(context.Background())
-		if err == nil {
-			return
-		}
-		select {
-		case <-s.done:
-			s.t.Fatalf("clamd exited at start (see its log beside %s): %v", s.conf, err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("clamd on %s did not answer: %v", s.Addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := proc.WaitReady(context.Background(), 30*time.Second, 50*time.Millisecond, c.Ping); err != nil {
+		s.t.Fatalf("clamd on %s (its log is beside %s): %v", s.Addr, s.conf, err)
 	}
 }
 
 // Stop kills clamd (an outage) and waits for it to exit.
 func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
+	s.proc.Stop(0)
+	s.proc = nil
 }

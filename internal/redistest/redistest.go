@@ -8,11 +8,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatepost/gatepost/internal/childproc"
 )
 
 // RequireEnv, when set, makes a missing redis-server fail the test
@@ -28,8 +29,7 @@ type Server struct {
 
 	t    testing.TB
 	bin  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *childproc.Process
 }
 
 // Start starts redis-server, or skips the test without one.
@@ -59,40 +59,29 @@ func Start(t testing.TB) *Server {
 func (s *Server) Restart() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--loglevel", "warning", "--dir", s.t.TempDir())
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	proc, err := childproc.Start(exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--loglevel", "warning", "--dir", s.t.TempDir()), "")
+	if err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
-	s.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(s.cmd, s.done)
+	s.proc = proc
 	client := redis.NewClient(&redis.Options{Addr: s.Addr})
 	defer client.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := client.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not answer: %v", s.Addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	err = proc.WaitReady(context.Background(), 10*time.Second, 20*time.Millisecond, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return client.Ping(ctx).Err()
+	})
+	if err != nil {
+		s.t.Fatalf("redis-server on %s: %v", s.Addr, err)
 	}
 }
 
 // Stop kills the server (an outage: nothing is saved) and waits for it
 // to exit.
 func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
+	s.proc.Stop(0)
+	s.proc = nil
 }
 
 // Client returns a client of the server, closed when the test ends.
