@@ -75,17 +75,12 @@ func refuse(ctx context.Context, wait time.Duration, format string, args ...any)
 // one step. Over the address's budget it returns the refusal to answer
 // instead (ResourceExhausted with retry-after); within it, whether the
 // failure is worth a log line: within the budget of all addresses' lines
-// too. A limit store that cannot say does not refuse: the call is failing
-// its authentication anyway, and says so.
+// too.
 func (f *FailureThrottle) authFailed(ctx context.Context, addr string) (logIt bool, refusal error) {
 	if f == nil || f.limits.AuthPerAddress.Disabled {
 		return true, nil
 	}
-	l := f.limits.AuthPerAddress
-	cctx, cancel := chargeContext(ctx)
-	defer cancel()
-	ok, wait, err := f.buckets.AllowN(cctx, "auth\x00"+addr, 1, l.RequestsPerSecond, l.Burst)
-	if err == nil && !ok {
+	if over, wait := f.charge(ctx, "auth\x00"+addr, f.limits.AuthPerAddress); over {
 		return false, refuse(ctx, wait, "too many failed authentications from your address")
 	}
 	return f.authLines.AllowN(f.now(), 1), nil
@@ -108,27 +103,27 @@ func (f *FailureThrottle) Interceptor() grpc.UnaryServerInterceptor {
 		if !ok || f.limits.InvalidPerSubject.Disabled {
 			return resp, err
 		}
-		l := f.limits.InvalidPerSubject
-		// A limit store that cannot say does not change the answer: the
-		// call failed anyway, and says why.
-		cctx, cancel := chargeContext(ctx)
-		defer cancel()
-		allowed, wait, terr := f.buckets.AllowN(cctx, "invalid\x00"+id.Subject, 1, l.RequestsPerSecond, l.Burst)
-		if terr != nil || allowed {
-			return resp, err
+		if over, wait := f.charge(ctx, "invalid\x00"+id.Subject, f.limits.InvalidPerSubject); over {
+			return nil, refuse(ctx, wait, "too many invalid requests from subject %s", echo(id.Subject))
 		}
-		return nil, refuse(ctx, wait, "too many invalid requests from subject %s", echo(id.Subject))
+		return resp, err
 	}
 }
 
 // chargeTimeout bounds charging a failure to its bucket.
 const chargeTimeout = time.Second
 
-// chargeContext is the context a failure is charged in: not the call's,
-// whose deadline the caller chooses (one that ran out would skip the
-// charge), but a bounded one of its own.
-func chargeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), chargeTimeout)
+// charge takes one token for a failure from the bucket of key, and
+// reports whether the bucket was already empty (over its budget) and how
+// long until a token is back. It charges in a bounded context of its own,
+// not the call's, whose deadline the caller chooses (one that ran out
+// would skip the charge). A limit store that cannot say is not over: the
+// call is failing anyway, and says why.
+func (f *FailureThrottle) charge(ctx context.Context, key string, l config.RateLimit) (over bool, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), chargeTimeout)
+	defer cancel()
+	ok, wait, err := f.buckets.AllowN(ctx, key, 1, l.RequestsPerSecond, l.Burst)
+	return err == nil && !ok, wait
 }
 
 // clientAddress names the client an address-based limit applies to, or ""
