@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -12,7 +13,6 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/objectkey"
 	"github.com/gatepost/gatepost/internal/objectstore"
-	"github.com/gatepost/gatepost/internal/uploadpolicy"
 	"github.com/gatepost/gatepost/internal/verify"
 )
 
@@ -73,8 +73,7 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	}
 	var head []byte
 	var unreadable string
-	_, declared, _ := uploadpolicy.ParseContentType(obj.ContentType)
-	if obj.Size > 0 && verify.Sniffs(profile.Verify.Sniff, declared) {
+	if verify.NeedsHead(&profile, obj) {
 		head, err = s.store.ReadHead(ctx, profile.Bucket, key, obj.ETag, verify.HeadBytes)
 		switch {
 		case errors.Is(err, objectstore.ErrChanged):
@@ -88,6 +87,7 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	verdict := verify.Check(&profile, verify.Declared{Size: -1}, obj, head)
 	if unreadable != "" {
 		verdict.Reasons = append(verdict.Reasons, unreadable)
+		slices.Sort(verdict.Reasons)
 	}
 	resp.Violations = verdict.Reasons
 	resp.SniffedType = verdict.Sniffed

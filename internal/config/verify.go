@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"mime"
 	"strings"
 )
 
@@ -30,8 +29,7 @@ type Sniff struct {
 func (v *Verification) validate(at string) []error {
 	var errs []error
 	mediaType := func(setting, t string) {
-		mt, params, err := mime.ParseMediaType(t)
-		if err != nil || len(params) > 0 || mt != t || !strings.Contains(t, "/") || strings.Contains(t, "*") {
+		if !mediaRangeRE.MatchString(t) || strings.Contains(t, "*") {
 			errs = append(errs, fmt.Errorf("%s.sniff.%s: %q is not a lowercase media type without parameters (like image/png)", at, setting, t))
 		}
 	}

@@ -138,7 +138,7 @@ func Violations(obj *uploadpolicy.Object, p *config.Profile) []string {
 // type, or no bytes (an empty object), it detects nothing and every
 // object fits.
 func Sniff(rules config.Sniff, declared string, head []byte) (sniffed, reason string) {
-	if !Sniffs(rules, declared) || len(head) == 0 {
+	if !sniffs(rules, declared) || len(head) == 0 {
 		return "", "" // nothing to tell from (an empty object)
 	}
 	detected := mimetype.Detect(head)
@@ -149,10 +149,18 @@ func Sniff(rules config.Sniff, declared string, head []byte) (sniffed, reason st
 	return sniffed, fmt.Sprintf("content: the bytes are %s, not the declared %s", sniffed, declared)
 }
 
-// Sniffs reports whether rules compare the bytes of objects declared as
-// declared: when not, there is no need to read them.
-func Sniffs(rules config.Sniff, declared string) bool {
+// sniffs reports whether rules compare the bytes of objects declared as
+// declared.
+func sniffs(rules config.Sniff, declared string) bool {
 	return !rules.Disabled && !slices.Contains(rules.Skip, declared)
+}
+
+// NeedsHead reports whether Check would look at obj's first bytes: it has
+// some, and profile p compares the bytes of its declared type. When not,
+// there is no need to read them.
+func NeedsHead(p *config.Profile, obj *uploadpolicy.Object) bool {
+	_, declared, err := uploadpolicy.ParseContentType(obj.ContentType)
+	return err == nil && obj.Size > 0 && sniffs(p.Verify.Sniff, declared)
 }
 
 // fits applies Sniff's rules.
