@@ -113,44 +113,34 @@ func (c *Client) call(ctx context.Context, command string, body io.Reader) (stri
 
 	// A reader of the answer runs from the start: clamd may answer (a
 	// size limit, say) and close while the stream is still being sent.
-	answer := make(chan string, 1)
-	readErr := make(chan error, 1)
+	type reply struct {
+		line string
+		err  error
+	}
+	replies := make(chan reply, 1)
 	go func() {
 		// An answer is one short line: a peer that sends more without
 		// ending it is not clamd.
 		line, err := bufio.NewReader(io.LimitReader(conn, maxAnswer)).ReadString(0)
-		if err != nil {
-			readErr <- fmt.Errorf("no complete answer: %w", err)
-			return
-		}
-		answer <- strings.TrimSpace(strings.TrimRight(line, "\x00"))
+		replies <- reply{strings.TrimSpace(strings.TrimRight(line, "\x00")), err}
 	}()
 
-	w := bufio.NewWriterSize(conn, chunkSize+4)
-	writeErr := func() error {
-		if _, err := w.WriteString(command); err != nil {
-			return err
-		}
-		if body != nil {
-			if err := writeChunks(w, body); err != nil {
-				return err
-			}
-		}
-		return w.Flush()
-	}()
+	_, writeErr := io.WriteString(conn, command)
+	if writeErr == nil && body != nil {
+		writeErr = writeChunks(conn, body)
+	}
 	if errors.Is(writeErr, errReadBody) {
 		return "", writeErr // not clamd's fault; closing the connection ends the reader
 	}
-	select {
-	case a := <-answer:
-		if writeErr != nil && strings.HasSuffix(a, " OK") {
-			// clamd did not get the whole stream: its OK covers a part.
-			return "", fmt.Errorf("%w: the stream was cut short (%w), so %q says nothing", ErrUnavailable, writeErr, a)
-		}
-		return a, nil
-	case err := <-readErr:
-		return "", fmt.Errorf("%w: %w", ErrUnavailable, errors.Join(writeErr, err))
+	r := <-replies
+	switch {
+	case r.err != nil:
+		return "", fmt.Errorf("%w: no complete answer: %w", ErrUnavailable, errors.Join(writeErr, r.err))
+	case writeErr != nil && strings.HasSuffix(r.line, " OK"):
+		// clamd did not get the whole stream: its OK covers a part.
+		return "", fmt.Errorf("%w: the stream was cut short (%w), so %q says nothing", ErrUnavailable, writeErr, r.line)
 	}
+	return r.line, nil
 }
 
 // errReadBody marks a failure to read what was to be scanned.

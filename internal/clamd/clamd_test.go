@@ -102,9 +102,9 @@ type iotestErr struct{}
 
 func (iotestErr) Read([]byte) (int, error) { return 0, errBroken }
 
-// silentListener accepts connections on a loopback port, reads what they
-// send and never answers, until the test ends.
-func silentListener(t *testing.T) string {
+// peer listens on a loopback port until the test ends and hands every
+// connection to serve, which closes it.
+func peer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -117,26 +117,23 @@ func silentListener(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go func() { _, _ = io.Copy(io.Discard, conn); conn.Close() }()
+			go serve(conn)
 		}
 	}()
 	return l.Addr().String()
+}
+
+// silentListener is a peer that reads what it is sent and never answers.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	return peer(t, func(conn net.Conn) { _, _ = io.Copy(io.Discard, conn); conn.Close() })
 }
 
 // TestEndlessAnswer: a peer that answers without ever ending the line is
 // not believed, and not read without bound.
 func TestEndlessAnswer(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		conn, err := l.Accept()
-		if err != nil {
-			return
-		}
+	addr := peer(t, func(conn net.Conn) {
 		defer conn.Close()
 		junk := bytes.Repeat([]byte("stream: OK "), 1000)
 		for range 100 {
@@ -144,8 +141,8 @@ func TestEndlessAnswer(t *testing.T) {
 				return
 			}
 		}
-	}()
-	c := &clamd.Client{Addr: l.Addr().String(), Timeout: 5 * time.Second}
+	})
+	c := &clamd.Client{Addr: addr, Timeout: 5 * time.Second}
 	if _, err := c.Scan(t.Context(), strings.NewReader("x")); !errors.Is(err, clamd.ErrUnavailable) {
 		t.Errorf("scan with an endless answer: %v; want ErrUnavailable", err)
 	}
