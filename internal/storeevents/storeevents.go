@@ -61,7 +61,6 @@ type record struct {
 func Parse(body []byte) ([]Object, error) {
 	var doc struct {
 		Records []record `json:"Records"`
-		Event   string   `json:"Event"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("body: not S3 event JSON: %w", err)
@@ -90,7 +89,6 @@ type snsEnvelope struct {
 	Type         string `json:"Type"`
 	Message      string `json:"Message"`
 	SubscribeURL string `json:"SubscribeURL"`
-	TopicArn     string `json:"TopicArn"`
 }
 
 // snsHost is the host of every SNS subscription URL: a confirmation is
@@ -168,13 +166,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// SNS wraps the event in an envelope of its own, and first asks for
 	// the subscription to be confirmed.
-	switch r.Header.Get("x-amz-sns-message-type") {
-	case "SubscriptionConfirmation":
-		var env snsEnvelope
+	snsType := r.Header.Get("x-amz-sns-message-type")
+	var env snsEnvelope
+	if snsType != "" {
 		if err := json.Unmarshal(body, &env); err != nil {
 			http.Error(w, "body: not an SNS message", http.StatusBadRequest)
 			return
 		}
+	}
+	switch snsType {
+	case "SubscriptionConfirmation":
 		if err := CheckSubscribeURL(env.SubscribeURL); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -189,11 +190,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	case "Notification":
-		var env snsEnvelope
-		if err := json.Unmarshal(body, &env); err != nil {
-			http.Error(w, "body: not an SNS message", http.StatusBadRequest)
-			return
-		}
 		body = []byte(env.Message)
 	}
 	objects, err := Parse(body)

@@ -182,7 +182,7 @@ func (s *Sender) attempt(ctx context.Context, m Message) error {
 	req.Header = headers
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "gatepost-webhooks")
-	client := http.Client{Timeout: 0}
+	var client http.Client
 	if s.Client != nil {
 		client = *s.Client
 	}
