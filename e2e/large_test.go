@@ -473,25 +473,20 @@ func TestGetUpload(t *testing.T) {
 		if status, code := put(t, p.GetUrl(), p.GetHeaders(), content); status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", status, code)
 		}
-		// Present but violating: put under the caller's prefix behind
-		// gatepost's back, with a type the profile does not allow.
-		violating := "large/e2e/get/violating.html"
-		if _, err := st.s3.PutObject(t.Context(), &s3.PutObjectInput{
-			Bucket: aws.String(bucket), Key: aws.String(violating), Body: strings.NewReader("<p>hi</p>"),
-			ContentType: aws.String("text/html"),
-		}); err != nil {
-			t.Fatal(err)
+		// Objects put under the caller's prefix behind gatepost's back.
+		putAround := func(key, contentType, body string) string {
+			if _, err := st.s3.PutObject(t.Context(), &s3.PutObjectInput{
+				Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body), ContentType: aws.String(contentType),
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return key
 		}
-
+		// Present but violating: a type the profile does not allow.
+		violating := putAround("large/e2e/get/violating.html", "text/html", "<p>hi</p>")
 		// Present with an allowed Content-Type, but bytes that are
 		// something else: HTML declared text/plain.
-		disguised := "large/e2e/get/disguised.txt"
-		if _, err := st.s3.PutObject(t.Context(), &s3.PutObjectInput{
-			Bucket: aws.String(bucket), Key: aws.String(disguised), Body: strings.NewReader("<!DOCTYPE html><html><script>alert(1)</script></html>"),
-			ContentType: aws.String("text/plain"),
-		}); err != nil {
-			t.Fatal(err)
-		}
+		disguised := putAround("large/e2e/get/disguised.txt", "text/plain", "<!DOCTYPE html><html><script>alert(1)</script></html>")
 
 		tests := []struct {
 			name      string
