@@ -303,18 +303,7 @@ func (s *Store) ReadHead(ctx context.Context, bucket, key, etag string, n int64)
 		Range: aws.String(fmt.Sprintf("bytes=0-%d", n-1)),
 	})
 	if err != nil {
-		var apiErr smithy.APIError
-		if errors.As(err, &apiErr) {
-			switch apiErr.ErrorCode() {
-			case "PreconditionFailed", "NoSuchKey", "NotFound", "InvalidRange":
-				// InvalidRange: empty now, so not the version a HEAD
-				// found with bytes (empty ones are never read).
-				return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, objectstore.ErrChanged)
-			case "AccessDenied", "InvalidObjectState":
-				return nil, fmt.Errorf("read s3://%s/%s: %w: %s", bucket, key, objectstore.ErrUnreadable, apiErr.ErrorCode())
-			}
-		}
-		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+		return nil, readError(bucket, key, err)
 	}
 	defer out.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(out.Body, n))
@@ -322,6 +311,24 @@ func (s *Store) ReadHead(ctx context.Context, bucket, key, etag string, n int64)
 		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
 	return b, nil
+}
+
+// readError wraps the failure of a GET conditional on an ETag: the
+// version gone or replaced is objectstore.ErrChanged, bytes the signing
+// identity may not read objectstore.ErrUnreadable.
+func readError(bucket, key string, err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "PreconditionFailed", "NoSuchKey", "NotFound", "InvalidRange":
+			// InvalidRange: empty now, so not the version a HEAD found
+			// with bytes (empty ones are never read).
+			return fmt.Errorf("read s3://%s/%s: %w", bucket, key, objectstore.ErrChanged)
+		case "AccessDenied", "InvalidObjectState":
+			return fmt.Errorf("read s3://%s/%s: %w: %s", bucket, key, objectstore.ErrUnreadable, apiErr.ErrorCode())
+		}
+	}
+	return fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 }
 
 // storeError wraps a store error with what was being done, replacing

@@ -36,7 +36,10 @@ type Store struct {
 	now         func() time.Time
 
 	bucketURLs sync.Map // bucket name -> POST URL
-	signingKey atomic.Pointer[signingKey]
+	// copyOver and copyPart, when set (CopyInParts), replace S3's limits
+	// for when and how Copy copies in parts.
+	copyOver, copyPart int64
+	signingKey         atomic.Pointer[signingKey]
 }
 
 // New loads AWS configuration through the SDK's default chain (environment,
