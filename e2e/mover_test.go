@@ -15,7 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/gatepost/gatepost/e2e/storeproc"
+	"github.com/gatepost/gatepost/internal/clamd"
+	"github.com/gatepost/gatepost/internal/clamdtest"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/malwarescan"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/s3store"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
@@ -24,9 +27,10 @@ import (
 // TestStoreMover checks, on every store, the store calls that verifying an
 // upload after it lands rests on: streaming one version, copying it to
 // another key (promotion, quarantine) in one call and in parts, and
-// deleting it; each conditional on the version, so a replaced object is
+// deleting it, and a malware scan streamed from the store to a real clamd; each conditional on the version, so a replaced object is
 // never moved or read by mistake.
 func TestStoreMover(t *testing.T) {
+	scanners := clamdtest.Start(t)
 	forEachStore(t, func(t *testing.T, st *target) {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
@@ -137,6 +141,18 @@ func TestStoreMover(t *testing.T) {
 			}
 			if len(uploads.Uploads) != 0 {
 				t.Errorf("a refused copy in parts left %d multipart uploads", len(uploads.Uploads))
+			}
+		})
+
+		t.Run("malware scan streams the object from the store", func(t *testing.T) {
+			scanner := &malwarescan.Scanner{Store: store, Clamd: &clamd.Client{Addr: scanners.Addr}, MaxBytes: clamdtest.StreamMaxLength}
+			infected := put(prefix+"staged/eicar.png", []byte(clamdtest.EICAR))
+			reason, err := scanner.Scan(ctx, bucket, prefix+"staged/eicar.png", infected)
+			if err != nil || !strings.Contains(reason, clamdtest.Signature) {
+				t.Errorf("scan of EICAR = %q, %v; want the test signature", reason, err)
+			}
+			if reason, err := scanner.Scan(ctx, bucket, from, obj); err != nil || reason != "" {
+				t.Errorf("scan of clean bytes = %q, %v; want clean", reason, err)
 			}
 		})
 
