@@ -73,7 +73,7 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 func (s *Store) Copy(ctx context.Context, bucket, from, to string, obj *uploadpolicy.Object) (string, error) {
 	source := copySource(bucket, from)
 	if over, part := s.copyParts(); obj.Size > over {
-		return s.copyInParts(ctx, bucket, source, to, obj, part)
+		return s.copyInParts(ctx, bucket, from, to, obj, part)
 	}
 	out, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String(to), CopySource: aws.String(source),
@@ -88,10 +88,11 @@ func (s *Store) Copy(ctx context.Context, bucket, from, to string, obj *uploadpo
 	return aws.ToString(out.CopyObjectResult.ETag), nil
 }
 
-// copyInParts copies version obj.ETag of source to key in parts of at
+// copyInParts copies version obj.ETag of from to key in parts of at
 // least part bytes (more when 10,000 would not hold it), and aborts the
 // copy when a part fails, so that no parts are left behind.
-func (s *Store) copyInParts(ctx context.Context, bucket, source, key string, obj *uploadpolicy.Object, part int64) (etag string, err error) {
+func (s *Store) copyInParts(ctx context.Context, bucket, from, key string, obj *uploadpolicy.Object, part int64) (etag string, err error) {
+	source := copySource(bucket, from)
 	part = max(part, (obj.Size+maxCopyParts-1)/maxCopyParts)
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(key),
@@ -121,7 +122,7 @@ func (s *Store) copyInParts(ctx context.Context, bucket, source, key string, obj
 			CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", start, end)),
 		})
 		if err != nil {
-			return "", copyError(bucket, source, key, err)
+			return "", copyError(bucket, from, key, err)
 		}
 		if out.CopyPartResult == nil {
 			return "", fmt.Errorf("copy %s to s3://%s/%s: part %d: the store's answer has no ETag", source, bucket, key, n)
@@ -139,11 +140,12 @@ func (s *Store) copyInParts(ctx context.Context, bucket, source, key string, obj
 }
 
 // copySource is the x-amz-copy-source of bucket/key: each path segment
-// percent-encoded, as S3 requires.
+// percent-encoded, as S3 requires, and "+" too (AWS reads a bare "+" there
+// as a space, so "a+b" would copy "a b").
 func copySource(bucket, key string) string {
 	segments := strings.Split(bucket+"/"+key, "/")
 	for i, seg := range segments {
-		segments[i] = url.PathEscape(seg)
+		segments[i] = strings.ReplaceAll(url.PathEscape(seg), "+", "%2B")
 	}
 	return strings.Join(segments, "/")
 }
