@@ -15,8 +15,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/gatepost/gatepost/e2e/storeproc"
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/s3store"
 )
 
 // presigned is the REST answer of GET /v1/presign.
@@ -178,3 +184,19 @@ func query(kv ...string) url.Values {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// credentials gives the AWS SDK the store's full-rights credentials.
+func (st *target) credentials() func(*awsconfig.LoadOptions) error {
+	return awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(st.AccessKey, st.SecretKey, ""))
+}
+
+// s3store returns gatepost's own store adapter for the store, with full
+// rights, for testing its calls directly.
+func (st *target) s3store(t *testing.T) *s3store.Store {
+	t.Helper()
+	s, err := s3store.New(t.Context(), config.S3{Region: storeproc.Region, Endpoint: st.Endpoint, PathStyle: true}, st.credentials())
+	if err != nil {
+		t.Fatalf("s3store: %v", err)
+	}
+	return s
+}

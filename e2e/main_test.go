@@ -15,7 +15,6 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/gatepost/gatepost/e2e/minio"
@@ -192,10 +191,8 @@ func (st *target) startGatepost(ctx context.Context) (chan error, error) {
 		return nil, fmt.Errorf("test configuration: %w", err)
 	}
 	a, err := app.New(ctx, cfg, app.Options{
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		AWSOptions: []func(*awsconfig.LoadOptions) error{
-			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(st.AccessKey, st.SecretKey, "")),
-		},
+		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		AWSOptions: []func(*awsconfig.LoadOptions) error{st.credentials()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start gatepost: %w", err)

@@ -10,35 +10,27 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/gatepost/gatepost/e2e/storeproc"
 	"github.com/gatepost/gatepost/internal/clamd"
 	"github.com/gatepost/gatepost/internal/clamdtest"
-	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/malwarescan"
 	"github.com/gatepost/gatepost/internal/objectstore"
-	"github.com/gatepost/gatepost/internal/s3store"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
 // TestStoreMover checks, on every store, the store calls that verifying an
 // upload after it lands rests on: streaming one version, copying it to
 // another key (promotion, quarantine) in one call and in parts, and
-// deleting it, and a malware scan streamed from the store to a real clamd; each conditional on the version, so a replaced object is
-// never moved or read by mistake.
+// deleting it, and a malware scan streamed from the store to a real
+// clamd; each conditional on the version, so a replaced object is never
+// moved or read by mistake.
 func TestStoreMover(t *testing.T) {
 	scanners := clamdtest.Start(t)
 	forEachStore(t, func(t *testing.T, st *target) {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
-		store, err := s3store.New(ctx, config.S3{Region: storeproc.Region, Endpoint: st.Endpoint, PathStyle: true},
-			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(st.AccessKey, st.SecretKey, "")))
-		if err != nil {
-			t.Fatal(err)
-		}
+		store := st.s3store(t)
 		put := func(key string, body []byte) *uploadpolicy.Object {
 			t.Helper()
 			if _, err := st.s3.PutObject(ctx, &s3.PutObjectInput{
@@ -112,19 +104,20 @@ func TestStoreMover(t *testing.T) {
 		})
 
 		t.Run("copy in parts", func(t *testing.T) {
-			parted, err := s3store.New(ctx, config.S3{Region: storeproc.Region, Endpoint: st.Endpoint, PathStyle: true},
-				awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(st.AccessKey, st.SecretKey, "")))
-			if err != nil {
-				t.Fatal(err)
-			}
+			parted := st.s3store(t)
 			parted.CopyInParts(1<<20, 5<<20)
 			// 12 MiB and a bit: three parts, the last one short.
 			big := bytes.Repeat([]byte(strings.Repeat("0123456789abcdef", 4)), 12<<14+7)
 			bigFrom := prefix + "staged/big.bin"
 			bigObj := put(bigFrom, big)
 			to := prefix + "final/big.bin"
-			if _, err := parted.Copy(ctx, bucket, bigFrom, to, bigObj); err != nil {
+			etag, err := parted.Copy(ctx, bucket, bigFrom, to, bigObj)
+			if err != nil {
 				t.Fatalf("copy in parts: %v", err)
+			}
+			// A multipart object's ETag ends in its number of parts.
+			if !strings.HasSuffix(strings.Trim(etag, `"`), "-3") {
+				t.Errorf("copy in parts: ETag %s, want one of a three-part object", etag)
 			}
 			sameAs(t, to, big)
 			stale := *bigObj

@@ -71,12 +71,11 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 // copy limit, a multipart copy of ranges of that version given the same
 // headers and metadata.
 func (s *Store) Copy(ctx context.Context, bucket, from, to string, obj *uploadpolicy.Object) (string, error) {
-	source := copySource(bucket, from)
 	if over, part := s.copyParts(); obj.Size > over {
 		return s.copyInParts(ctx, bucket, from, to, obj, part)
 	}
 	out, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(to), CopySource: aws.String(source),
+		Bucket: aws.String(bucket), Key: aws.String(to), CopySource: aws.String(copySource(bucket, from)),
 		CopySourceIfMatch: aws.String(obj.ETag), MetadataDirective: types.MetadataDirectiveCopy,
 	})
 	if err != nil {
@@ -96,8 +95,8 @@ func (s *Store) copyInParts(ctx context.Context, bucket, from, key string, obj *
 	part = max(part, (obj.Size+maxCopyParts-1)/maxCopyParts)
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(key),
-		ContentType: nonEmpty(obj.ContentType), ContentDisposition: nonEmpty(obj.ContentDisposition),
-		CacheControl: nonEmpty(obj.CacheControl), Metadata: obj.Metadata,
+		ContentType: optional(obj.ContentType), ContentDisposition: optional(obj.ContentDisposition),
+		CacheControl: optional(obj.CacheControl), Metadata: obj.Metadata,
 	})
 	if err != nil {
 		return "", fmt.Errorf("copy %s to s3://%s/%s: start: %w", source, bucket, key, err)
@@ -109,9 +108,7 @@ func (s *Store) copyInParts(ctx context.Context, bucket, from, key string, obj *
 		// The caller's context may be what ended; the abort gets its own.
 		abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_, _ = s.client.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{
-			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: created.UploadId,
-		})
+		_ = s.AbortMultipart(abortCtx, bucket, key, aws.ToString(created.UploadId))
 	}()
 	var parts []types.CompletedPart
 	for n, start := int32(1), int64(0); start < obj.Size; n, start = n+1, start+part {
@@ -161,11 +158,4 @@ func copyError(bucket, from, to string, err error) error {
 		}
 	}
 	return fmt.Errorf("copy s3://%s/%s to %s: %w", bucket, from, to, err)
-}
-
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return aws.String(s)
 }
