@@ -50,6 +50,15 @@ func Binary() (string, error) { return storeproc.Binary(BinaryEnv, "minio", "run
 // output goes to dir/minio.log. env adds to its environment (notification
 // targets, say: MINIO_NOTIFY_WEBHOOK_...).
 func Start(ctx context.Context, binary, dir string, env ...string) (*Server, error) {
+	var s *Server
+	err := storeproc.Retrying(func() (err error) {
+		s, err = start(ctx, binary, dir, env)
+		return err
+	})
+	return s, err
+}
+
+func start(ctx context.Context, binary, dir string, env []string) (*Server, error) {
 	ports, err := storeproc.FreePorts(2)
 	if err != nil {
 		return nil, err
@@ -77,7 +86,7 @@ func Start(ctx context.Context, binary, dir string, env ...string) (*Server, err
 	}
 	if err := s.proc.WaitReady(ctx, s.Client(), startTimeout); err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("MinIO did not become ready (log: %s): %w", logPath, err)
+		return nil, fmt.Errorf("MinIO did not become ready: %w; the end of %s:\n%s", err, logPath, storeproc.LogTail(logPath))
 	}
 	return s, nil
 }

@@ -51,8 +51,18 @@ func Binary() (string, error) { return storeproc.Binary(BinaryEnv, "weed", "run 
 
 // Start runs SeaweedFS (master, volume, filer and S3 in one process) with
 // its data in dir, on free loopback ports, and waits until the S3 API
-// answers. Its output goes to dir/weed.log.
+// answers. Its output goes to dir/weed.log. A start that loses a port to
+// another process is tried again on fresh ones.
 func Start(ctx context.Context, binary, dir string) (*Server, error) {
+	var s *Server
+	err := storeproc.Retrying(func() (err error) {
+		s, err = start(ctx, binary, dir)
+		return err
+	})
+	return s, err
+}
+
+func start(ctx context.Context, binary, dir string) (*Server, error) {
 	access, secret := storeproc.RandomHex(10), storeproc.RandomHex(20)
 	identities := map[string]any{"identities": []any{map[string]any{
 		"name":        "gatepost-test",
@@ -103,7 +113,7 @@ func Start(ctx context.Context, binary, dir string) (*Server, error) {
 	}
 	if err := proc.WaitReady(ctx, s.Client(), startTimeout); err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("SeaweedFS did not become ready (log: %s): %w", logPath, err)
+		return nil, fmt.Errorf("SeaweedFS did not become ready: %w; the end of %s:\n%s", err, logPath, storeproc.LogTail(logPath))
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@
 package storeproc
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -79,7 +80,7 @@ func (a Access) Client() *s3.Client {
 
 // FreePorts returns n distinct free loopback ports. They are free when
 // checked; the store binds them a moment later, so a clash is possible but
-// rare, and the store then fails with its own error.
+// rare, and the store then exits: start it through Retrying.
 func FreePorts(n int) ([]int, error) {
 	var ports []int
 	var listeners []net.Listener
@@ -97,6 +98,41 @@ func FreePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// startAttempts is how many times Retrying starts a store.
+const startAttempts = 3
+
+// Retrying calls start until it succeeds, at most three times. A store
+// started on ports from FreePorts can lose one of them to another process
+// (a parallel test package) in the moment between the check and its bind;
+// it then exits before it answers (childproc.ErrExited), and a fresh set
+// of ports is the remedy. Any other failure is returned at once.
+func Retrying(start func() error) error {
+	var err error
+	for range startAttempts {
+		if err = start(); err == nil || !errors.Is(err, childproc.ErrExited) {
+			return err
+		}
+	}
+	return fmt.Errorf("%d attempts on fresh ports: %w", startAttempts, err)
+}
+
+// LogTail returns the last lines (at most 2 KiB) of the log at path, for
+// an error message that shows why a store failed without a separate file.
+func LogTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	const limit = 2048
+	if len(b) > limit {
+		b = b[len(b)-limit:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return string(bytes.TrimSpace(b))
 }
 
 // RandomHex returns 2n random hex digits.
