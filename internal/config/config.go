@@ -72,6 +72,10 @@ type Config struct {
 	Quota *Quota `yaml:"quota"`
 	// SharedState is where replicas share limits (Redis), if anywhere.
 	SharedState SharedState `yaml:"shared_state"`
+	// StoreEvents, when set, accepts the store's event notifications at
+	// POST /store-events, so that uploads whose client never finalizes
+	// are verified too.
+	StoreEvents *StoreEvents `yaml:"store_events"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
 	// TLS configures TLS on both listeners and mTLS on gRPC.
@@ -233,6 +237,9 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.CORS.validate()...)
 	errs = append(errs, c.SharedState.validate()...)
+	if c.StoreEvents != nil && c.StoreEvents.SecretEnv == "" {
+		errs = append(errs, errors.New("store_events.secret_env: required (the environment variable holding the secret the store sends)"))
+	}
 	errs = append(errs, c.Quota.validate("quota")...)
 	errs = append(errs, c.TLS.validate(&c.Auth)...)
 	if c.Metrics.Pprof && c.Metrics.Addr == "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatepost/gatepost/internal/objectkey"
+	"github.com/gatepost/gatepost/internal/staging"
 )
 
 // KeyMode says how a profile turns the caller's key into the object key.
@@ -68,6 +69,8 @@ type Profile struct {
 	Quota *Quota `yaml:"quota"`
 	// Verify says how uploads are checked once they have landed.
 	Verify Verification `yaml:"verify"`
+	// Webhook, when set, receives the profile's verdicts.
+	Webhook *Webhook `yaml:"webhook"`
 }
 
 // MayOverwrite reports whether uploads may replace an existing object.
@@ -123,6 +126,18 @@ func (p *Profile) validate(at, name string) []error {
 	if p.KeyPrefix != "" && !strings.HasSuffix(p.KeyPrefix, "/") {
 		bad("key_prefix", "%q must end with / (for example %q): keys are placed in the prefix's directory, never beside it", p.KeyPrefix, p.KeyPrefix+"/")
 	}
+	// gatepost keeps unverified and rejected uploads there.
+	if strings.HasPrefix(p.KeyPrefix, staging.Reserved) {
+		bad("key_prefix", "%q is inside %s, which gatepost reserves for uploads it has not verified", p.KeyPrefix, staging.Reserved)
+	}
+	if p.Verify.Staging && !p.MayOverwrite() {
+		// Promotion is a copy; whether each store refuses a copy onto an
+		// existing key is not measured yet.
+		bad("verify.staging", "cannot be combined with overwrite: false yet")
+	}
+	if p.Webhook != nil {
+		errs = append(errs, p.Webhook.validate(at+".webhook")...)
+	}
 	if p.KeyMode != "" && p.KeyMode != KeyModeClient && p.KeyMode != KeyModeGenerated {
 		bad("key_mode", "%q is not one of client, generated", p.KeyMode)
 	}
@@ -165,6 +180,8 @@ func (p *Profile) validate(at, name string) []error {
 		switch {
 		case !metadataKeyRE.MatchString(k) || strings.HasPrefix(k, "x-amz-meta-"):
 			bad("metadata_keys", "%q must be lowercase letters, digits, '-' or '_' (without x-amz-meta-)", k)
+		case strings.HasPrefix(k, "gatepost-"):
+			bad("metadata_keys", "%q: names starting gatepost- are gatepost's own", k)
 		case seen[k]:
 			bad("metadata_keys", "%q is listed twice", k)
 		}

@@ -29,3 +29,34 @@ func TestValidateVerify(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateVerifyLifecycle(t *testing.T) {
+	t.Parallel()
+	no := false
+	for _, tt := range []struct {
+		name    string
+		profile config.Profile
+		wantErr []string
+	}{
+		{name: "staging, quarantine, scan and webhook", profile: config.Profile{KeyPrefix: "p/", Verify: config.Verification{
+			Staging: true, OnReject: config.RejectQuarantine, MalwareScan: &config.MalwareScan{Clamd: "127.0.0.1:3310"}},
+			Webhook: &config.Webhook{URL: "https://app.example/hooks", SecretEnv: "HOOK_SECRET"}}},
+		{name: "an unknown reject action", profile: config.Profile{KeyPrefix: "p/", Verify: config.Verification{OnReject: "tag"}},
+			wantErr: []string{`profiles.p.verify.on_reject: "tag" is not one of delete, quarantine`}},
+		{name: "a clamd address without a port", profile: config.Profile{KeyPrefix: "p/", Verify: config.Verification{MalwareScan: &config.MalwareScan{Clamd: "localhost"}}},
+			wantErr: []string{`profiles.p.verify.malware_scan.clamd: "localhost" is not a host:port address`}},
+		{name: "a webhook without a secret", profile: config.Profile{KeyPrefix: "p/", Webhook: &config.Webhook{URL: "ftp://app"}},
+			wantErr: []string{`profiles.p.webhook.url: "ftp://app" is not an http or https URL`, `profiles.p.webhook.secret_env: required`}},
+		{name: "a prefix in the reserved space", profile: config.Profile{KeyPrefix: ".gatepost/staging/p/"},
+			wantErr: []string{`profiles.p.key_prefix: ".gatepost/staging/p/" is inside .gatepost/, which gatepost reserves`}},
+		{name: "staging without overwrite", profile: config.Profile{KeyPrefix: "p/", Methods: []config.Method{config.MethodPut}, Overwrite: &no, Verify: config.Verification{Staging: true}},
+			wantErr: []string{`profiles.p.verify.staging: cannot be combined with overwrite: false yet`}},
+		{name: "gatepost's own metadata name", profile: config.Profile{KeyPrefix: "p/", MetadataKeys: []string{"gatepost-declared"}},
+			wantErr: []string{`profiles.p.metadata_keys: "gatepost-declared": names starting gatepost- are gatepost's own`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			checkValidate(t, safeConfig(map[string]config.Profile{"p": tt.profile}), tt.wantErr)
+		})
+	}
+}
