@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
-	"github.com/gatepost/gatepost/internal/objectkey"
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/finalize"
 	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/staging"
 	"github.com/gatepost/gatepost/internal/verify"
 )
 
@@ -24,34 +25,30 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	if err != nil {
 		return nil, err
 	}
-	name, profile, prefix, err := s.profileFor(req.GetProfile(), id)
+	name, profile, key, err := s.ownKey(ctx, id, req.GetProfile(), req.GetKey())
 	if err != nil {
-		return nil, err
-	}
-	key := req.GetKey()
-	if len(key) > objectkey.MaxKeyBytes {
-		// Before anything else looks at it: such a key can name no object,
-		// and must not reach the store or the log.
-		return nil, invalid("key", "is %d bytes; S3 keys are at most %d", len(key), objectkey.MaxKeyBytes)
-	}
-	if err := objectkey.Check(key); err != nil {
-		return nil, invalid("key", "%v", err)
-	}
-	if !strings.HasPrefix(key, prefix) {
-		return nil, status.Errorf(codes.PermissionDenied, "key: %s is not under your prefix %q for profile %q", echo(key), prefix, name)
-	}
-	if err := s.allow(ctx, id, name); err != nil {
 		return nil, err
 	}
 	obj, err := s.store.Head(ctx, profile.Bucket, key)
 	if err != nil {
 		return nil, s.storeFailed(ctx, "reading the object", err)
 	}
-	resp := &gatepostv1.GetUploadResponse{Key: key, Bucket: profile.Bucket}
+	resp := &gatepostv1.GetUploadResponse{Key: key, Bucket: profile.Bucket, State: gatepostv1.UploadState_UPLOAD_STATE_ABSENT}
 	if obj == nil {
+		if err := s.notAtKey(ctx, &profile, resp); err != nil {
+			return nil, err
+		}
 		return resp, nil
 	}
 	resp.Exists = true
+	resp.State = gatepostv1.UploadState_UPLOAD_STATE_PENDING
+	switch out, ok := s.known(profile.Bucket, key); {
+	case profile.Verify.Staging:
+		resp.State = gatepostv1.UploadState_UPLOAD_STATE_VERIFIED // only verified bytes reach the key
+	case ok && out.Object.ETag == obj.ETag:
+		resp.State = stateOf(out)
+	}
+	obj.Metadata = staging.UserMetadata(obj.Metadata)
 	// The real size is known now: the reservation of the credential that
 	// put it there is corrected to it, once that credential has expired
 	// (until then it could upload its full size again) and if it was made
@@ -93,4 +90,33 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	resp.SniffedType = verdict.Sniffed
 	resp.SatisfiesProfile = verdict.OK()
 	return resp, nil
+}
+
+// notAtKey fills in the state of an upload that is not at its key: on a
+// staging profile it may be staged (PENDING); either way a verdict may be
+// remembered (REJECTED).
+func (s *Service) notAtKey(ctx context.Context, profile *config.Profile, resp *gatepostv1.GetUploadResponse) error {
+	if out, ok := s.known(resp.Bucket, resp.Key); ok && !out.Verified {
+		resp.State, resp.Reasons = gatepostv1.UploadState_UPLOAD_STATE_REJECTED, out.Reasons
+		return nil
+	}
+	if !profile.Verify.Staging {
+		return nil
+	}
+	staged, err := s.store.Head(ctx, resp.Bucket, staging.Key(resp.Key))
+	if err != nil {
+		return s.storeFailed(ctx, "reading the staged upload", err)
+	}
+	if staged != nil {
+		resp.State = gatepostv1.UploadState_UPLOAD_STATE_PENDING
+	}
+	return nil
+}
+
+// known returns the verifier's remembered verdict on the upload at key.
+func (s *Service) known(bucket, key string) (*finalize.Outcome, bool) {
+	if s.verifier == nil {
+		return nil, false
+	}
+	return s.verifier.Known(bucket, key)
 }

@@ -61,7 +61,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	}
 	started := time.Now()
 	uploadID, err := s.store.CreateMultipart(ctx, &uploadpolicy.Multipart{
-		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, Metadata: o.metadata,
+		Bucket: o.profile.Bucket, Key: o.storeKey, ContentType: o.contentType, Metadata: o.credentialMetadata(id, total, "", s.now()),
 		TotalSize: total, PartSize: partSize, Headers: pinnedHeaders(&o.profile),
 	})
 	s.metrics.Signed("multipart_create", time.Since(started))
@@ -72,11 +72,11 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	s.metrics.Issued(o.profileName, "multipart")
 	token, expiresAt, err := s.tokens.Seal(uploadtoken.Upload{
 		Subject: id.Subject, Profile: o.profileName, Bucket: o.profile.Bucket, Key: o.key,
-		UploadID: uploadID, TotalSize: total, PartSize: partSize, Reservation: reservation,
+		UploadID: uploadID, TotalSize: total, PartSize: partSize, Reservation: reservation, Staged: o.profile.Verify.Staging,
 	}, s.now())
 	if err != nil {
 		release()
-		_ = s.store.AbortMultipart(context.WithoutCancel(ctx), o.profile.Bucket, o.key, uploadID)
+		_ = s.store.AbortMultipart(context.WithoutCancel(ctx), o.profile.Bucket, o.storeKey, uploadID)
 		return nil, s.storeFailed(ctx, "sealing the upload token", err)
 	}
 	s.auditLine(ctx, "multipart upload started", id, o.profileName, o.profile.Bucket, o.key, total, expiresAt)
@@ -176,7 +176,7 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 	for _, n := range numbers {
 		size := uploadpolicy.PartLength(u.TotalSize, u.PartSize, n)
 		started := time.Now()
-		signed, err := s.store.SignUploadPart(ctx, u.Bucket, u.Key, u.UploadID, n, size, expires)
+		signed, err := s.store.SignUploadPart(ctx, u.Bucket, u.StoreKey(), u.UploadID, n, size, expires)
 		s.metrics.Signed("upload_part", time.Since(started))
 		if err != nil {
 			return nil, s.storeFailed(ctx, "signing part URLs", err)
@@ -200,7 +200,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
-	parts, err := s.store.ListParts(ctx, u.Bucket, u.Key, u.UploadID)
+	parts, err := s.store.ListParts(ctx, u.Bucket, u.StoreKey(), u.UploadID)
 	if errors.Is(err, objectstore.ErrNoSuchUpload) {
 		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
 	}
@@ -217,7 +217,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	}
 	started := time.Now()
 	profile := s.profiles[u.Profile]
-	etag, err := s.store.CompleteMultipart(ctx, u.Bucket, u.Key, u.UploadID, parts, !profile.MayOverwrite())
+	etag, err := s.store.CompleteMultipart(ctx, u.Bucket, u.StoreKey(), u.UploadID, parts, !profile.MayOverwrite())
 	s.metrics.Signed("multipart_complete", time.Since(started))
 	if errors.Is(err, objectstore.ErrExists) {
 		return nil, status.Errorf(codes.AlreadyExists, "key: an object already exists at %s and profile %q does not overwrite; abort this upload or start one under another key", echo(u.Key), u.Profile)
@@ -227,7 +227,29 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	}
 	s.setReservation(ctx, id, u.Profile, u.Reservation, uploadpolicy.TotalOf(parts))
 	s.auditLine(ctx, "multipart upload completed", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
-	return &gatepostv1.CompleteMultipartUploadResponse{Key: u.Key, Bucket: u.Bucket, Etag: etag, Size: u.TotalSize}, nil
+	resp := &gatepostv1.CompleteMultipartUploadResponse{Key: u.Key, Bucket: u.Bucket, Etag: etag, Size: u.TotalSize}
+	s.verifyCompleted(ctx, id, u, resp)
+	return resp, nil
+}
+
+// verifyCompleted finalizes a completed upload: completing is finalizing.
+// The upload is complete whatever happens here, so a verification that
+// cannot run now leaves the answer PENDING (FinalizeUpload decides it
+// later) instead of failing a call that cannot be repeated.
+func (s *Service) verifyCompleted(ctx context.Context, id *auth.Identity, u *uploadtoken.Upload, resp *gatepostv1.CompleteMultipartUploadResponse) {
+	if s.verifier == nil {
+		return
+	}
+	resp.State = gatepostv1.UploadState_UPLOAD_STATE_PENDING
+	out, err := s.verifier.Finalize(ctx, u.Profile, u.Key, id.Subject)
+	if err != nil {
+		s.logger.WarnContext(ctx, "a completed upload could not be verified yet", "bucket", u.Bucket, "key", u.Key, "error", err, "request_id", RequestIDFrom(ctx))
+		return
+	}
+	resp.State, resp.Reasons, resp.SniffedType, resp.QuarantineKey = stateOf(out), out.Reasons, out.Sniffed, out.QuarantineKey
+	if !out.Verified && out.QuarantineKey == "" {
+		s.setReservation(ctx, id, u.Profile, u.Reservation, 0)
+	}
 }
 
 // sameParts checks the client's view of the parts against the store's.
@@ -256,7 +278,7 @@ func (s *Service) AbortMultipartUpload(ctx context.Context, req *gatepostv1.Abor
 	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
-	err = s.store.AbortMultipart(ctx, u.Bucket, u.Key, u.UploadID)
+	err = s.store.AbortMultipart(ctx, u.Bucket, u.StoreKey(), u.UploadID)
 	if errors.Is(err, objectstore.ErrNoSuchUpload) {
 		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
 	}

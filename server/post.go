@@ -23,7 +23,7 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 	if err != nil {
 		return nil, err
 	}
-	post, profile, err := s.decide(ctx, req, id)
+	post, final, profile, err := s.decide(ctx, req, id)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,7 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 	if req.ContentLength != nil {
 		field = "content_length"
 	}
-	_, release, err := s.reserve(ctx, id, profile, post.Bucket, post.Key, field, post.MaxBytes)
+	_, release, err := s.reserve(ctx, id, profile, post.Bucket, final, field, post.MaxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -42,14 +42,14 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 	s.metrics.Signed("post", time.Since(started))
 	if err != nil {
 		release()
-		return nil, s.storeFailed(ctx, "signing the upload policy", err, "bucket", post.Bucket, "key", post.Key)
+		return nil, s.storeFailed(ctx, "signing the upload policy", err, "bucket", post.Bucket, "key", final)
 	}
-	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, post.Key, post.MaxBytes, signed.ExpiresAt)
+	s.auditLine(ctx, "policy issued", id, profile, post.Bucket, final, post.MaxBytes, signed.ExpiresAt)
 	s.metrics.Issued(profile, "post")
 	return &gatepostv1.CreatePresignedPostResponse{
 		Url:              signed.URL,
 		Fields:           signed.Fields,
-		Key:              post.Key,
+		Key:              final,
 		Bucket:           post.Bucket,
 		ExpiresAt:        timestamppb.New(signed.ExpiresAt),
 		MaxContentLength: post.MaxBytes,
@@ -58,32 +58,36 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 
 // decide validates every field of a POST request against its profile and
 // the caller's rights, before anything is signed, and returns what the
-// policy must pin and the profile's name.
-func (s *Service) decide(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, error) {
+// policy must pin, the final key and the profile's name.
+func (s *Service) decide(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, string, error) {
 	o, err := s.decideObject(ctx, id, config.MethodPost, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	minBytes, maxBytes := o.profile.MinBytes, min(o.profile.MaxBytes, config.MaxPostBytes)
 	if req.ContentLength != nil {
 		n := req.GetContentLength()
 		if err := checkSize("content_length", n, o, config.MaxPostBytes, "single-upload"); err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		minBytes, maxBytes = n, n
 	}
 	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
-		return nil, "", err
+		return nil, "", "", err
+	}
+	declared := int64(-1)
+	if req.ContentLength != nil {
+		declared = req.GetContentLength()
 	}
 	return &uploadpolicy.Post{
 		Bucket:         o.profile.Bucket,
-		Key:            o.key,
+		Key:            o.storeKey,
 		ContentType:    o.contentType,
 		MinBytes:       minBytes,
 		MaxBytes:       maxBytes,
-		Metadata:       o.metadata,
+		Metadata:       o.credentialMetadata(id, declared, req.GetChecksumSha256(), s.now()),
 		ChecksumSHA256: req.GetChecksumSha256(),
 		Headers:        pinnedHeaders(&o.profile),
 		Expires:        o.profile.Expires,
-	}, o.profileName, nil
+	}, o.key, o.profileName, nil
 }

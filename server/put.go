@@ -42,8 +42,8 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	}
 	started := time.Now()
 	signed, err := s.store.SignPut(ctx, &uploadpolicy.Put{
-		Bucket: o.profile.Bucket, Key: o.key, ContentType: o.contentType, ContentLength: req.GetContentLength(),
-		Metadata: o.metadata, ChecksumSHA256: req.GetChecksumSha256(), Expires: o.profile.Expires,
+		Bucket: o.profile.Bucket, Key: o.storeKey, ContentType: o.contentType, ContentLength: req.GetContentLength(),
+		Metadata: o.credentialMetadata(id, req.GetContentLength(), req.GetChecksumSha256(), s.now()), ChecksumSHA256: req.GetChecksumSha256(), Expires: o.profile.Expires,
 		Headers: pinnedHeaders(&o.profile), IfAbsent: !o.profile.MayOverwrite(),
 	})
 	s.metrics.Signed("put", time.Since(started))

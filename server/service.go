@@ -13,6 +13,7 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/finalize"
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/quota"
@@ -35,6 +36,7 @@ type Service struct {
 	tokens       *uploadtoken.Sealer
 	metrics      *metrics.Metrics
 	clients      *ClientAddresses
+	verifier     *finalize.Verifier
 }
 
 // WithMetrics records issued credentials, rate-limit hits and signing
@@ -93,6 +95,9 @@ func NewService(profiles map[string]config.Profile, store objectstore.Store, log
 	}
 	if s.tokens == nil {
 		s.tokens = uploadtoken.NewRandom(config.DefaultUploadTokenExpires)
+	}
+	if fs, ok := store.(finalize.Store); ok && s.verifier == nil {
+		s.verifier = finalize.New(fs, profiles, finalize.Options{Logger: logger, Now: s.now})
 	}
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/objectkey"
+	"github.com/gatepost/gatepost/internal/staging"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
@@ -34,8 +36,26 @@ type object struct {
 	profileName string
 	profile     config.Profile
 	key         string
+	// storeKey is where the credential writes: key, or its staging key
+	// when the profile verifies before anything reaches key.
+	storeKey    string
 	contentType string
 	metadata    map[string]string
+}
+
+// credentialMetadata is the metadata the credential pins: the caller's,
+// and on a staging profile the declaration the upload carries to its
+// verification.
+func (o *object) credentialMetadata(id *auth.Identity, size int64, checksum string, now time.Time) map[string]string {
+	if !o.profile.Verify.Staging {
+		return o.metadata
+	}
+	md := make(map[string]string, len(o.metadata)+1)
+	maps.Copy(md, o.metadata)
+	md[staging.MetadataName] = staging.Declaration{
+		Subject: id.Subject, Profile: o.profileName, Size: size, ChecksumSHA256: checksum, Issued: now,
+	}.Encode()
+	return md
 }
 
 // profileFor finds the named profile (default "default"), checks that the
@@ -99,6 +119,16 @@ func (s *Service) decideObject(ctx context.Context, id *auth.Identity, method co
 	if err != nil {
 		return nil, invalid("key", "%v", err)
 	}
+	if staging.IsReserved(final) {
+		return nil, invalid("key", "%s is inside %s, which gatepost reserves for uploads it has not verified", echo(final), staging.Reserved)
+	}
+	storeKey := final
+	if profile.Verify.Staging {
+		storeKey = staging.Key(final)
+		if len(storeKey) > objectkey.MaxKeyBytes {
+			return nil, invalid("key", "%s is too long: with the %d-byte staging prefix it is over S3's %d bytes", echo(final), len(storeKey)-len(final), objectkey.MaxKeyBytes)
+		}
+	}
 
 	ct, mediaType, err := uploadpolicy.ParseContentType(contentType)
 	if err != nil {
@@ -118,7 +148,7 @@ func (s *Service) decideObject(ctx context.Context, id *auth.Identity, method co
 	if err != nil {
 		return nil, err
 	}
-	return &object{profileName: name, profile: profile, key: final, contentType: ct, metadata: md}, nil
+	return &object{profileName: name, profile: profile, key: final, storeKey: storeKey, contentType: ct, metadata: md}, nil
 }
 
 // checkSize checks a declared size against the profile's range and an

@@ -5,6 +5,8 @@
 package uploadtoken
 
 import (
+	"github.com/gatepost/gatepost/internal/staging"
+
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -35,6 +37,17 @@ type Upload struct {
 	// sets it to the real size and Abort releases it, this one and no
 	// other.
 	Reservation string `json:"rsv,omitempty"`
+	// Staged is an upload written to the staging key of Key, to be
+	// copied to Key once verified.
+	Staged bool `json:"stg,omitempty"`
+}
+
+// StoreKey is the key the upload writes to in the store.
+func (u *Upload) StoreKey() string {
+	if u.Staged {
+		return staging.Key(u.Key)
+	}
+	return u.Key
 }
 
 type claims struct {

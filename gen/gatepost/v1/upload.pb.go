@@ -22,6 +22,261 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// UploadState is where an upload stands in verification.
+type UploadState int32
+
+const (
+	UploadState_UPLOAD_STATE_UNSPECIFIED UploadState = 0
+	// Nothing is known at the key: no upload arrived (or a rejected one was
+	// deleted long enough ago to be forgotten).
+	UploadState_UPLOAD_STATE_ABSENT UploadState = 1
+	// The bytes arrived and are not verified yet: staged on a staging
+	// profile (never at the key), at the key otherwise.
+	UploadState_UPLOAD_STATE_PENDING UploadState = 2
+	// Verified: the object at the key is what its profile and credential
+	// allowed.
+	UploadState_UPLOAD_STATE_VERIFIED UploadState = 3
+	// Rejected: deleted, or kept in quarantine; never at the key on a
+	// staging profile.
+	UploadState_UPLOAD_STATE_REJECTED UploadState = 4
+)
+
+// Enum value maps for UploadState.
+var (
+	UploadState_name = map[int32]string{
+		0: "UPLOAD_STATE_UNSPECIFIED",
+		1: "UPLOAD_STATE_ABSENT",
+		2: "UPLOAD_STATE_PENDING",
+		3: "UPLOAD_STATE_VERIFIED",
+		4: "UPLOAD_STATE_REJECTED",
+	}
+	UploadState_value = map[string]int32{
+		"UPLOAD_STATE_UNSPECIFIED": 0,
+		"UPLOAD_STATE_ABSENT":      1,
+		"UPLOAD_STATE_PENDING":     2,
+		"UPLOAD_STATE_VERIFIED":    3,
+		"UPLOAD_STATE_REJECTED":    4,
+	}
+)
+
+func (x UploadState) Enum() *UploadState {
+	p := new(UploadState)
+	*p = x
+	return p
+}
+
+func (x UploadState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UploadState) Descriptor() protoreflect.EnumDescriptor {
+	return file_gatepost_v1_upload_proto_enumTypes[0].Descriptor()
+}
+
+func (UploadState) Type() protoreflect.EnumType {
+	return &file_gatepost_v1_upload_proto_enumTypes[0]
+}
+
+func (x UploadState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UploadState.Descriptor instead.
+func (UploadState) EnumDescriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{0}
+}
+
+// FinalizeUploadRequest names a finished upload.
+type FinalizeUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key, as returned when the upload was presigned.
+	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
+	// The profile it was uploaded with; "default" when empty.
+	Profile       string `protobuf:"bytes,2,opt,name=profile" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinalizeUploadRequest) Reset() {
+	*x = FinalizeUploadRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinalizeUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinalizeUploadRequest) ProtoMessage() {}
+
+func (x *FinalizeUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinalizeUploadRequest.ProtoReflect.Descriptor instead.
+func (*FinalizeUploadRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FinalizeUploadRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *FinalizeUploadRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+// FinalizeUploadResponse is the verdict on an upload.
+type FinalizeUploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The object key.
+	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
+	// The bucket.
+	Bucket string `protobuf:"bytes,2,opt,name=bucket" json:"bucket,omitempty"`
+	// VERIFIED or REJECTED.
+	State UploadState `protobuf:"varint,3,opt,name=state,enum=gatepost.v1.UploadState" json:"state,omitempty"`
+	// Why it was rejected, in words; empty when verified.
+	Reasons []string `protobuf:"bytes,4,rep,name=reasons" json:"reasons,omitempty"`
+	// Its size in bytes.
+	Size int64 `protobuf:"varint,5,opt,name=size" json:"size,omitempty"`
+	// Its Content-Type.
+	ContentType string `protobuf:"bytes,6,opt,name=content_type,json=contentType" json:"content_type,omitempty"`
+	// The media type its first bytes show, when the profile sniffs them.
+	SniffedType string `protobuf:"bytes,7,opt,name=sniffed_type,json=sniffedType" json:"sniffed_type,omitempty"`
+	// Its ETag.
+	Etag string `protobuf:"bytes,8,opt,name=etag" json:"etag,omitempty"`
+	// Its SHA-256 checksum (base64), when the store keeps one.
+	ChecksumSha256 string `protobuf:"bytes,9,opt,name=checksum_sha256,json=checksumSha256" json:"checksum_sha256,omitempty"`
+	// Its user metadata.
+	Metadata map[string]string `protobuf:"bytes,10,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Where a rejected upload is kept, when the profile quarantines.
+	QuarantineKey string `protobuf:"bytes,11,opt,name=quarantine_key,json=quarantineKey" json:"quarantine_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinalizeUploadResponse) Reset() {
+	*x = FinalizeUploadResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinalizeUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinalizeUploadResponse) ProtoMessage() {}
+
+func (x *FinalizeUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinalizeUploadResponse.ProtoReflect.Descriptor instead.
+func (*FinalizeUploadResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FinalizeUploadResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *FinalizeUploadResponse) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *FinalizeUploadResponse) GetState() UploadState {
+	if x != nil {
+		return x.State
+	}
+	return UploadState_UPLOAD_STATE_UNSPECIFIED
+}
+
+func (x *FinalizeUploadResponse) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *FinalizeUploadResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FinalizeUploadResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *FinalizeUploadResponse) GetSniffedType() string {
+	if x != nil {
+		return x.SniffedType
+	}
+	return ""
+}
+
+func (x *FinalizeUploadResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *FinalizeUploadResponse) GetChecksumSha256() string {
+	if x != nil {
+		return x.ChecksumSha256
+	}
+	return ""
+}
+
+func (x *FinalizeUploadResponse) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *FinalizeUploadResponse) GetQuarantineKey() string {
+	if x != nil {
+		return x.QuarantineKey
+	}
+	return ""
+}
+
 // CreatePresignedPostRequest asks for a presigned POST upload of one object.
 type CreatePresignedPostRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -49,7 +304,7 @@ type CreatePresignedPostRequest struct {
 
 func (x *CreatePresignedPostRequest) Reset() {
 	*x = CreatePresignedPostRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[0]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -61,7 +316,7 @@ func (x *CreatePresignedPostRequest) String() string {
 func (*CreatePresignedPostRequest) ProtoMessage() {}
 
 func (x *CreatePresignedPostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[0]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -74,7 +329,7 @@ func (x *CreatePresignedPostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePresignedPostRequest.ProtoReflect.Descriptor instead.
 func (*CreatePresignedPostRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{0}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreatePresignedPostRequest) GetKey() string {
@@ -141,7 +396,7 @@ type CreatePresignedPostResponse struct {
 
 func (x *CreatePresignedPostResponse) Reset() {
 	*x = CreatePresignedPostResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[1]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -153,7 +408,7 @@ func (x *CreatePresignedPostResponse) String() string {
 func (*CreatePresignedPostResponse) ProtoMessage() {}
 
 func (x *CreatePresignedPostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[1]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -166,7 +421,7 @@ func (x *CreatePresignedPostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePresignedPostResponse.ProtoReflect.Descriptor instead.
 func (*CreatePresignedPostResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{1}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreatePresignedPostResponse) GetUrl() string {
@@ -232,7 +487,7 @@ type CreatePresignedPutRequest struct {
 
 func (x *CreatePresignedPutRequest) Reset() {
 	*x = CreatePresignedPutRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[2]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +499,7 @@ func (x *CreatePresignedPutRequest) String() string {
 func (*CreatePresignedPutRequest) ProtoMessage() {}
 
 func (x *CreatePresignedPutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[2]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +512,7 @@ func (x *CreatePresignedPutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePresignedPutRequest.ProtoReflect.Descriptor instead.
 func (*CreatePresignedPutRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{2}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreatePresignedPutRequest) GetKey() string {
@@ -324,7 +579,7 @@ type CreatePresignedPutResponse struct {
 
 func (x *CreatePresignedPutResponse) Reset() {
 	*x = CreatePresignedPutResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[3]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +591,7 @@ func (x *CreatePresignedPutResponse) String() string {
 func (*CreatePresignedPutResponse) ProtoMessage() {}
 
 func (x *CreatePresignedPutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[3]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +604,7 @@ func (x *CreatePresignedPutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePresignedPutResponse.ProtoReflect.Descriptor instead.
 func (*CreatePresignedPutResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{3}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreatePresignedPutResponse) GetUrl() string {
@@ -413,7 +668,7 @@ type CreateMultipartUploadRequest struct {
 
 func (x *CreateMultipartUploadRequest) Reset() {
 	*x = CreateMultipartUploadRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[4]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +680,7 @@ func (x *CreateMultipartUploadRequest) String() string {
 func (*CreateMultipartUploadRequest) ProtoMessage() {}
 
 func (x *CreateMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[4]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +693,7 @@ func (x *CreateMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*CreateMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{4}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateMultipartUploadRequest) GetKey() string {
@@ -504,7 +759,7 @@ type CreateMultipartUploadResponse struct {
 
 func (x *CreateMultipartUploadResponse) Reset() {
 	*x = CreateMultipartUploadResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[5]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +771,7 @@ func (x *CreateMultipartUploadResponse) String() string {
 func (*CreateMultipartUploadResponse) ProtoMessage() {}
 
 func (x *CreateMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[5]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +784,7 @@ func (x *CreateMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*CreateMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{5}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateMultipartUploadResponse) GetUploadToken() string {
@@ -601,7 +856,7 @@ type PresignUploadPartsRequest struct {
 
 func (x *PresignUploadPartsRequest) Reset() {
 	*x = PresignUploadPartsRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[6]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +868,7 @@ func (x *PresignUploadPartsRequest) String() string {
 func (*PresignUploadPartsRequest) ProtoMessage() {}
 
 func (x *PresignUploadPartsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[6]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +881,7 @@ func (x *PresignUploadPartsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresignUploadPartsRequest.ProtoReflect.Descriptor instead.
 func (*PresignUploadPartsRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{6}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PresignUploadPartsRequest) GetUploadToken() string {
@@ -662,7 +917,7 @@ type PresignedPart struct {
 
 func (x *PresignedPart) Reset() {
 	*x = PresignedPart{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[7]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +929,7 @@ func (x *PresignedPart) String() string {
 func (*PresignedPart) ProtoMessage() {}
 
 func (x *PresignedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[7]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +942,7 @@ func (x *PresignedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresignedPart.ProtoReflect.Descriptor instead.
 func (*PresignedPart) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{7}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PresignedPart) GetPartNumber() int32 {
@@ -731,7 +986,7 @@ type PresignUploadPartsResponse struct {
 
 func (x *PresignUploadPartsResponse) Reset() {
 	*x = PresignUploadPartsResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[8]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +998,7 @@ func (x *PresignUploadPartsResponse) String() string {
 func (*PresignUploadPartsResponse) ProtoMessage() {}
 
 func (x *PresignUploadPartsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[8]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +1011,7 @@ func (x *PresignUploadPartsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresignUploadPartsResponse.ProtoReflect.Descriptor instead.
 func (*PresignUploadPartsResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{8}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PresignUploadPartsResponse) GetParts() []*PresignedPart {
@@ -786,7 +1041,7 @@ type CompletedPart struct {
 
 func (x *CompletedPart) Reset() {
 	*x = CompletedPart{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[9]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +1053,7 @@ func (x *CompletedPart) String() string {
 func (*CompletedPart) ProtoMessage() {}
 
 func (x *CompletedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[9]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +1066,7 @@ func (x *CompletedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletedPart.ProtoReflect.Descriptor instead.
 func (*CompletedPart) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{9}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CompletedPart) GetPartNumber() int32 {
@@ -842,7 +1097,7 @@ type CompleteMultipartUploadRequest struct {
 
 func (x *CompleteMultipartUploadRequest) Reset() {
 	*x = CompleteMultipartUploadRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[10]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +1109,7 @@ func (x *CompleteMultipartUploadRequest) String() string {
 func (*CompleteMultipartUploadRequest) ProtoMessage() {}
 
 func (x *CompleteMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[10]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +1122,7 @@ func (x *CompleteMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*CompleteMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{10}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CompleteMultipartUploadRequest) GetUploadToken() string {
@@ -894,14 +1149,22 @@ type CompleteMultipartUploadResponse struct {
 	// The object's ETag.
 	Etag string `protobuf:"bytes,3,opt,name=etag" json:"etag,omitempty"`
 	// The object's size in bytes.
-	Size          int64 `protobuf:"varint,4,opt,name=size" json:"size,omitempty"`
+	Size int64 `protobuf:"varint,4,opt,name=size" json:"size,omitempty"`
+	// The verdict: completing is finalizing. VERIFIED or REJECTED.
+	State UploadState `protobuf:"varint,5,opt,name=state,enum=gatepost.v1.UploadState" json:"state,omitempty"`
+	// Why it was rejected, in words; empty when verified.
+	Reasons []string `protobuf:"bytes,6,rep,name=reasons" json:"reasons,omitempty"`
+	// The media type its first bytes show, when the profile sniffs them.
+	SniffedType string `protobuf:"bytes,7,opt,name=sniffed_type,json=sniffedType" json:"sniffed_type,omitempty"`
+	// Where a rejected upload is kept, when the profile quarantines.
+	QuarantineKey string `protobuf:"bytes,8,opt,name=quarantine_key,json=quarantineKey" json:"quarantine_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteMultipartUploadResponse) Reset() {
 	*x = CompleteMultipartUploadResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[11]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1176,7 @@ func (x *CompleteMultipartUploadResponse) String() string {
 func (*CompleteMultipartUploadResponse) ProtoMessage() {}
 
 func (x *CompleteMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[11]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1189,7 @@ func (x *CompleteMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*CompleteMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{11}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CompleteMultipartUploadResponse) GetKey() string {
@@ -957,6 +1220,34 @@ func (x *CompleteMultipartUploadResponse) GetSize() int64 {
 	return 0
 }
 
+func (x *CompleteMultipartUploadResponse) GetState() UploadState {
+	if x != nil {
+		return x.State
+	}
+	return UploadState_UPLOAD_STATE_UNSPECIFIED
+}
+
+func (x *CompleteMultipartUploadResponse) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *CompleteMultipartUploadResponse) GetSniffedType() string {
+	if x != nil {
+		return x.SniffedType
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadResponse) GetQuarantineKey() string {
+	if x != nil {
+		return x.QuarantineKey
+	}
+	return ""
+}
+
 // AbortMultipartUploadRequest aborts an upload.
 type AbortMultipartUploadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -968,7 +1259,7 @@ type AbortMultipartUploadRequest struct {
 
 func (x *AbortMultipartUploadRequest) Reset() {
 	*x = AbortMultipartUploadRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[12]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1271,7 @@ func (x *AbortMultipartUploadRequest) String() string {
 func (*AbortMultipartUploadRequest) ProtoMessage() {}
 
 func (x *AbortMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[12]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1284,7 @@ func (x *AbortMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*AbortMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{12}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AbortMultipartUploadRequest) GetUploadToken() string {
@@ -1012,7 +1303,7 @@ type AbortMultipartUploadResponse struct {
 
 func (x *AbortMultipartUploadResponse) Reset() {
 	*x = AbortMultipartUploadResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[13]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1315,7 @@ func (x *AbortMultipartUploadResponse) String() string {
 func (*AbortMultipartUploadResponse) ProtoMessage() {}
 
 func (x *AbortMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[13]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1328,7 @@ func (x *AbortMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*AbortMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{13}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{15}
 }
 
 // GetUploadRequest asks about one object.
@@ -1053,7 +1344,7 @@ type GetUploadRequest struct {
 
 func (x *GetUploadRequest) Reset() {
 	*x = GetUploadRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[14]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1356,7 @@ func (x *GetUploadRequest) String() string {
 func (*GetUploadRequest) ProtoMessage() {}
 
 func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[14]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1369,7 @@ func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetUploadRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{14}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetUploadRequest) GetKey() string {
@@ -1123,14 +1414,20 @@ type GetUploadResponse struct {
 	Metadata map[string]string `protobuf:"bytes,11,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The media type its first bytes show, when the profile sniffs them
 	// (verify.sniff); a mismatch with content_type is one of the violations.
-	SniffedType   string `protobuf:"bytes,12,opt,name=sniffed_type,json=sniffedType" json:"sniffed_type,omitempty"`
+	SniffedType string `protobuf:"bytes,12,opt,name=sniffed_type,json=sniffedType" json:"sniffed_type,omitempty"`
+	// Where the upload stands in verification. On a staging profile an
+	// upload that waits (PENDING) or was rejected is not at the key, so
+	// exists is false.
+	State UploadState `protobuf:"varint,13,opt,name=state,enum=gatepost.v1.UploadState" json:"state,omitempty"`
+	// Why it was rejected, when state is REJECTED.
+	Reasons       []string `protobuf:"bytes,14,rep,name=reasons" json:"reasons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetUploadResponse) Reset() {
 	*x = GetUploadResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[15]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1439,7 @@ func (x *GetUploadResponse) String() string {
 func (*GetUploadResponse) ProtoMessage() {}
 
 func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[15]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1452,7 @@ func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetUploadResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{15}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetUploadResponse) GetKey() string {
@@ -1242,6 +1539,20 @@ func (x *GetUploadResponse) GetSniffedType() string {
 	return ""
 }
 
+func (x *GetUploadResponse) GetState() UploadState {
+	if x != nil {
+		return x.State
+	}
+	return UploadState_UPLOAD_STATE_UNSPECIFIED
+}
+
+func (x *GetUploadResponse) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
 // GetQuotaRequest asks for the caller's byte quotas.
 type GetQuotaRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1254,7 +1565,7 @@ type GetQuotaRequest struct {
 
 func (x *GetQuotaRequest) Reset() {
 	*x = GetQuotaRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1577,7 @@ func (x *GetQuotaRequest) String() string {
 func (*GetQuotaRequest) ProtoMessage() {}
 
 func (x *GetQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1590,7 @@ func (x *GetQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{16}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetQuotaRequest) GetProfile() string {
@@ -1307,7 +1618,7 @@ type Quota struct {
 
 func (x *Quota) Reset() {
 	*x = Quota{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1630,7 @@ func (x *Quota) String() string {
 func (*Quota) ProtoMessage() {}
 
 func (x *Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1643,7 @@ func (x *Quota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Quota.ProtoReflect.Descriptor instead.
 func (*Quota) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{17}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Quota) GetProfile() string {
@@ -1373,7 +1684,7 @@ type GetQuotaResponse struct {
 
 func (x *GetQuotaResponse) Reset() {
 	*x = GetQuotaResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1696,7 @@ func (x *GetQuotaResponse) String() string {
 func (*GetQuotaResponse) ProtoMessage() {}
 
 func (x *GetQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1709,7 @@ func (x *GetQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQuotaResponse.ProtoReflect.Descriptor instead.
 func (*GetQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{18}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetQuotaResponse) GetQuotas() []*Quota {
@@ -1412,7 +1723,26 @@ var File_gatepost_v1_upload_proto protoreflect.FileDescriptor
 
 const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\n" +
-	"\x18gatepost/v1/upload.proto\x12\vgatepost.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x02\n" +
+	"\x18gatepost/v1/upload.proto\x12\vgatepost.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n" +
+	"\x15FinalizeUploadRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\"\xd6\x03\n" +
+	"\x16FinalizeUploadResponse\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
+	"\x06bucket\x18\x02 \x01(\tR\x06bucket\x12.\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x18.gatepost.v1.UploadStateR\x05state\x12\x18\n" +
+	"\areasons\x18\x04 \x03(\tR\areasons\x12\x12\n" +
+	"\x04size\x18\x05 \x01(\x03R\x04size\x12!\n" +
+	"\fcontent_type\x18\x06 \x01(\tR\vcontentType\x12!\n" +
+	"\fsniffed_type\x18\a \x01(\tR\vsniffedType\x12\x12\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\x12'\n" +
+	"\x0fchecksum_sha256\x18\t \x01(\tR\x0echecksumSha256\x12M\n" +
+	"\bmetadata\x18\n" +
+	" \x03(\v21.gatepost.v1.FinalizeUploadResponse.MetadataEntryR\bmetadata\x12%\n" +
+	"\x0equarantine_key\x18\v \x01(\tR\rquarantineKey\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd2\x02\n" +
 	"\x1aCreatePresignedPostRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
 	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12,\n" +
@@ -1499,18 +1829,22 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"u\n" +
 	"\x1eCompleteMultipartUploadRequest\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x120\n" +
-	"\x05parts\x18\x02 \x03(\v2\x1a.gatepost.v1.CompletedPartR\x05parts\"s\n" +
+	"\x05parts\x18\x02 \x03(\v2\x1a.gatepost.v1.CompletedPartR\x05parts\"\x87\x02\n" +
 	"\x1fCompleteMultipartUploadResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06bucket\x18\x02 \x01(\tR\x06bucket\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x12\n" +
-	"\x04size\x18\x04 \x01(\x03R\x04size\"@\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x12.\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x18.gatepost.v1.UploadStateR\x05state\x12\x18\n" +
+	"\areasons\x18\x06 \x03(\tR\areasons\x12!\n" +
+	"\fsniffed_type\x18\a \x01(\tR\vsniffedType\x12%\n" +
+	"\x0equarantine_key\x18\b \x01(\tR\rquarantineKey\"@\n" +
 	"\x1bAbortMultipartUploadRequest\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\"\x1e\n" +
 	"\x1cAbortMultipartUploadResponse\">\n" +
 	"\x10GetUploadRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
-	"\aprofile\x18\x02 \x01(\tR\aprofile\"\x81\x04\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\"\xcb\x04\n" +
 	"\x11GetUploadResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06bucket\x18\x02 \x01(\tR\x06bucket\x12\x16\n" +
@@ -1526,7 +1860,9 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	" \x03(\tR\n" +
 	"violations\x12H\n" +
 	"\bmetadata\x18\v \x03(\v2,.gatepost.v1.GetUploadResponse.MetadataEntryR\bmetadata\x12!\n" +
-	"\fsniffed_type\x18\f \x01(\tR\vsniffedType\x1a;\n" +
+	"\fsniffed_type\x18\f \x01(\tR\vsniffedType\x12.\n" +
+	"\x05state\x18\r \x01(\x0e2\x18.gatepost.v1.UploadStateR\x05state\x12\x18\n" +
+	"\areasons\x18\x0e \x03(\tR\areasons\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"+\n" +
@@ -1540,7 +1876,13 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"used_bytes\x18\x03 \x01(\x03R\tusedBytes\x12%\n" +
 	"\x0ewindow_seconds\x18\x04 \x01(\x03R\rwindowSeconds\">\n" +
 	"\x10GetQuotaResponse\x12*\n" +
-	"\x06quotas\x18\x01 \x03(\v2\x12.gatepost.v1.QuotaR\x06quotas2\xaf\x06\n" +
+	"\x06quotas\x18\x01 \x03(\v2\x12.gatepost.v1.QuotaR\x06quotas*\x94\x01\n" +
+	"\vUploadState\x12\x1c\n" +
+	"\x18UPLOAD_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13UPLOAD_STATE_ABSENT\x10\x01\x12\x18\n" +
+	"\x14UPLOAD_STATE_PENDING\x10\x02\x12\x19\n" +
+	"\x15UPLOAD_STATE_VERIFIED\x10\x03\x12\x19\n" +
+	"\x15UPLOAD_STATE_REJECTED\x10\x042\x8a\a\n" +
 	"\rUploadService\x12h\n" +
 	"\x13CreatePresignedPost\x12'.gatepost.v1.CreatePresignedPostRequest\x1a(.gatepost.v1.CreatePresignedPostResponse\x12e\n" +
 	"\x12CreatePresignedPut\x12&.gatepost.v1.CreatePresignedPutRequest\x1a'.gatepost.v1.CreatePresignedPutResponse\x12n\n" +
@@ -1549,7 +1891,8 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\x17CompleteMultipartUpload\x12+.gatepost.v1.CompleteMultipartUploadRequest\x1a,.gatepost.v1.CompleteMultipartUploadResponse\x12k\n" +
 	"\x14AbortMultipartUpload\x12(.gatepost.v1.AbortMultipartUploadRequest\x1a).gatepost.v1.AbortMultipartUploadResponse\x12J\n" +
 	"\tGetUpload\x12\x1d.gatepost.v1.GetUploadRequest\x1a\x1e.gatepost.v1.GetUploadResponse\x12G\n" +
-	"\bGetQuota\x12\x1c.gatepost.v1.GetQuotaRequest\x1a\x1d.gatepost.v1.GetQuotaResponseB\xab\x01\n" +
+	"\bGetQuota\x12\x1c.gatepost.v1.GetQuotaRequest\x1a\x1d.gatepost.v1.GetQuotaResponse\x12Y\n" +
+	"\x0eFinalizeUpload\x12\".gatepost.v1.FinalizeUploadRequest\x1a#.gatepost.v1.FinalizeUploadResponseB\xab\x01\n" +
 	"\x0fcom.gatepost.v1B\vUploadProtoP\x01Z7github.com/gatepost/gatepost/gen/gatepost/v1;gatepostv1\xa2\x02\x03GXX\xaa\x02\vGatepost.V1\xca\x02\vGatepost\\V1\xe2\x02\x17Gatepost\\V1\\GPBMetadata\xea\x02\fGatepost::V1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
@@ -1564,73 +1907,84 @@ func file_gatepost_v1_upload_proto_rawDescGZIP() []byte {
 	return file_gatepost_v1_upload_proto_rawDescData
 }
 
-var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_gatepost_v1_upload_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_gatepost_v1_upload_proto_goTypes = []any{
-	(*CreatePresignedPostRequest)(nil),      // 0: gatepost.v1.CreatePresignedPostRequest
-	(*CreatePresignedPostResponse)(nil),     // 1: gatepost.v1.CreatePresignedPostResponse
-	(*CreatePresignedPutRequest)(nil),       // 2: gatepost.v1.CreatePresignedPutRequest
-	(*CreatePresignedPutResponse)(nil),      // 3: gatepost.v1.CreatePresignedPutResponse
-	(*CreateMultipartUploadRequest)(nil),    // 4: gatepost.v1.CreateMultipartUploadRequest
-	(*CreateMultipartUploadResponse)(nil),   // 5: gatepost.v1.CreateMultipartUploadResponse
-	(*PresignUploadPartsRequest)(nil),       // 6: gatepost.v1.PresignUploadPartsRequest
-	(*PresignedPart)(nil),                   // 7: gatepost.v1.PresignedPart
-	(*PresignUploadPartsResponse)(nil),      // 8: gatepost.v1.PresignUploadPartsResponse
-	(*CompletedPart)(nil),                   // 9: gatepost.v1.CompletedPart
-	(*CompleteMultipartUploadRequest)(nil),  // 10: gatepost.v1.CompleteMultipartUploadRequest
-	(*CompleteMultipartUploadResponse)(nil), // 11: gatepost.v1.CompleteMultipartUploadResponse
-	(*AbortMultipartUploadRequest)(nil),     // 12: gatepost.v1.AbortMultipartUploadRequest
-	(*AbortMultipartUploadResponse)(nil),    // 13: gatepost.v1.AbortMultipartUploadResponse
-	(*GetUploadRequest)(nil),                // 14: gatepost.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),               // 15: gatepost.v1.GetUploadResponse
-	(*GetQuotaRequest)(nil),                 // 16: gatepost.v1.GetQuotaRequest
-	(*Quota)(nil),                           // 17: gatepost.v1.Quota
-	(*GetQuotaResponse)(nil),                // 18: gatepost.v1.GetQuotaResponse
-	nil,                                     // 19: gatepost.v1.CreatePresignedPostRequest.MetadataEntry
-	nil,                                     // 20: gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	nil,                                     // 21: gatepost.v1.CreatePresignedPutRequest.MetadataEntry
-	nil,                                     // 22: gatepost.v1.CreatePresignedPutResponse.HeadersEntry
-	nil,                                     // 23: gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
-	nil,                                     // 24: gatepost.v1.PresignedPart.HeadersEntry
-	nil,                                     // 25: gatepost.v1.GetUploadResponse.MetadataEntry
-	(*timestamppb.Timestamp)(nil),           // 26: google.protobuf.Timestamp
+	(UploadState)(0),                        // 0: gatepost.v1.UploadState
+	(*FinalizeUploadRequest)(nil),           // 1: gatepost.v1.FinalizeUploadRequest
+	(*FinalizeUploadResponse)(nil),          // 2: gatepost.v1.FinalizeUploadResponse
+	(*CreatePresignedPostRequest)(nil),      // 3: gatepost.v1.CreatePresignedPostRequest
+	(*CreatePresignedPostResponse)(nil),     // 4: gatepost.v1.CreatePresignedPostResponse
+	(*CreatePresignedPutRequest)(nil),       // 5: gatepost.v1.CreatePresignedPutRequest
+	(*CreatePresignedPutResponse)(nil),      // 6: gatepost.v1.CreatePresignedPutResponse
+	(*CreateMultipartUploadRequest)(nil),    // 7: gatepost.v1.CreateMultipartUploadRequest
+	(*CreateMultipartUploadResponse)(nil),   // 8: gatepost.v1.CreateMultipartUploadResponse
+	(*PresignUploadPartsRequest)(nil),       // 9: gatepost.v1.PresignUploadPartsRequest
+	(*PresignedPart)(nil),                   // 10: gatepost.v1.PresignedPart
+	(*PresignUploadPartsResponse)(nil),      // 11: gatepost.v1.PresignUploadPartsResponse
+	(*CompletedPart)(nil),                   // 12: gatepost.v1.CompletedPart
+	(*CompleteMultipartUploadRequest)(nil),  // 13: gatepost.v1.CompleteMultipartUploadRequest
+	(*CompleteMultipartUploadResponse)(nil), // 14: gatepost.v1.CompleteMultipartUploadResponse
+	(*AbortMultipartUploadRequest)(nil),     // 15: gatepost.v1.AbortMultipartUploadRequest
+	(*AbortMultipartUploadResponse)(nil),    // 16: gatepost.v1.AbortMultipartUploadResponse
+	(*GetUploadRequest)(nil),                // 17: gatepost.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),               // 18: gatepost.v1.GetUploadResponse
+	(*GetQuotaRequest)(nil),                 // 19: gatepost.v1.GetQuotaRequest
+	(*Quota)(nil),                           // 20: gatepost.v1.Quota
+	(*GetQuotaResponse)(nil),                // 21: gatepost.v1.GetQuotaResponse
+	nil,                                     // 22: gatepost.v1.FinalizeUploadResponse.MetadataEntry
+	nil,                                     // 23: gatepost.v1.CreatePresignedPostRequest.MetadataEntry
+	nil,                                     // 24: gatepost.v1.CreatePresignedPostResponse.FieldsEntry
+	nil,                                     // 25: gatepost.v1.CreatePresignedPutRequest.MetadataEntry
+	nil,                                     // 26: gatepost.v1.CreatePresignedPutResponse.HeadersEntry
+	nil,                                     // 27: gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
+	nil,                                     // 28: gatepost.v1.PresignedPart.HeadersEntry
+	nil,                                     // 29: gatepost.v1.GetUploadResponse.MetadataEntry
+	(*timestamppb.Timestamp)(nil),           // 30: google.protobuf.Timestamp
 }
 var file_gatepost_v1_upload_proto_depIdxs = []int32{
-	19, // 0: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
-	20, // 1: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	26, // 2: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
-	21, // 3: gatepost.v1.CreatePresignedPutRequest.metadata:type_name -> gatepost.v1.CreatePresignedPutRequest.MetadataEntry
-	22, // 4: gatepost.v1.CreatePresignedPutResponse.headers:type_name -> gatepost.v1.CreatePresignedPutResponse.HeadersEntry
-	26, // 5: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
-	23, // 6: gatepost.v1.CreateMultipartUploadRequest.metadata:type_name -> gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
-	26, // 7: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
-	24, // 8: gatepost.v1.PresignedPart.headers:type_name -> gatepost.v1.PresignedPart.HeadersEntry
-	7,  // 9: gatepost.v1.PresignUploadPartsResponse.parts:type_name -> gatepost.v1.PresignedPart
-	26, // 10: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
-	9,  // 11: gatepost.v1.CompleteMultipartUploadRequest.parts:type_name -> gatepost.v1.CompletedPart
-	26, // 12: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
-	25, // 13: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
-	17, // 14: gatepost.v1.GetQuotaResponse.quotas:type_name -> gatepost.v1.Quota
-	0,  // 15: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
-	2,  // 16: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
-	4,  // 17: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
-	6,  // 18: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
-	10, // 19: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
-	12, // 20: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
-	14, // 21: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
-	16, // 22: gatepost.v1.UploadService.GetQuota:input_type -> gatepost.v1.GetQuotaRequest
-	1,  // 23: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
-	3,  // 24: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
-	5,  // 25: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
-	8,  // 26: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
-	11, // 27: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
-	13, // 28: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
-	15, // 29: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
-	18, // 30: gatepost.v1.UploadService.GetQuota:output_type -> gatepost.v1.GetQuotaResponse
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	0,  // 0: gatepost.v1.FinalizeUploadResponse.state:type_name -> gatepost.v1.UploadState
+	22, // 1: gatepost.v1.FinalizeUploadResponse.metadata:type_name -> gatepost.v1.FinalizeUploadResponse.MetadataEntry
+	23, // 2: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
+	24, // 3: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
+	30, // 4: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
+	25, // 5: gatepost.v1.CreatePresignedPutRequest.metadata:type_name -> gatepost.v1.CreatePresignedPutRequest.MetadataEntry
+	26, // 6: gatepost.v1.CreatePresignedPutResponse.headers:type_name -> gatepost.v1.CreatePresignedPutResponse.HeadersEntry
+	30, // 7: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 8: gatepost.v1.CreateMultipartUploadRequest.metadata:type_name -> gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
+	30, // 9: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
+	28, // 10: gatepost.v1.PresignedPart.headers:type_name -> gatepost.v1.PresignedPart.HeadersEntry
+	10, // 11: gatepost.v1.PresignUploadPartsResponse.parts:type_name -> gatepost.v1.PresignedPart
+	30, // 12: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
+	12, // 13: gatepost.v1.CompleteMultipartUploadRequest.parts:type_name -> gatepost.v1.CompletedPart
+	0,  // 14: gatepost.v1.CompleteMultipartUploadResponse.state:type_name -> gatepost.v1.UploadState
+	30, // 15: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
+	29, // 16: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
+	0,  // 17: gatepost.v1.GetUploadResponse.state:type_name -> gatepost.v1.UploadState
+	20, // 18: gatepost.v1.GetQuotaResponse.quotas:type_name -> gatepost.v1.Quota
+	3,  // 19: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
+	5,  // 20: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
+	7,  // 21: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
+	9,  // 22: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
+	13, // 23: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
+	15, // 24: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
+	17, // 25: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
+	19, // 26: gatepost.v1.UploadService.GetQuota:input_type -> gatepost.v1.GetQuotaRequest
+	1,  // 27: gatepost.v1.UploadService.FinalizeUpload:input_type -> gatepost.v1.FinalizeUploadRequest
+	4,  // 28: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
+	6,  // 29: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
+	8,  // 30: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
+	11, // 31: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
+	14, // 32: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
+	16, // 33: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
+	18, // 34: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
+	21, // 35: gatepost.v1.UploadService.GetQuota:output_type -> gatepost.v1.GetQuotaResponse
+	2,  // 36: gatepost.v1.UploadService.FinalizeUpload:output_type -> gatepost.v1.FinalizeUploadResponse
+	28, // [28:37] is the sub-list for method output_type
+	19, // [19:28] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_gatepost_v1_upload_proto_init() }
@@ -1643,13 +1997,14 @@ func file_gatepost_v1_upload_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatepost_v1_upload_proto_rawDesc), len(file_gatepost_v1_upload_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   26,
+			NumEnums:      1,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_gatepost_v1_upload_proto_goTypes,
 		DependencyIndexes: file_gatepost_v1_upload_proto_depIdxs,
+		EnumInfos:         file_gatepost_v1_upload_proto_enumTypes,
 		MessageInfos:      file_gatepost_v1_upload_proto_msgTypes,
 	}.Build()
 	File_gatepost_v1_upload_proto = out.File

@@ -27,6 +27,7 @@ const (
 	UploadService_AbortMultipartUpload_FullMethodName    = "/gatepost.v1.UploadService/AbortMultipartUpload"
 	UploadService_GetUpload_FullMethodName               = "/gatepost.v1.UploadService/GetUpload"
 	UploadService_GetQuota_FullMethodName                = "/gatepost.v1.UploadService/GetQuota"
+	UploadService_FinalizeUpload_FullMethodName          = "/gatepost.v1.UploadService/FinalizeUpload"
 )
 
 // UploadServiceClient is the client API for UploadService service.
@@ -65,6 +66,13 @@ type UploadServiceClient interface {
 	// GetQuota reports the caller's byte quotas: for each profile it may use
 	// that has one, the quota, the bytes its window holds and the window.
 	GetQuota(ctx context.Context, in *GetQuotaRequest, opts ...grpc.CallOption) (*GetQuotaResponse, error)
+	// FinalizeUpload reports that a POST or PUT upload has finished: gatepost
+	// verifies what arrived (size, type, metadata, checksum, the type its
+	// bytes show, a malware scan when the profile has one), promotes it to
+	// its key on a staging profile or removes it as the profile says, tells
+	// the profile's webhook, and returns the verdict. Asking again returns
+	// the same verdict; each object version is verified once.
+	FinalizeUpload(ctx context.Context, in *FinalizeUploadRequest, opts ...grpc.CallOption) (*FinalizeUploadResponse, error)
 }
 
 type uploadServiceClient struct {
@@ -155,6 +163,16 @@ func (c *uploadServiceClient) GetQuota(ctx context.Context, in *GetQuotaRequest,
 	return out, nil
 }
 
+func (c *uploadServiceClient) FinalizeUpload(ctx context.Context, in *FinalizeUploadRequest, opts ...grpc.CallOption) (*FinalizeUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FinalizeUploadResponse)
+	err := c.cc.Invoke(ctx, UploadService_FinalizeUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UploadServiceServer is the server API for UploadService service.
 // All implementations must embed UnimplementedUploadServiceServer
 // for forward compatibility.
@@ -191,6 +209,13 @@ type UploadServiceServer interface {
 	// GetQuota reports the caller's byte quotas: for each profile it may use
 	// that has one, the quota, the bytes its window holds and the window.
 	GetQuota(context.Context, *GetQuotaRequest) (*GetQuotaResponse, error)
+	// FinalizeUpload reports that a POST or PUT upload has finished: gatepost
+	// verifies what arrived (size, type, metadata, checksum, the type its
+	// bytes show, a malware scan when the profile has one), promotes it to
+	// its key on a staging profile or removes it as the profile says, tells
+	// the profile's webhook, and returns the verdict. Asking again returns
+	// the same verdict; each object version is verified once.
+	FinalizeUpload(context.Context, *FinalizeUploadRequest) (*FinalizeUploadResponse, error)
 	mustEmbedUnimplementedUploadServiceServer()
 }
 
@@ -224,6 +249,9 @@ func (UnimplementedUploadServiceServer) GetUpload(context.Context, *GetUploadReq
 }
 func (UnimplementedUploadServiceServer) GetQuota(context.Context, *GetQuotaRequest) (*GetQuotaResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetQuota not implemented")
+}
+func (UnimplementedUploadServiceServer) FinalizeUpload(context.Context, *FinalizeUploadRequest) (*FinalizeUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FinalizeUpload not implemented")
 }
 func (UnimplementedUploadServiceServer) mustEmbedUnimplementedUploadServiceServer() {}
 func (UnimplementedUploadServiceServer) testEmbeddedByValue()                       {}
@@ -390,6 +418,24 @@ func _UploadService_GetQuota_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UploadService_FinalizeUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FinalizeUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).FinalizeUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_FinalizeUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).FinalizeUpload(ctx, req.(*FinalizeUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // UploadService_ServiceDesc is the grpc.ServiceDesc for UploadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -428,6 +474,10 @@ var UploadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetQuota",
 			Handler:    _UploadService_GetQuota_Handler,
+		},
+		{
+			MethodName: "FinalizeUpload",
+			Handler:    _UploadService_FinalizeUpload_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,289 @@
+// Package finalize verifies an upload once it has landed and acts on the
+// verdict: on a staging profile a verified upload is copied to its key and
+// a rejected one deleted or quarantined; without staging a rejected upload
+// is removed from its key the same way. Each object version (bucket, key,
+// ETag) is verified once, whoever reports it (the client's FinalizeUpload,
+// multipart completion, the store's event) and however often; the verdict
+// goes to a callback (the webhook queue) exactly once per version in this
+// process.
+package finalize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/malwarescan"
+	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/staging"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
+	"github.com/gatepost/gatepost/internal/verify"
+)
+
+// Store is what verification needs of the object store.
+type Store interface {
+	Head(ctx context.Context, bucket, key string) (*uploadpolicy.Object, error)
+	ReadHead(ctx context.Context, bucket, key, etag string, n int64) ([]byte, error)
+	objectstore.Mover
+}
+
+var (
+	// ErrNoUpload is a report of an upload that is not there: nothing
+	// staged or at the key, and no verdict remembered.
+	ErrNoUpload = errors.New("no upload has arrived at this key")
+	// ErrUnavailable wraps a failure that left the upload undecided (the
+	// store or the malware scanner unreachable): it stays where it is,
+	// and reporting it again later decides it.
+	ErrUnavailable = errors.New("the upload could not be verified now")
+)
+
+// Outcome is the verdict on one upload and what was done with it.
+type Outcome struct {
+	// Verified is the verdict; Reasons say why not, in words.
+	Verified bool
+	Reasons  []string
+	// Profile, Bucket and Key (the final key) name the upload.
+	Profile, Bucket, Key string
+	// Subject is the caller the credential was made for ("" when the
+	// profile does not stage and the report came from the store).
+	Subject string
+	// Object is the object as the store described it, with only the
+	// application's metadata.
+	Object uploadpolicy.Object
+	// DeclaredSize is the size the credential declared, or -1.
+	DeclaredSize int64
+	// Sniffed is the media type its first bytes show ("" when not
+	// sniffed).
+	Sniffed string
+	// QuarantineKey is where a rejected upload is kept ("" when deleted).
+	QuarantineKey string
+	// At is when the verdict was reached.
+	At time.Time
+}
+
+// Verifier verifies uploads of every profile.
+type Verifier struct {
+	store    Store
+	profiles map[string]config.Profile
+	scanners map[string]*malwarescan.Scanner
+	notify   func(context.Context, *Outcome)
+	logger   *slog.Logger
+	now      func() time.Time
+	flight   singleflight.Group
+	// recent remembers verdicts by bucket and final key, for a report
+	// that comes after the upload was promoted or removed.
+	recent *expirable.LRU[string, *Outcome]
+}
+
+// Remembered verdicts: how many, and for how long.
+const (
+	recentVerdicts = 100_000
+	recentFor      = 24 * time.Hour
+)
+
+// Options are a Verifier's optional parts.
+type Options struct {
+	// Scanners are the malware scanners of the profiles that scan.
+	Scanners map[string]*malwarescan.Scanner
+	// Notify receives each verdict once (the webhook queue); it must not
+	// block.
+	Notify func(context.Context, *Outcome)
+	// Logger logs verdicts and failed clean-ups.
+	Logger *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// New returns a Verifier for the profiles (validated) of store.
+func New(store Store, profiles map[string]config.Profile, o Options) *Verifier {
+	v := &Verifier{
+		store: store, profiles: profiles, scanners: o.Scanners, notify: o.Notify, logger: o.Logger, now: o.Now,
+		recent: expirable.NewLRU[string, *Outcome](recentVerdicts, nil, recentFor),
+	}
+	if v.logger == nil {
+		v.logger = slog.Default()
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.notify == nil {
+		v.notify = func(context.Context, *Outcome) {}
+	}
+	return v
+}
+
+// Finalize verifies the upload for key (the final key) of profile and
+// returns the verdict; subject is the reporting caller ("" for the
+// store). It returns ErrNoUpload when there is nothing to verify,
+// objectstore.ErrChanged when the object was replaced while it was
+// verified, and ErrUnavailable when the verdict could not be reached.
+func (v *Verifier) Finalize(ctx context.Context, profileName, key, subject string) (*Outcome, error) {
+	profile, ok := v.profiles[profileName]
+	if !ok {
+		return nil, fmt.Errorf("finalize: unknown profile %q", profileName)
+	}
+	bucket := profile.Bucket
+	storeKey := key
+	if profile.Verify.Staging {
+		storeKey = staging.Key(key)
+	}
+	obj, err := v.store.Head(ctx, bucket, storeKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading s3://%s/%s: %w", ErrUnavailable, bucket, storeKey, err)
+	}
+	remembered, known := v.recent.Get(recentKey(bucket, key))
+	if obj == nil {
+		if known {
+			return remembered, nil
+		}
+		if profile.Verify.Staging {
+			// Promoted by another replica, or before gatepost forgot: a
+			// staging profile's key holds only verified bytes.
+			if done, err := v.store.Head(ctx, bucket, key); err == nil && done != nil {
+				return v.promotedEarlier(profileName, bucket, key, done), nil
+			}
+		}
+		return nil, ErrNoUpload
+	}
+	if known && remembered.Object.ETag == obj.ETag {
+		return remembered, nil
+	}
+	flightKey := recentKey(bucket, storeKey) + "\x00" + obj.ETag
+	result, err, _ := v.flight.Do(flightKey, func() (any, error) {
+		// Verification must finish even if the first reporter hangs up:
+		// the others wait for it.
+		out, err := v.verify(context.WithoutCancel(ctx), profileName, &profile, key, storeKey, subject, obj)
+		if err != nil {
+			return nil, err
+		}
+		v.recent.Add(recentKey(bucket, key), out)
+		v.logger.Info("upload verified", "verified", out.Verified, "profile", profileName, "bucket", bucket, "key", key,
+			"subject", out.Subject, "size", out.Object.Size, "etag", out.Object.ETag, "reasons", out.Reasons, "quarantine_key", out.QuarantineKey)
+		v.notify(context.WithoutCancel(ctx), out)
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result.(*Outcome), nil
+}
+
+// Known returns the remembered verdict on the upload at key, if any.
+func (v *Verifier) Known(bucket, key string) (*Outcome, bool) {
+	return v.recent.Get(recentKey(bucket, key))
+}
+
+func recentKey(bucket, key string) string { return bucket + "\x00" + key }
+
+// promotedEarlier describes an object found at a staging profile's key.
+func (v *Verifier) promotedEarlier(profileName, bucket, key string, obj *uploadpolicy.Object) *Outcome {
+	out := &Outcome{Verified: true, Profile: profileName, Bucket: bucket, Key: key, DeclaredSize: -1, At: obj.LastModified}
+	if d, err := staging.Parse(obj.Metadata); err == nil {
+		out.Subject, out.DeclaredSize = d.Subject, d.Size
+	}
+	out.Object = *obj
+	out.Object.Metadata = staging.UserMetadata(obj.Metadata)
+	return out
+}
+
+// verify decides on obj, stored at storeKey, and acts on the verdict.
+func (v *Verifier) verify(ctx context.Context, profileName string, profile *config.Profile, key, storeKey, subject string, obj *uploadpolicy.Object) (*Outcome, error) {
+	bucket := profile.Bucket
+	out := &Outcome{Profile: profileName, Bucket: bucket, Key: key, Subject: subject, DeclaredSize: -1}
+	out.Object = *obj
+	out.Object.Metadata = staging.UserMetadata(obj.Metadata)
+	declared := verify.Declared{Size: -1}
+	var reasons []string
+	if profile.Verify.Staging {
+		d, err := staging.Parse(obj.Metadata)
+		switch {
+		case err != nil:
+			reasons = append(reasons, "metadata: "+err.Error())
+		case d.Profile != profileName:
+			reasons = append(reasons, fmt.Sprintf("metadata: the credential was made for profile %q, not %q", d.Profile, profileName))
+		default:
+			out.Subject, out.DeclaredSize = d.Subject, d.Size
+			declared.Size, declared.ChecksumSHA256 = d.Size, d.ChecksumSHA256
+		}
+	}
+	var head []byte
+	if verify.NeedsHead(profile, &out.Object) {
+		var err error
+		head, err = v.store.ReadHead(ctx, bucket, storeKey, obj.ETag, verify.HeadBytes)
+		switch {
+		case errors.Is(err, objectstore.ErrChanged):
+			return nil, err
+		case errors.Is(err, objectstore.ErrUnreadable):
+			reasons = append(reasons, "content: its bytes could not be read to check their type ("+err.Error()+")")
+		case err != nil:
+			return nil, fmt.Errorf("%w: reading the start of s3://%s/%s: %w", ErrUnavailable, bucket, storeKey, err)
+		}
+	}
+	verdict := verify.Check(profile, declared, &out.Object, head)
+	out.Sniffed = verdict.Sniffed
+	reasons = append(reasons, verdict.Reasons...)
+	if scanner := v.scanners[profileName]; scanner != nil && len(reasons) == 0 {
+		// Only bytes that passed everything else are worth streaming.
+		reason, err := scanner.Scan(ctx, bucket, storeKey, obj)
+		switch {
+		case errors.Is(err, objectstore.ErrChanged):
+			return nil, err
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		case reason != "":
+			reasons = append(reasons, reason)
+		}
+	}
+	slices.Sort(reasons)
+	out.Reasons, out.Verified = reasons, len(reasons) == 0
+	if err := v.act(ctx, profile, out, storeKey, obj); err != nil {
+		return nil, err
+	}
+	out.At = v.now()
+	return out, nil
+}
+
+// act promotes a verified staged upload, or deletes or quarantines a
+// rejected one.
+func (v *Verifier) act(ctx context.Context, profile *config.Profile, out *Outcome, storeKey string, obj *uploadpolicy.Object) error {
+	bucket := profile.Bucket
+	move := func(to string) error {
+		if _, err := v.store.Copy(ctx, bucket, storeKey, to, obj); err != nil {
+			if errors.Is(err, objectstore.ErrChanged) {
+				return err
+			}
+			return fmt.Errorf("%w: copying s3://%s/%s to %s: %w", ErrUnavailable, bucket, storeKey, to, err)
+		}
+		return nil
+	}
+	switch {
+	case out.Verified && storeKey == out.Key:
+		return nil // verified in place
+	case out.Verified:
+		if err := move(out.Key); err != nil {
+			return err
+		}
+	case profile.Verify.Quarantines():
+		out.QuarantineKey = staging.QuarantineKey(out.Key)
+		if err := move(out.QuarantineKey); err != nil {
+			return err
+		}
+	}
+	if err := v.store.Delete(ctx, bucket, storeKey); err != nil {
+		if !out.Verified {
+			// A rejected upload must not stay where it was.
+			return fmt.Errorf("%w: deleting s3://%s/%s: %w", ErrUnavailable, bucket, storeKey, err)
+		}
+		// Promoted: the copy at the key is what counts; the staged one is
+		// left for the bucket's lifecycle rule.
+		v.logger.Warn("a promoted upload's staged copy could not be deleted", "bucket", bucket, "key", storeKey, "error", err)
+	}
+	return nil
+}
