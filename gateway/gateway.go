@@ -43,6 +43,9 @@ type Options struct {
 	// LoopbackHostsOnly refuses requests whose Host is not a loopback name
 	// or address (auth.mode none on loopback: see loopbackHostsOnly).
 	LoopbackHostsOnly bool
+	// StoreEvents, when set, serves POST /store-events (the store's event
+	// notifications).
+	StoreEvents http.Handler
 }
 
 // New returns the HTTP handler of the gateway. conn reaches the service
@@ -106,6 +109,9 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 	}
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics)
+	}
+	if opts.StoreEvents != nil {
+		mux.Handle("POST /store-events", opts.StoreEvents)
 	}
 	serveWeb(mux)
 	h := withCORS(mux, opts.CORS)

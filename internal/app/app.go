@@ -96,6 +96,7 @@ type App struct {
 	httpServer  *http.Server
 	tlsOn       bool
 	shared      *sharedstate.State
+	lifecycle   *lifecycle
 }
 
 // New builds gatepost from a validated configuration and binds its
@@ -135,7 +136,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if a.shared, err = sharedstate.Open(cfg.SharedState, logger); err != nil {
 		return nil, err
 	}
-	svc, throttle, err := newService(ctx, cfg, store, a.shared, m, opts.getenv(), logger)
+	if a.lifecycle, err = newLifecycle(cfg, store, m, opts.getenv(), logger); err != nil {
+		return nil, err
+	}
+	svc, throttle, err := newService(ctx, cfg, store, a.shared, a.lifecycle.verifier, m, opts.getenv(), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +155,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	// limits, logging, metrics), without a loopback round trip.
 	gwOpts := gateway.Options{
 		OpenAPI: opts.OpenAPI, Ready: a.readiness(store), Degraded: degraded(a.shared), CORS: cfg.CORS,
-		LoopbackHostsOnly: cfg.LocalOnly(),
+		LoopbackHostsOnly: cfg.LocalOnly(), StoreEvents: a.lifecycle.events,
 	}
 	if metricsOnAPIPort(cfg) && m != nil {
 		gwOpts.Metrics = m.Handler()
@@ -254,6 +258,14 @@ func (a *App) Run(ctx context.Context) error {
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	go a.watchConfig(watchCtx)
+	// Webhook deliveries stop with the servers: what is still queued then
+	// is lost (the queue is in memory).
+	deliveries := make(chan struct{})
+	go func() {
+		a.lifecycle.queue.Run(watchCtx)
+		close(deliveries)
+	}()
+	defer func() { stopWatching(); <-deliveries }()
 	errc := make(chan error, 3)
 	if a.adminServer != nil {
 		go func() {

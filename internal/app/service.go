@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/finalize"
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/sharedstate"
@@ -17,7 +18,7 @@ import (
 // newService builds the UploadService and the failure throttle its
 // callers pass through, from the profiles, limits, upload token secret and
 // trusted proxies; limits live in shared (Redis or this process).
-func newService(ctx context.Context, cfg *config.Config, store objectstore.Store, shared *sharedstate.State, m *metrics.Metrics, getenv func(string) string, logger *slog.Logger) (*server.Service, *server.FailureThrottle, error) {
+func newService(ctx context.Context, cfg *config.Config, store objectstore.Store, shared *sharedstate.State, verifier *finalize.Verifier, m *metrics.Metrics, getenv func(string) string, logger *slog.Logger) (*server.Service, *server.FailureThrottle, error) {
 	tokens, err := uploadTokens(ctx, cfg.Multipart, shared, cfg.LocalOnly(), getenv, logger)
 	if err != nil {
 		return nil, nil, err
@@ -30,7 +31,8 @@ func newService(ctx context.Context, cfg *config.Config, store objectstore.Store
 	buckets := shared.Buckets(time.Now)
 	svc := server.NewService(cfg.Profiles, store, logger,
 		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m),
-		server.WithClientAddresses(clients), server.WithBuckets(buckets), server.WithQuotas(shared.Quotas(time.Now), cfg.Quota))
+		server.WithClientAddresses(clients), server.WithBuckets(buckets), server.WithQuotas(shared.Quotas(time.Now), cfg.Quota),
+		server.WithVerifier(verifier))
 	return svc, server.NewFailureThrottle(cfg.FailureLimits, clients, buckets), nil
 }
 

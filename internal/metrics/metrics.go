@@ -2,7 +2,7 @@
 // (from go-grpc-middleware's prometheus provider), the HTTP server's (from
 // promhttp), and gatepost's own: upload credentials issued, rejections by
 // reason, authentication failures, rate-limit hits, byte quotas and signing
-// latency.
+// latency, verdicts and webhook deliveries.
 package metrics
 
 import (
@@ -31,6 +31,7 @@ type Metrics struct {
 	signing      *prometheus.HistogramVec
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
+	lifecycle
 }
 
 // New returns Metrics registered in a fresh registry, with Go runtime and
@@ -84,6 +85,7 @@ func New() *Metrics {
 	r.MustRegister(m.GRPC, m.issued, m.rejections, m.authFailures, m.rateLimited, m.quotaBytes, m.quotaRefused, m.signing,
 		m.httpRequests, m.httpDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.lifecycle = newLifecycle(r)
 	return m
 }
 

@@ -1,0 +1,188 @@
+// Package notify tells applications about verdicts: each one becomes a
+// Standard Webhooks message (upload.verified, upload.rejected or
+// upload.quarantined) queued for its profile's endpoint and delivered in
+// the background, so a slow or failing receiver never slows presigning or
+// verification.
+//
+// The queue is this process's memory: messages still queued or being
+// retried when gatepost stops are lost (at least once holds only while the
+// process runs).
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatepost/gatepost/internal/finalize"
+	"github.com/gatepost/gatepost/internal/webhook"
+)
+
+// Event types.
+const (
+	EventVerified    = "upload.verified"
+	EventRejected    = "upload.rejected"
+	EventQuarantined = "upload.quarantined"
+)
+
+// queueLength bounds the messages waiting per profile; workers deliver
+// them concurrently per profile.
+const (
+	queueLength = 10_000
+	workers     = 4
+)
+
+// Payload is a message's data: the upload and its verdict.
+type Payload struct {
+	Subject        string            `json:"subject"`
+	Profile        string            `json:"profile"`
+	Bucket         string            `json:"bucket"`
+	Key            string            `json:"key"`
+	Size           int64             `json:"size"`
+	DeclaredSize   *int64            `json:"declared_size,omitempty"`
+	ETag           string            `json:"etag"`
+	ContentType    string            `json:"content_type"`
+	SniffedType    string            `json:"sniffed_type,omitempty"`
+	ChecksumSHA256 string            `json:"checksum_sha256,omitempty"`
+	Metadata       map[string]string `json:"metadata"`
+	Reasons        []string          `json:"reasons"`
+	QuarantineKey  string            `json:"quarantine_key,omitempty"`
+	VerifiedAt     time.Time         `json:"verified_at"`
+}
+
+// Observer records what happens to messages (metrics); nil records
+// nothing.
+type Observer interface {
+	// Delivered is a message's fate: "delivered", "refused", "failed"
+	// (out of time or stopped) or "dropped" (the queue was full), and how
+	// long from the verdict until then.
+	Delivered(profile, outcome string, latency time.Duration)
+	// QueueDepth is the number of messages waiting for a profile.
+	QueueDepth(profile string, n int)
+}
+
+// Queue delivers messages to each profile's sender.
+type Queue struct {
+	senders  map[string]*webhook.Sender
+	queues   map[string]chan webhook.Message
+	logger   *slog.Logger
+	observer Observer
+	now      func() time.Time
+}
+
+// New returns a Queue for the profiles that have a webhook sender.
+func New(senders map[string]*webhook.Sender, observer Observer, logger *slog.Logger) *Queue {
+	q := &Queue{senders: senders, queues: map[string]chan webhook.Message{}, logger: logger, observer: observer, now: time.Now}
+	for profile := range senders {
+		q.queues[profile] = make(chan webhook.Message, queueLength)
+	}
+	return q
+}
+
+// Event returns the event type of an outcome.
+func Event(out *finalize.Outcome) string {
+	switch {
+	case out.Verified:
+		return EventVerified
+	case out.QuarantineKey != "":
+		return EventQuarantined
+	}
+	return EventRejected
+}
+
+// PayloadOf returns the message data of an outcome.
+func PayloadOf(out *finalize.Outcome) Payload {
+	p := Payload{
+		Subject: out.Subject, Profile: out.Profile, Bucket: out.Bucket, Key: out.Key, Size: out.Object.Size,
+		ETag: out.Object.ETag, ContentType: out.Object.ContentType, SniffedType: out.Sniffed,
+		ChecksumSHA256: out.Object.ChecksumSHA256, Metadata: out.Object.Metadata, Reasons: out.Reasons,
+		QuarantineKey: out.QuarantineKey, VerifiedAt: out.At.UTC(),
+	}
+	if out.DeclaredSize >= 0 {
+		p.DeclaredSize = &out.DeclaredSize
+	}
+	if p.Metadata == nil {
+		p.Metadata = map[string]string{}
+	}
+	if p.Reasons == nil {
+		p.Reasons = []string{}
+	}
+	return p
+}
+
+// Enqueue queues the message for an outcome, if its profile has a
+// webhook; it never blocks (a full queue drops the message, logged).
+func (q *Queue) Enqueue(_ context.Context, out *finalize.Outcome) {
+	ch, ok := q.queues[out.Profile]
+	if !ok {
+		return
+	}
+	m, err := webhook.NewMessage(Event(out), out.At, PayloadOf(out))
+	if err != nil {
+		q.logger.Error("a webhook message could not be made", "profile", out.Profile, "key", out.Key, "error", err)
+		return
+	}
+	select {
+	case ch <- m:
+		q.depth(out.Profile, len(ch))
+	default:
+		q.logger.Error("the webhook queue is full: a verdict was not sent", "profile", out.Profile, "key", out.Key, "webhook_id", m.ID)
+		q.delivered(out.Profile, "dropped", m)
+	}
+}
+
+// Run delivers queued messages until ctx ends.
+func (q *Queue) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for profile, ch := range q.queues {
+		sender := q.senders[profile]
+		for range workers {
+			wg.Go(func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case m := <-ch:
+						q.depth(profile, len(ch))
+						q.deliver(ctx, profile, sender, m)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+func (q *Queue) deliver(ctx context.Context, profile string, sender *webhook.Sender, m webhook.Message) {
+	attempts, err := sender.Deliver(ctx, m)
+	outcome := "delivered"
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		outcome = "failed"
+		q.logger.Warn("gatepost stopped before a webhook was delivered", "profile", profile, "webhook_id", m.ID, "attempts", attempts)
+	default:
+		outcome = "failed"
+		if isRefused(err) {
+			outcome = "refused"
+		}
+		q.logger.Error("a webhook was not delivered", "profile", profile, "webhook_id", m.ID, "attempts", attempts, "error", err)
+	}
+	q.delivered(profile, outcome, m)
+}
+
+func (q *Queue) delivered(profile, outcome string, m webhook.Message) {
+	if q.observer != nil {
+		q.observer.Delivered(profile, outcome, q.now().Sub(m.Timestamp))
+	}
+}
+
+func (q *Queue) depth(profile string, n int) {
+	if q.observer != nil {
+		q.observer.QueueDepth(profile, n)
+	}
+}
+
+func isRefused(err error) bool { return errors.Is(err, webhook.ErrRefused) }
