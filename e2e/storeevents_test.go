@@ -57,25 +57,7 @@ func TestMinIOStoreEvents(t *testing.T) {
 	if err := srv.CreateBucket(ctx, "events"); err != nil {
 		t.Fatal(err)
 	}
-	// MinIO registers its notification targets in the background after
-	// it starts answering: until then their ARNs "do not exist".
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-			Bucket: aws.String("events"),
-			NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
-				{QueueArn: aws.String("arn:minio:sqs::GP:webhook"), Events: []types.Event{"s3:ObjectCreated:*"}},
-				{QueueArn: aws.String("arn:minio:sqs::FORGED:webhook"), Events: []types.Event{"s3:ObjectCreated:*"}},
-			}},
-		})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("PutBucketNotificationConfiguration: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	notifyOn(t, c, "events", "arn:minio:sqs::GP:webhook", "arn:minio:sqs::FORGED:webhook")
 	key := "user-uploads/a b+c.png"
 	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("events"), Key: aws.String(key), Body: strings.NewReader("0123456789"), ContentType: aws.String("image/png")})
 	if err != nil {
@@ -93,5 +75,29 @@ func TestMinIOStoreEvents(t *testing.T) {
 	want := storeevents.Object{Bucket: "events", Key: key, Size: 10, ETag: strings.Trim(aws.ToString(put.ETag), `"`), Event: "ObjectCreated:Put"}
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("objects reported: %+v; want exactly %+v (the forged target's must be refused)", got, want)
+	}
+}
+
+// notifyOn sends bucket's object-created events to MinIO's webhook
+// targets (by ARN). MinIO registers its targets in the background after it
+// starts answering: until then their ARNs "do not exist".
+func notifyOn(t *testing.T, c *s3.Client, bucket string, arns ...string) {
+	t.Helper()
+	var queues []types.QueueConfiguration
+	for _, arn := range arns {
+		queues = append(queues, types.QueueConfiguration{QueueArn: aws.String(arn), Events: []types.Event{"s3:ObjectCreated:*"}})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.PutBucketNotificationConfiguration(t.Context(), &s3.PutBucketNotificationConfigurationInput{
+			Bucket: aws.String(bucket), NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: queues},
+		})
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PutBucketNotificationConfiguration: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
