@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/chromedp/chromedp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"google.golang.org/protobuf/proto"
 
@@ -451,4 +453,68 @@ func partNumbers(n int32) []int32 {
 		out[i] = int32(i) + 1
 	}
 	return out
+}
+
+// TestBrowserVerifiedUpload: in Debian's Chromium, gatepost.js on a
+// staging profile resolves with the verdict for a real PNG drawn by the
+// page (promoted to its key), rejects HTML declared image/png with
+// gatepost's reasons (nothing at the key), and returns the final key's
+// location for a verified multipart upload.
+func TestBrowserVerifiedUpload(t *testing.T) {
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		rc, hookURL := newHookReceiver(t)
+		vt := st.startVerifying(t, rc, hookURL, "", "", nil, nil)
+		// The store must let this gatepost's page upload too.
+		origins := []string{"http://" + st.gatepost.HTTPAddr(), "http://" + vt.gatepost.HTTPAddr()}
+		if err := st.store.AllowBrowserUploads(t.Context(), bucket, origins); err != nil {
+			t.Fatal(err)
+		}
+		ctx := newBrowser(t)
+		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+vt.gatepost.HTTPAddr()+"/")); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			Key, State, Sniffed, Location string
+			Source, Code, Message         string
+			Reasons                       []string
+		}
+		script := `(async () => {
+	  const { uploadFile, uploadLargeFile } = await import("/gatepost.js");
+	  const opts = { token: ` + strconv.Quote(apiKey) + `, profile: "checked" };
+	  const canvas = document.createElement("canvas");
+	  canvas.width = canvas.height = 8;
+	  canvas.getContext("2d").fillRect(0, 0, 4, 4);
+	  const png = await new Promise((ok) => canvas.toBlob(ok, "image/png"));
+	  const out = [];
+	  const run = async (f) => {
+	    try {
+	      const r = await f();
+	      out.push({ Key: r.key, State: r.state, Sniffed: r.sniffedType, Location: r.location });
+	    } catch (e) {
+	      out.push({ Source: e.source, Code: e.code, Message: e.message, Reasons: e.reasons });
+	    }
+	  };
+	  await run(() => uploadFile(new File([png], "drawn.png", { type: "image/png" }), opts));
+	  await run(() => uploadFile(new File(["<html><script>alert(1)</script></html>"], "fake.png", { type: "image/png" }), opts));
+	  await run(() => uploadLargeFile(new File(["some text\n".repeat(1 << 20)], "notes.txt", { type: "text/plain" }), opts));
+	  return out;
+	})()`
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]result](script, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 {
+			t.Fatalf("results %+v", got)
+		}
+		if r := got[0]; r.State != "UPLOAD_STATE_VERIFIED" || r.Sniffed != "image/png" || r.Key != "checked/e2e/drawn.png" || !vt.exists(t, r.Key) {
+			t.Errorf("the drawn PNG: %+v; want verified and at its key", r)
+		}
+		if r := got[1]; r.Source != "verification" || r.Code != "Rejected" || !strings.Contains(strings.Join(r.Reasons, " "), "text/html") ||
+			!strings.Contains(r.Message, "rejected") || vt.exists(t, "checked/e2e/fake.png") {
+			t.Errorf("the HTML declared image/png: %+v; want rejected with reasons, nothing at the key", r)
+		}
+		if r := got[2]; r.State != "UPLOAD_STATE_VERIFIED" || !strings.HasSuffix(r.Location, "/"+bucket+"/checked/e2e/notes.txt") || !vt.exists(t, "checked/e2e/notes.txt") {
+			t.Errorf("the multipart text file: %+v; want verified, its location the final key", r)
+		}
+	})
 }

@@ -48,12 +48,15 @@ $("form").addEventListener("submit", async (event) => {
     $("result-bucket").textContent = r.bucket;
     $("result-size").textContent = formatBytes(r.size);
     $("result-time").textContent = `${seconds.toFixed(2)} s`;
+    $("result-verdict").textContent = r.state === "UPLOAD_STATE_VERIFIED"
+      ? `verified${r.sniffedType ? ` (its bytes are ${r.sniffedType})` : ""}` : r.state;
     $("result").hidden = false;
     $("status").textContent = "Done.";
     show("done");
   } catch (err) {
     $("error-message").textContent = err.message;
     $("error-detail").textContent = [err.source, err.code, err.status].filter(Boolean).join(" · ");
+    if (err.reasons && err.reasons.length) $("error-message").textContent = `The file was rejected: ${err.reasons.join("; ")}`;
     $("error").hidden = false;
     $("status").textContent = "";
     show("failed");

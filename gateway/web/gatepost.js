@@ -9,22 +9,26 @@
 //     signal: abortController.signal,
 //   });
 //
-// It does the three steps: GET /v1/presign, build a FormData with every
+// It does the four steps: GET /v1/presign, build a FormData with every
 // returned field and the file last, POST it to the returned URL with upload
-// progress. On failure it rejects with an UploadError whose `source` says
-// who refused ("gatepost", "s3", "network" or "abort"), with `code` (the
-// gRPC code name or the S3 error code), `status` (HTTP) and a plain-words
-// `message`.
+// progress, and POST /v1/uploads/finalize so that gatepost verifies what
+// arrived. It resolves with the verdict (`state: "UPLOAD_STATE_VERIFIED"`,
+// `sniffedType`). On failure it rejects with an UploadError whose `source`
+// says who refused ("gatepost", "s3", "verification", "network" or
+// "abort"), with `code` (the gRPC code name, the S3 error code, or
+// "Rejected" with `reasons` when verification rejected the file), `status`
+// (HTTP) and a plain-words `message`.
 //
 // uploadLargeFile(file, {...the same options, concurrency}) uploads files of
 // any size as a multipart upload: parallel parts straight to the store,
 // each with the headers gatepost signed into its URL, progress over all of
-// them, and an abort of the upload on any failure. The bucket's CORS rule
+// them, and an abort of the upload on any failure; completing it returns
+// gatepost's verdict the same way. The bucket's CORS rule
 // must allow PUT and those request headers (AllowedHeaders ["*"]).
 
 /** An upload that failed, with who refused it and why. */
 export class UploadError extends Error {
-  constructor(message, { source, code, status, detail, retryAfter } = {}) {
+  constructor(message, { source, code, status, detail, retryAfter, reasons } = {}) {
     super(message);
     this.name = "UploadError";
     this.source = source;
@@ -32,6 +36,7 @@ export class UploadError extends Error {
     this.status = status;
     this.detail = detail;
     this.retryAfter = retryAfter;
+    this.reasons = reasons || [];
   }
 }
 
@@ -92,8 +97,9 @@ export async function presign(file, { profile, token, endpoint = "", key, conten
 }
 
 /**
- * Uploads file: presign, then POST every field and the file (last).
- * @returns {Promise<{key: string, bucket: string, location: string, size: number}>}
+ * Uploads file: presign, POST every field and the file (last), then have
+ * gatepost verify it.
+ * @returns {Promise<{key: string, bucket: string, location: string, size: number, state: string, sniffedType: string}>}
  */
 export async function uploadFile(file, options = {}) {
   const p = await presign(file, options);
@@ -101,7 +107,47 @@ export async function uploadFile(file, options = {}) {
   Object.entries(p.fields).forEach(([k, v]) => form.append(k, v));
   form.append("file", file);
   await send("POST", p.url, form, file.size, options.onProgress, options.signal);
-  return { key: p.key, bucket: p.bucket, location: locationOf(p.url, p.key), size: file.size };
+  const verdict = await finalize(p.key, options);
+  return { key: p.key, bucket: p.bucket, location: locationOf(p.url, p.key), size: file.size, ...verdict };
+}
+
+/**
+ * Asks gatepost to verify the upload at key (POST /v1/uploads/finalize)
+ * and returns its verdict; a rejection throws an UploadError with source
+ * "verification", code "Rejected" and the reasons. While gatepost cannot
+ * verify (503) it asks again a few times.
+ * @returns {Promise<{state: string, sniffedType: string, reasons: string[]}>}
+ */
+export async function finalize(key, { profile, token, endpoint = "", signal } = {}) {
+  const call = () => callGatepost(`${endpoint}/v1/uploads/finalize`, { token, signal, method: "POST", body: { key, profile: profile || "" } });
+  let answer;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      answer = await call();
+      break;
+    } catch (err) {
+      if (err.status !== 503 || attempt >= 3) {
+        if (err.status === 503) {
+          throw new UploadError("The file was uploaded, but gatepost cannot check it right now; it is not available until it is checked.", {
+            source: "verification", code: "Unavailable", status: 503, detail: err.detail,
+          });
+        }
+        throw err;
+      }
+      await sleep(1000 * 2 ** attempt, signal);
+    }
+  }
+  return verdictOf(answer);
+}
+
+// verdictOf turns a finalize (or complete) answer into the caller's result,
+// throwing when verification rejected the file.
+function verdictOf(answer) {
+  const reasons = answer.reasons || [];
+  if (answer.state === "UPLOAD_STATE_REJECTED") {
+    throw new UploadError(`The file was rejected: ${reasons.join("; ")}`, { source: "verification", code: "Rejected", reasons });
+  }
+  return { state: answer.state, sniffedType: answer.sniffed_type || "", reasons };
 }
 
 /**
@@ -109,8 +155,9 @@ export async function uploadFile(file, options = {}) {
  * size and signs each part's URL with its exact size; parts go up in
  * parallel (options.concurrency, default 4) straight to the store; gatepost
  * checks every part and completes. On any failure or abort the upload is
- * aborted, so no parts are left behind.
- * @returns {Promise<{key: string, bucket: string, location: string, size: number}>}
+ * aborted, so no parts are left behind. Completion is verification: it
+ * resolves with the verdict, or rejects as uploadFile does.
+ * @returns {Promise<{key: string, bucket: string, location: string, size: number, state: string, sniffedType: string}>}
  */
 export async function uploadLargeFile(file, options = {}) {
   const { profile, token, endpoint = "", key, contentType, metadata, signal, onProgress } = options;
@@ -132,6 +179,7 @@ export async function uploadLargeFile(file, options = {}) {
     onProgress({ loaded: sum, total: file.size, fraction: file.size ? sum / file.size : 1 });
   };
   let location = "";
+  let completed = false;
   try {
     let next = 1;
     // A few URLs at a time, just before they are used: each costs one
@@ -145,7 +193,9 @@ export async function uploadLargeFile(file, options = {}) {
         const { parts } = await retryRateLimited(
           () => api("/v1/multipart/parts", { upload_token: up.upload_token, part_numbers: batch }), signal);
         for (const p of parts) {
-          location = p.url.split("?")[0]; // the object's URL, without the part's signature
+          // The object's URL, without the part's signature, at its final
+          // key (a staging profile's parts go to .gatepost/staging/).
+          location = p.url.split("?")[0].replace("/.gatepost/staging/", "/");
           const start = (p.part_number - 1) * partSize;
           const blob = file.slice(start, start + Number(p.content_length));
           await send("PUT", p.url, blob, blob.size, (e) => { loaded[p.part_number] = e.loaded; report(); }, signal, p.headers);
@@ -154,8 +204,12 @@ export async function uploadLargeFile(file, options = {}) {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
     const done = await retryRateLimited(() => api("/v1/multipart/complete", { upload_token: up.upload_token }), signal);
-    return { key: done.key, bucket: done.bucket, location, size: Number(done.size) };
+    completed = true;
+    // Completing verifies; when it could not yet (PENDING), ask again.
+    const verdict = done.state === "UPLOAD_STATE_PENDING" ? await finalize(done.key, options) : verdictOf(done);
+    return { key: done.key, bucket: done.bucket, location, size: Number(done.size), ...verdict };
   } catch (err) {
+    if (completed) throw err; // nothing left to abort
     // Best effort: free the parts. Not tied to signal, so it also runs
     // after a cancellation.
     callGatepost(`${endpoint}/v1/multipart/abort`, { token, method: "POST", body: { upload_token: up.upload_token } }).catch(() => {});
