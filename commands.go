@@ -14,10 +14,11 @@ import (
 
 // Exit codes, the same for every command.
 const (
-	exitFailure  = 1 // anything else: network, file, server errors
-	exitUsage    = 2 // bad command, flags or arguments: nothing was sent
-	exitRefused  = 3 // gatepost refused to presign (400, 401, 403, 429, 503)
-	exitRejected = 4 // the store rejected the upload (e.g. EntityTooLarge)
+	exitFailure            = 1 // anything else: network, file, server errors
+	exitUsage              = 2 // bad command, flags or arguments: nothing was sent
+	exitRefused            = 3 // gatepost refused to presign (400, 401, 403, 429, 503)
+	exitRejected           = 4 // the store rejected the upload (e.g. EntityTooLarge)
+	exitFailedVerification = 5 // the upload arrived, and gatepost's verification rejected it
 )
 
 // cli is what a command reads and writes besides its arguments.
@@ -132,7 +133,8 @@ Commands:
 	fmt.Fprint(w, `
 Run 'gatepost COMMAND -h' for a command's flags. Exit codes: 0 done, 1 failure,
 2 bad command line (nothing was sent), 3 gatepost refused, 4 the store rejected
-the upload. README.md describes the configuration file.
+the upload, 5 gatepost's verification rejected the upload. README.md describes
+the configuration file.
 `)
 	return nil
 }
@@ -169,6 +171,8 @@ func exitCode(err error) int {
 		return exitRefused
 	case uploader.IsStoreError(err):
 		return exitRejected
+	case errors.As(err, new(*uploader.RejectedError)):
+		return exitFailedVerification
 	}
 	return exitFailure
 }

@@ -12,10 +12,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
+	"github.com/gatepost/gatepost/internal/uploader"
 )
 
-// uploadCommand implements `gatepost upload FILE`: presign, then POST the
-// file to the store, with a progress bar when stderr is a terminal.
+// uploadCommand implements `gatepost upload FILE`: presign, POST the file
+// to the store (with a progress bar when stderr is a terminal), then have
+// gatepost verify it; a rejected upload is an error.
 func uploadCommand(ctx context.Context, args []string, cl cli) error {
 	stdout, stderr := cl.stdout, cl.stderr
 	fs := newFlagSet("upload", args, cl)
@@ -76,7 +78,19 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 		if err != nil {
 			return explain(err)
 		}
-		fmt.Fprintf(stdout, "uploaded %s (%d bytes, multipart) to s3://%s/%s\n", path, info.Size(), done.GetBucket(), done.GetKey())
+		// Completing verified it, unless gatepost could not yet.
+		state, reasons, sniffed := done.GetState(), done.GetReasons(), done.GetSniffedType()
+		if state == gatepostv1.UploadState_UPLOAD_STATE_PENDING {
+			v, err := c.client.Finalize(ctx, req.GetProfile(), done.GetKey())
+			if err != nil {
+				return fmt.Errorf("uploaded s3://%s/%s, but it is not verified yet: %w", done.GetBucket(), done.GetKey(), explain(err))
+			}
+			state, reasons, sniffed = v.GetState(), v.GetReasons(), v.GetSniffedType()
+		}
+		if err := uploader.Rejection(state, reasons); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "uploaded %s (%d bytes, multipart) to s3://%s/%s%s\n", path, info.Size(), done.GetBucket(), done.GetKey(), verdictNote(sniffed))
 		return nil
 	}
 	req.ContentLength = proto.Int64(info.Size())
@@ -87,8 +101,23 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 	if err := c.client.Upload(ctx, p, filepath.Base(path), f, info.Size(), progress); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "uploaded %s (%d bytes) to s3://%s/%s\n", path, info.Size(), p.Bucket, p.Key)
+	v, err := c.client.Finalize(ctx, req.GetProfile(), p.Key)
+	if err != nil {
+		return fmt.Errorf("uploaded s3://%s/%s, but it is not verified yet: %w", p.Bucket, p.Key, explain(err))
+	}
+	if err := uploader.Rejection(v.GetState(), v.GetReasons()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "uploaded %s (%d bytes) to s3://%s/%s%s\n", path, info.Size(), p.Bucket, p.Key, verdictNote(v.GetSniffedType()))
 	return nil
+}
+
+// verdictNote is what the upload line adds about a verified upload.
+func verdictNote(sniffed string) string {
+	if sniffed == "" {
+		return ", verified"
+	}
+	return ", verified (its bytes are " + sniffed + ")"
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -124,3 +124,51 @@ func TestCLIPresign(t *testing.T) {
 		}
 	})
 }
+
+// TestCLIVerifies: `gatepost upload` on a staging profile prints the
+// verdict of a real PNG, and exits 5 with gatepost's reasons for HTML
+// declared image/png, which is not stored at its key.
+func TestCLIVerifies(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		bin := gatepostBinary(t)
+		rc, hookURL := newHookReceiver(t)
+		vt := st.startVerifying(t, rc, hookURL, "", "", nil, nil)
+		dir := t.TempDir()
+		photo, fake := filepath.Join(dir, "photo.png"), filepath.Join(dir, "fake.png")
+		if err := os.WriteFile(photo, pngBytes(t), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(fake, []byte("<html><body>hi</body></html>"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name, file, key string
+			args            []string
+			wantCode        int
+			wantOut         string
+			stored          bool
+		}{
+			{"a PNG over gRPC", photo, "cli-verify/grpc.png", []string{"-server", vt.gatepost.GRPCAddr()}, 0, "verified (its bytes are image/png)", true},
+			{"HTML declared image/png over REST", fake, "cli-verify/fake.png", []string{"-rest", "-url", "http://" + vt.gatepost.HTTPAddr()}, 5, "text/html", false},
+		} {
+			args := append([]string{"upload", "-profile", "checked", "-key", tt.key}, tt.args...)
+			cmd := exec.Command(bin, append(args, tt.file)...)
+			cmd.Env = append(os.Environ(), "GATEPOST_TOKEN="+apiKey)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode || !strings.Contains(string(out), tt.wantOut) {
+				t.Errorf("%s: exit %d, output %q; want exit %d with %q", tt.name, code, out, tt.wantCode, tt.wantOut)
+			}
+			if got := vt.exists(t, "checked/e2e/"+tt.key); got != tt.stored {
+				t.Errorf("%s: stored at its key: %v, want %v", tt.name, got, tt.stored)
+			}
+		}
+	})
+}

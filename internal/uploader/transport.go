@@ -35,6 +35,7 @@ var restPaths = map[string]string{
 	gatepostv1.UploadService_PresignUploadParts_FullMethodName:      "/v1/multipart/parts",
 	gatepostv1.UploadService_CompleteMultipartUpload_FullMethodName: "/v1/multipart/complete",
 	gatepostv1.UploadService_AbortMultipartUpload_FullMethodName:    "/v1/multipart/abort",
+	gatepostv1.UploadService_FinalizeUpload_FullMethodName:          "/v1/uploads/finalize",
 }
 
 // clientError lists the gRPC codes that are gatepost refusing a request
