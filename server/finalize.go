@@ -38,7 +38,7 @@ func (s *Service) FinalizeUpload(ctx context.Context, req *gatepostv1.FinalizeUp
 	if s.verifier == nil {
 		return nil, status.Error(codes.Unavailable, "gatepost cannot verify uploads with this object store")
 	}
-	out, err := s.verifier.Finalize(ctx, name, key, id.Subject)
+	out, err := s.verifier.Finalize(ctx, name, key)
 	if err != nil {
 		return nil, s.finalizeFailed(ctx, key, err)
 	}
@@ -73,6 +73,9 @@ func (s *Service) ownKey(ctx context.Context, id *auth.Identity, profileName, ke
 	if !strings.HasPrefix(key, prefix) {
 		return "", config.Profile{}, "", status.Errorf(codes.PermissionDenied, "key: %s is not under your prefix %q for profile %q", echo(key), prefix, name)
 	}
+	if profile.Verify.Staging && len(staging.Key(key)) > objectkey.MaxKeyBytes {
+		return "", config.Profile{}, "", invalid("key", "is too long for profile %q: with the staging prefix it is over S3's %d bytes, so no upload can be there", name, objectkey.MaxKeyBytes)
+	}
 	if err := s.allow(ctx, id, name); err != nil {
 		return "", config.Profile{}, "", err
 	}
@@ -85,7 +88,7 @@ func (s *Service) finalizeFailed(ctx context.Context, key string, err error) err
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	case errors.Is(err, finalize.ErrNoUpload):
-		return status.Errorf(codes.NotFound, "key: no upload has arrived at %s (upload it with the presigned credential first)", echo(key))
+		return status.Errorf(codes.NotFound, "key: no upload waits at %s to be verified (upload it with the presigned credential first)", echo(key))
 	case errors.Is(err, objectstore.ErrChanged):
 		return status.Errorf(codes.Aborted, "key: the upload at %s changed while gatepost verified it; finalize again", echo(key))
 	}
@@ -99,8 +102,10 @@ func (s *Service) correctVerified(ctx context.Context, id *auth.Identity, name s
 	if out.Subject != "" && out.Subject != id.Subject {
 		return // another caller's upload under a shared prefix
 	}
+	// Without staging the object stays whatever the verdict, so it costs
+	// its size either way.
 	size := out.Object.Size
-	if !out.Verified && out.QuarantineKey == "" {
+	if profile.Verify.Staging && !out.Verified && out.QuarantineKey == "" {
 		size = 0
 	}
 	madeBy := out.At

@@ -14,6 +14,7 @@ import (
 	"github.com/gatepost/gatepost/internal/finalize"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/staging"
+	"github.com/gatepost/gatepost/internal/uploadpolicy"
 	"github.com/gatepost/gatepost/internal/verify"
 )
 
@@ -33,21 +34,14 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	if err != nil {
 		return nil, s.storeFailed(ctx, "reading the object", err)
 	}
-	resp := &gatepostv1.GetUploadResponse{Key: key, Bucket: profile.Bucket, State: gatepostv1.UploadState_UPLOAD_STATE_ABSENT}
+	resp := &gatepostv1.GetUploadResponse{Key: key, Bucket: profile.Bucket}
+	if err := s.uploadState(ctx, &profile, obj, resp); err != nil {
+		return nil, err
+	}
 	if obj == nil {
-		if err := s.notAtKey(ctx, &profile, resp); err != nil {
-			return nil, err
-		}
 		return resp, nil
 	}
 	resp.Exists = true
-	resp.State = gatepostv1.UploadState_UPLOAD_STATE_PENDING
-	switch out, ok := s.known(profile.Bucket, key); {
-	case profile.Verify.Staging:
-		resp.State = gatepostv1.UploadState_UPLOAD_STATE_VERIFIED // only verified bytes reach the key
-	case ok && out.Object.ETag == obj.ETag:
-		resp.State = stateOf(out)
-	}
 	obj.Metadata = staging.UserMetadata(obj.Metadata)
 	// The real size is known now: the reservation of the credential that
 	// put it there is corrected to it, once that credential has expired
@@ -92,23 +86,39 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	return resp, nil
 }
 
-// notAtKey fills in the state of an upload that is not at its key: on a
-// staging profile it may be staged (PENDING); either way a verdict may be
-// remembered (REJECTED).
-func (s *Service) notAtKey(ctx context.Context, profile *config.Profile, resp *gatepostv1.GetUploadResponse) error {
-	if out, ok := s.known(resp.Bucket, resp.Key); ok && !out.Verified {
-		resp.State, resp.Reasons = gatepostv1.UploadState_UPLOAD_STATE_REJECTED, out.Reasons
-		return nil
-	}
-	if !profile.Verify.Staging {
-		return nil
-	}
-	staged, err := s.store.Head(ctx, resp.Bucket, staging.Key(resp.Key))
-	if err != nil {
-		return s.storeFailed(ctx, "reading the staged upload", err)
-	}
-	if staged != nil {
+// uploadState fills in where the upload at the key (obj, nil when there
+// is none) stands. On a staging profile an upload waiting in staging is
+// PENDING whatever the key holds, and the key's object is VERIFIED only
+// with gatepost's mark (anything else there was not put by gatepost: no
+// state). Without staging the object is PENDING until a verdict on this
+// very version is remembered.
+func (s *Service) uploadState(ctx context.Context, profile *config.Profile, obj *uploadpolicy.Object, resp *gatepostv1.GetUploadResponse) error {
+	out, known := s.known(resp.Bucket, resp.Key)
+	if profile.Verify.Staging {
+		staged, err := s.store.Head(ctx, resp.Bucket, staging.Key(resp.Key))
+		if err != nil {
+			return s.storeFailed(ctx, "reading the staged upload", err)
+		}
+		switch {
+		case staged != nil && !(known && !out.Verified && out.Object.ETag == staged.ETag):
+			resp.State = gatepostv1.UploadState_UPLOAD_STATE_PENDING
+			return nil
+		case obj != nil && staging.Verified(obj.Metadata):
+			resp.State = gatepostv1.UploadState_UPLOAD_STATE_VERIFIED
+			return nil
+		case obj != nil:
+			return nil // not gatepost's: no state
+		}
+	} else if obj != nil {
 		resp.State = gatepostv1.UploadState_UPLOAD_STATE_PENDING
+		if known && finalize.SameVersion(&out.Object, obj) {
+			resp.State = stateOf(out)
+		}
+		return nil
+	}
+	resp.State = gatepostv1.UploadState_UPLOAD_STATE_ABSENT
+	if known && !out.Verified {
+		resp.State, resp.Reasons = gatepostv1.UploadState_UPLOAD_STATE_REJECTED, out.Reasons
 	}
 	return nil
 }

@@ -127,11 +127,17 @@ func (s *Service) openUpload(id *auth.Identity, token string) (*uploadtoken.Uplo
 	return u, nil
 }
 
-// sizeStillAllowed refuses to go on with an upload whose declared size the
+// stillAllowed refuses to go on with an upload whose declared size the
 // profile no longer allows (its limits were lowered after the upload
-// started). Aborting such an upload stays possible.
-func (s *Service) sizeStillAllowed(u *uploadtoken.Upload) error {
+// started), or that is staged when the profile no longer stages, or the
+// other way round. Aborting such an upload stays possible.
+func (s *Service) stillAllowed(u *uploadtoken.Upload) error {
 	p := s.profiles[u.Profile]
+	if u.Staged != p.Verify.Staging {
+		// An upload begun before verify.staging changed would land where
+		// the profile no longer expects it (unverified bytes at the key).
+		return status.Errorf(codes.FailedPrecondition, "upload_token: profile %q changed whether uploads are staged since this upload began; abort it and upload again", u.Profile)
+	}
 	if u.TotalSize > p.MaxBytes || u.TotalSize < p.MinBytes {
 		return status.Errorf(codes.FailedPrecondition, "upload_token: the upload's %d bytes are outside profile %q's limits as configured now (%d to %d bytes); abort it", u.TotalSize, u.Profile, p.MinBytes, p.MaxBytes)
 	}
@@ -145,7 +151,7 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 	if err != nil {
 		return nil, err
 	}
-	if err := s.sizeStillAllowed(u); err != nil {
+	if err := s.stillAllowed(u); err != nil {
 		return nil, err
 	}
 	numbers := req.GetPartNumbers()
@@ -194,7 +200,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	if err != nil {
 		return nil, err
 	}
-	if err := s.sizeStillAllowed(u); err != nil {
+	if err := s.stillAllowed(u); err != nil {
 		return nil, err
 	}
 	if err := s.allow(ctx, id, u.Profile); err != nil {
@@ -241,14 +247,14 @@ func (s *Service) verifyCompleted(ctx context.Context, id *auth.Identity, u *upl
 		return
 	}
 	resp.State = gatepostv1.UploadState_UPLOAD_STATE_PENDING
-	out, err := s.verifier.Finalize(ctx, u.Profile, u.Key, id.Subject)
+	out, err := s.verifier.Finalize(ctx, u.Profile, u.Key)
 	if err != nil {
 		s.logger.WarnContext(ctx, "a completed upload could not be verified yet", "bucket", u.Bucket, "key", u.Key, "error", err, "request_id", RequestIDFrom(ctx))
 		return
 	}
 	resp.State, resp.Reasons, resp.SniffedType, resp.QuarantineKey = stateOf(out), out.Reasons, out.Sniffed, out.QuarantineKey
-	if !out.Verified && out.QuarantineKey == "" {
-		s.setReservation(ctx, id, u.Profile, u.Reservation, 0)
+	if u.Staged && !out.Verified && out.QuarantineKey == "" {
+		s.setReservation(ctx, id, u.Profile, u.Reservation, 0) // deleted
 	}
 }
 

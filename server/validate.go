@@ -148,6 +148,11 @@ func (s *Service) decideObject(ctx context.Context, id *auth.Identity, method co
 	if err != nil {
 		return nil, err
 	}
+	if profile.Verify.Staging {
+		if err := checkDeclarationFits(md, id, name); err != nil {
+			return nil, err
+		}
+	}
 	return &object{profileName: name, profile: profile, key: final, storeKey: storeKey, contentType: ct, metadata: md}, nil
 }
 
@@ -218,6 +223,22 @@ func checkMetadata(md map[string]string, allowed []string, profile string) (map[
 		return nil, invalid("metadata", "is %d bytes in total; S3 allows %d", total, config.MaxMetadataBytes)
 	}
 	return out, nil
+}
+
+// checkDeclarationFits checks that the metadata and the declaration a
+// staging credential adds stay within S3's 2 KB together, for the largest
+// declaration this caller can get (any size, a checksum, any time).
+func checkDeclarationFits(md map[string]string, id *auth.Identity, profile string) error {
+	largest := staging.Declaration{Subject: id.Subject, Profile: profile, Size: 1 << 62,
+		ChecksumSHA256: strings.Repeat("A", 44), Issued: time.Unix(1<<40, 0)}.Encode()
+	total := len(staging.MetadataName) + len(largest)
+	for k, v := range md {
+		total += len(k) + len(v)
+	}
+	if total > config.MaxMetadataBytes {
+		return invalid("metadata", "with the %d bytes of upload details profile %q pins (for subject %s), it is %d bytes; S3 allows %d", len(staging.MetadataName)+len(largest), profile, echo(id.Subject), total, config.MaxMetadataBytes)
+	}
+	return nil
 }
 
 // echo quotes a caller-supplied string for an error message, shortened and

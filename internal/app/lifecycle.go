@@ -86,7 +86,7 @@ func (l *lifecycle) created(cfg *config.Config, logger *slog.Logger) func(contex
 			if !ok || !cfg.Profiles[name].Verify.Staging {
 				continue
 			}
-			_, err := l.verifier.Finalize(ctx, name, final, "")
+			_, err := l.verifier.Finalize(ctx, name, final)
 			switch {
 			case err == nil, errors.Is(err, finalize.ErrNoUpload), errors.Is(err, objectstore.ErrChanged):
 			default:

@@ -1,11 +1,14 @@
 // Package finalize verifies an upload once it has landed and acts on the
-// verdict: on a staging profile a verified upload is copied to its key and
-// a rejected one deleted or quarantined; without staging a rejected upload
-// is removed from its key the same way. Each object version (bucket, key,
-// ETag) is verified once, whoever reports it (the client's FinalizeUpload,
-// multipart completion, the store's event) and however often; the verdict
-// goes to a callback (the webhook queue) exactly once per version in this
-// process.
+// verdict: on a staging profile a verified upload is copied to its key
+// (with the headers and metadata that were verified, and gatepost's
+// verified mark) and a rejected one deleted or quarantined. Without
+// staging the verdict is only reported: the object at the key may be
+// anyone's (a shared prefix, the application's own), and gatepost does not
+// delete what it did not stage. Each object version (bucket, key, ETag,
+// headers) is verified once, whoever reports it (the client's
+// FinalizeUpload, multipart completion, the store's event) and however
+// often; the verdict goes to a callback (the webhook queue) once per
+// version in this process.
 package finalize
 
 import (
@@ -13,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -36,8 +41,8 @@ type Store interface {
 
 var (
 	// ErrNoUpload is a report of an upload that is not there: nothing
-	// staged or at the key, and no verdict remembered.
-	ErrNoUpload = errors.New("no upload has arrived at this key")
+	// staged (or, without staging, at the key) and no verdict remembered.
+	ErrNoUpload = errors.New("no upload waits at this key")
 	// ErrUnavailable wraps a failure that left the upload undecided (the
 	// store or the malware scanner unreachable): it stays where it is,
 	// and reporting it again later decides it.
@@ -51,8 +56,9 @@ type Outcome struct {
 	Reasons  []string
 	// Profile, Bucket and Key (the final key) name the upload.
 	Profile, Bucket, Key string
-	// Subject is the caller the credential was made for ("" when the
-	// profile does not stage and the report came from the store).
+	// Subject is the caller the credential was made for, from its
+	// declaration ("" when the profile does not stage: who put an object
+	// at its key is not known).
 	Subject string
 	// Object is the object as the store described it, with only the
 	// application's metadata.
@@ -77,6 +83,8 @@ type Verifier struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	flight   singleflight.Group
+	// running bounds the verifications (reads, scans, copies) at once.
+	running chan struct{}
 	// recent remembers verdicts by bucket and final key, for a report
 	// that comes after the upload was promoted or removed.
 	recent *expirable.LRU[string, *Outcome]
@@ -84,9 +92,13 @@ type Verifier struct {
 
 // Remembered verdicts: how many, and for how long.
 const (
-	recentVerdicts = 100_000
+	recentVerdicts = 10_000
 	recentFor      = 24 * time.Hour
 )
+
+// maxRunning bounds the verifications one process runs at once; reports
+// beyond it wait (within their own deadline).
+const maxRunning = 16
 
 // Options are a Verifier's optional parts.
 type Options struct {
@@ -105,7 +117,8 @@ type Options struct {
 func New(store Store, profiles map[string]config.Profile, o Options) *Verifier {
 	v := &Verifier{
 		store: store, profiles: profiles, scanners: o.Scanners, notify: o.Notify, logger: o.Logger, now: o.Now,
-		recent: expirable.NewLRU[string, *Outcome](recentVerdicts, nil, recentFor),
+		recent:  expirable.NewLRU[string, *Outcome](recentVerdicts, nil, recentFor),
+		running: make(chan struct{}, maxRunning),
 	}
 	if v.logger == nil {
 		v.logger = slog.Default()
@@ -120,11 +133,10 @@ func New(store Store, profiles map[string]config.Profile, o Options) *Verifier {
 }
 
 // Finalize verifies the upload for key (the final key) of profile and
-// returns the verdict; subject is the reporting caller ("" for the
-// store). It returns ErrNoUpload when there is nothing to verify,
+// returns the verdict. It returns ErrNoUpload when there is nothing to verify,
 // objectstore.ErrChanged when the object was replaced while it was
 // verified, and ErrUnavailable when the verdict could not be reached.
-func (v *Verifier) Finalize(ctx context.Context, profileName, key, subject string) (*Outcome, error) {
+func (v *Verifier) Finalize(ctx context.Context, profileName, key string) (*Outcome, error) {
 	profile, ok := v.profiles[profileName]
 	if !ok {
 		return nil, fmt.Errorf("finalize: unknown profile %q", profileName)
@@ -136,7 +148,7 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key, subject strin
 	}
 	obj, err := v.store.Head(ctx, bucket, storeKey)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading s3://%s/%s: %w", ErrUnavailable, bucket, storeKey, err)
+		return nil, fmt.Errorf("%w: reading the upload: %w", ErrUnavailable, err)
 	}
 	remembered, known := v.recent.Get(recentKey(bucket, key))
 	if obj == nil {
@@ -144,35 +156,66 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key, subject strin
 			return remembered, nil
 		}
 		if profile.Verify.Staging {
-			// Promoted by another replica, or before gatepost forgot: a
-			// staging profile's key holds only verified bytes.
-			if done, err := v.store.Head(ctx, bucket, key); err == nil && done != nil {
+			// Promoted by another replica, or before gatepost forgot: what
+			// gatepost promoted carries its mark.
+			if done, err := v.store.Head(ctx, bucket, key); err == nil && done != nil && staging.Verified(done.Metadata) {
 				return v.promotedEarlier(profileName, bucket, key, done), nil
 			}
 		}
 		return nil, ErrNoUpload
 	}
-	if known && remembered.Object.ETag == obj.ETag {
+	if known && SameVersion(&remembered.Object, obj) {
 		return remembered, nil
 	}
-	flightKey := recentKey(bucket, storeKey) + "\x00" + obj.ETag
-	result, err, _ := v.flight.Do(flightKey, func() (any, error) {
+	flightKey := recentKey(bucket, storeKey) + "\x00" + versionOf(obj)
+	results := v.flight.DoChan(flightKey, func() (any, error) {
 		// Verification must finish even if the first reporter hangs up:
 		// the others wait for it.
-		out, err := v.verify(context.WithoutCancel(ctx), profileName, &profile, key, storeKey, subject, obj)
+		vctx := context.WithoutCancel(ctx)
+		select {
+		case v.running <- struct{}{}:
+			defer func() { <-v.running }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: too many verifications at once: %w", ErrUnavailable, ctx.Err())
+		}
+		out, err := v.verify(vctx, profileName, &profile, key, storeKey, obj)
 		if err != nil {
 			return nil, err
 		}
 		v.recent.Add(recentKey(bucket, key), out)
 		v.logger.Info("upload verified", "verified", out.Verified, "profile", profileName, "bucket", bucket, "key", key,
 			"subject", out.Subject, "size", out.Object.Size, "etag", out.Object.ETag, "reasons", out.Reasons, "quarantine_key", out.QuarantineKey)
-		v.notify(context.WithoutCancel(ctx), out)
+		v.notify(vctx, out)
 		return out, nil
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-results:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Outcome), nil
 	}
-	return result.(*Outcome), nil
+}
+
+// SameVersion reports whether a remembered object is the one now stored:
+// the same bytes (ETag) with the same headers and metadata (two uploads of
+// the same bytes may declare different types).
+func SameVersion(a, b *uploadpolicy.Object) bool {
+	return versionOf(a) == versionOf(b)
+}
+
+// versionOf names what a verdict is about: the bytes, the headers and the
+// application's metadata.
+func versionOf(o *uploadpolicy.Object) string {
+	md := staging.UserMetadata(o.Metadata)
+	names := slices.Sorted(maps.Keys(md))
+	parts := []string{o.ETag, o.ContentType, o.ContentDisposition, o.CacheControl, o.ChecksumSHA256}
+	for _, n := range names {
+		parts = append(parts, n+"="+md[n])
+	}
+	return strings.Join(parts, "\x00")
 }
 
 // Known returns the remembered verdict on the upload at key, if any.
@@ -194,9 +237,9 @@ func (v *Verifier) promotedEarlier(profileName, bucket, key string, obj *uploadp
 }
 
 // verify decides on obj, stored at storeKey, and acts on the verdict.
-func (v *Verifier) verify(ctx context.Context, profileName string, profile *config.Profile, key, storeKey, subject string, obj *uploadpolicy.Object) (*Outcome, error) {
+func (v *Verifier) verify(ctx context.Context, profileName string, profile *config.Profile, key, storeKey string, obj *uploadpolicy.Object) (*Outcome, error) {
 	bucket := profile.Bucket
-	out := &Outcome{Profile: profileName, Bucket: bucket, Key: key, Subject: subject, DeclaredSize: -1}
+	out := &Outcome{Profile: profileName, Bucket: bucket, Key: key, DeclaredSize: -1}
 	out.Object = *obj
 	out.Object.Metadata = staging.UserMetadata(obj.Metadata)
 	declared := verify.Declared{Size: -1}
@@ -221,9 +264,9 @@ func (v *Verifier) verify(ctx context.Context, profileName string, profile *conf
 		case errors.Is(err, objectstore.ErrChanged):
 			return nil, err
 		case errors.Is(err, objectstore.ErrUnreadable):
-			reasons = append(reasons, "content: its bytes could not be read to check their type ("+err.Error()+")")
+			reasons = append(reasons, "content: gatepost may not read its bytes (an encryption key or storage class it cannot use), so they cannot be checked")
 		case err != nil:
-			return nil, fmt.Errorf("%w: reading the start of s3://%s/%s: %w", ErrUnavailable, bucket, storeKey, err)
+			return nil, fmt.Errorf("%w: reading the start of the upload: %w", ErrUnavailable, err)
 		}
 	}
 	verdict := verify.Check(profile, declared, &out.Object, head)
@@ -254,32 +297,45 @@ func (v *Verifier) verify(ctx context.Context, profileName string, profile *conf
 // rejected one.
 func (v *Verifier) act(ctx context.Context, profile *config.Profile, out *Outcome, storeKey string, obj *uploadpolicy.Object) error {
 	bucket := profile.Bucket
-	move := func(to string) error {
-		if _, err := v.store.Copy(ctx, bucket, storeKey, to, obj); err != nil {
+	move := func(to string, as *uploadpolicy.Object) error {
+		if _, err := v.store.Copy(ctx, bucket, storeKey, to, as); err != nil {
 			if errors.Is(err, objectstore.ErrChanged) {
 				return err
 			}
-			return fmt.Errorf("%w: copying s3://%s/%s to %s: %w", ErrUnavailable, bucket, storeKey, to, err)
+			return fmt.Errorf("%w: copying the upload to %s: %w", ErrUnavailable, to, err)
 		}
 		return nil
 	}
 	switch {
-	case out.Verified && storeKey == out.Key:
-		return nil // verified in place
+	case !profile.Verify.Staging:
+		return nil // reported only: gatepost removes only what it staged
 	case out.Verified:
-		if err := move(out.Key); err != nil {
+		// The headers and metadata that were verified, not whatever the
+		// staged object says by now, and gatepost's mark.
+		promoted := out.Object
+		promoted.Metadata = maps.Clone(out.Object.Metadata)
+		if promoted.Metadata == nil {
+			promoted.Metadata = map[string]string{}
+		}
+		promoted.Metadata[staging.VerifiedName] = v.now().UTC().Format(time.RFC3339)
+		if err := move(out.Key, &promoted); err != nil {
 			return err
 		}
 	case profile.Verify.Quarantines():
 		out.QuarantineKey = staging.QuarantineKey(out.Key)
-		if err := move(out.QuarantineKey); err != nil {
+		if err := move(out.QuarantineKey, obj); err != nil {
 			return err
 		}
+	}
+	// Only the version that was verified: a newer upload staged since
+	// waits for its own verdict.
+	if now, err := v.store.Head(ctx, bucket, storeKey); err == nil && now != nil && now.ETag != obj.ETag {
+		return nil
 	}
 	if err := v.store.Delete(ctx, bucket, storeKey); err != nil {
 		if !out.Verified {
 			// A rejected upload must not stay where it was.
-			return fmt.Errorf("%w: deleting s3://%s/%s: %w", ErrUnavailable, bucket, storeKey, err)
+			return fmt.Errorf("%w: deleting the rejected upload: %w", ErrUnavailable, err)
 		}
 		// Promoted: the copy at the key is what counts; the staged one is
 		// left for the bucket's lifecycle rule.

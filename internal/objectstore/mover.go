@@ -18,8 +18,9 @@ type Mover interface {
 	// its bytes cannot be read). The caller closes the reader.
 	Open(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error)
 	// Copy copies version obj.ETag of from to the key to in the same
-	// bucket, keeping its Content-Type, Content-Disposition, Cache-Control
-	// and metadata, and returns the copy's ETag (ErrChanged when from
+	// bucket, giving the copy obj's Content-Type, Content-Disposition,
+	// Cache-Control and metadata (not the source's, which may have been
+	// replaced with the same bytes), and returns the copy's ETag (ErrChanged when from
 	// holds another version now, or nothing). Objects over the store's
 	// single-copy limit are copied in parts.
 	Copy(ctx context.Context, bucket, from, to string, obj *uploadpolicy.Object) (string, error)

@@ -67,16 +67,20 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 }
 
 // Copy implements objectstore.Mover: a CopyObject conditional on the
-// source's ETag that keeps its headers and metadata, or, over S3's single
-// copy limit, a multipart copy of ranges of that version given the same
-// headers and metadata.
+// source's ETag that gives the copy obj's headers and metadata
+// (MetadataDirective REPLACE: what was verified, never what the source
+// may say by now; the ETag pins the bytes, not the headers), or, over
+// S3's single copy limit, a multipart copy of ranges of that version
+// given the same headers and metadata.
 func (s *Store) Copy(ctx context.Context, bucket, from, to string, obj *uploadpolicy.Object) (string, error) {
 	if over, part := s.copyParts(); obj.Size > over {
 		return s.copyInParts(ctx, bucket, from, to, obj, part)
 	}
 	out, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String(to), CopySource: aws.String(copySource(bucket, from)),
-		CopySourceIfMatch: aws.String(obj.ETag), MetadataDirective: types.MetadataDirectiveCopy,
+		CopySourceIfMatch: aws.String(obj.ETag), MetadataDirective: types.MetadataDirectiveReplace,
+		ContentType: optional(obj.ContentType), ContentDisposition: optional(obj.ContentDisposition),
+		CacheControl: optional(obj.CacheControl), Metadata: obj.Metadata,
 	})
 	if err != nil {
 		return "", copyError(bucket, from, to, err)

@@ -34,6 +34,14 @@ const (
 // of the declaration.
 const MetadataName = "gatepost-declared"
 
+// VerifiedName is the metadata name (x-amz-meta-gatepost-verified) gatepost
+// gives a promoted object, with when it was verified: an object at a
+// staging profile's key without it was not put there by gatepost.
+const VerifiedName = "gatepost-verified"
+
+// ownPrefix starts every metadata name that is gatepost's own.
+const ownPrefix = "gatepost-"
+
 // IsReserved reports whether key lies in the reserved space.
 func IsReserved(key string) bool { return strings.HasPrefix(key, Reserved) }
 
@@ -114,17 +122,21 @@ func Parse(metadata map[string]string) (Declaration, error) {
 	return d, nil
 }
 
-// UserMetadata returns metadata without the declaration: what the
-// application set, as the caller and the webhook see it.
+// UserMetadata returns metadata without gatepost's own names (the
+// declaration, the verified mark): what the application set, as the
+// caller and the webhook see it.
 func UserMetadata(metadata map[string]string) map[string]string {
-	if _, ok := metadata[MetadataName]; !ok {
-		return metadata
-	}
-	out := make(map[string]string, len(metadata)-1)
+	out := make(map[string]string, len(metadata))
 	for k, v := range metadata {
-		if k != MetadataName {
+		if !strings.HasPrefix(k, ownPrefix) {
 			out[k] = v
 		}
 	}
 	return out
+}
+
+// Verified reports whether metadata carries gatepost's verified mark.
+func Verified(metadata map[string]string) bool {
+	_, ok := metadata[VerifiedName]
+	return ok
 }
