@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if a.shared, err = sharedstate.Open(cfg.SharedState, logger); err != nil {
 		return nil, err
 	}
-	if a.lifecycle, err = newLifecycle(cfg, store, m, opts.getenv(), logger); err != nil {
+	if a.lifecycle, err = newLifecycle(cfg, store, a.shared, m, opts.getenv(), logger); err != nil {
 		return nil, err
 	}
 	svc, throttle, err := newService(ctx, cfg, store, a.shared, a.lifecycle.verifier, m, opts.getenv(), logger)

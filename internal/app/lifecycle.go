@@ -16,6 +16,7 @@ import (
 	"github.com/gatepost/gatepost/internal/metrics"
 	"github.com/gatepost/gatepost/internal/notify"
 	"github.com/gatepost/gatepost/internal/objectstore"
+	"github.com/gatepost/gatepost/internal/sharedstate"
 	"github.com/gatepost/gatepost/internal/staging"
 	"github.com/gatepost/gatepost/internal/storeevents"
 	"github.com/gatepost/gatepost/internal/webhook"
@@ -33,7 +34,7 @@ type lifecycle struct {
 }
 
 // newLifecycle builds the lifecycle of cfg's profiles on store.
-func newLifecycle(cfg *config.Config, store finalize.Store, m *metrics.Metrics, getenv func(string) string, logger *slog.Logger) (*lifecycle, error) {
+func newLifecycle(cfg *config.Config, store finalize.Store, shared *sharedstate.State, m *metrics.Metrics, getenv func(string) string, logger *slog.Logger) (*lifecycle, error) {
 	senders := map[string]*webhook.Sender{}
 	scanners := map[string]*malwarescan.Scanner{}
 	for name, p := range cfg.Profiles {
@@ -53,7 +54,11 @@ func newLifecycle(cfg *config.Config, store finalize.Store, m *metrics.Metrics, 
 			scanners[name] = &malwarescan.Scanner{Store: store, Clamd: &clamd.Client{Addr: s.Clamd, Timeout: timeout}, MaxBytes: maxBytes}
 		}
 	}
-	l := &lifecycle{queue: notify.New(senders, m, logger)}
+	var queueOpts []notify.Option
+	if client, prefix := shared.Redis(); client != nil {
+		queueOpts = append(queueOpts, notify.WithRedis(client, prefix, notify.RedisOptions{}))
+	}
+	l := &lifecycle{queue: notify.New(senders, m, logger, queueOpts...)}
 	l.verifier = finalize.New(store, cfg.Profiles, finalize.Options{
 		Scanners: scanners, Logger: logger,
 		Notify: func(ctx context.Context, out *finalize.Outcome) {

@@ -4,9 +4,13 @@
 // the background, so a slow or failing receiver never slows presigning or
 // verification.
 //
-// The queue is this process's memory: messages still queued or being
-// retried when gatepost stops are lost (at least once holds only while the
-// process runs).
+// With Redis (WithRedis) each profile's queue is a Redis stream with a
+// consumer group that every replica works from: a message is acknowledged
+// only once it is delivered, refused or out of time, so one that a
+// stopped replica was retrying is taken over by another (at least once).
+// Without Redis, or while it cannot be reached, the queue is this
+// process's memory: messages still queued or being retried when gatepost
+// stops are lost.
 package notify
 
 import (
@@ -15,6 +19,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gatepost/gatepost/internal/finalize"
 	"github.com/gatepost/gatepost/internal/webhook"
@@ -67,16 +73,34 @@ type Observer interface {
 type Queue struct {
 	senders  map[string]*webhook.Sender
 	queues   map[string]chan webhook.Message
+	streams  map[string]*redisQueue // nil without Redis
 	logger   *slog.Logger
 	observer Observer
 	now      func() time.Time
 }
 
+// Option configures a Queue.
+type Option func(*Queue)
+
+// WithRedis keeps the queues in Redis streams named prefix+"webhooks:"+
+// profile, shared by every replica.
+func WithRedis(client *redis.Client, prefix string, opts RedisOptions) Option {
+	return func(q *Queue) {
+		q.streams = map[string]*redisQueue{}
+		for profile := range q.senders {
+			q.streams[profile] = newRedisQueue(client, prefix, profile, opts)
+		}
+	}
+}
+
 // New returns a Queue for the profiles that have a webhook sender.
-func New(senders map[string]*webhook.Sender, observer Observer, logger *slog.Logger) *Queue {
+func New(senders map[string]*webhook.Sender, observer Observer, logger *slog.Logger, opts ...Option) *Queue {
 	q := &Queue{senders: senders, queues: map[string]chan webhook.Message{}, logger: logger, observer: observer, now: time.Now}
 	for profile := range senders {
 		q.queues[profile] = make(chan webhook.Message, queueLength)
+	}
+	for _, o := range opts {
+		o(q)
 	}
 	return q
 }
@@ -112,9 +136,13 @@ func PayloadOf(out *finalize.Outcome) Payload {
 	return p
 }
 
+// pushTimeout bounds adding a message to Redis.
+const pushTimeout = time.Second
+
 // Enqueue queues the message for an outcome, if its profile has a
-// webhook; it never blocks (a full queue drops the message, logged).
-func (q *Queue) Enqueue(_ context.Context, out *finalize.Outcome) {
+// webhook: in Redis when configured and reachable, else in memory, where
+// it never blocks (a full queue drops the message, logged).
+func (q *Queue) Enqueue(ctx context.Context, out *finalize.Outcome) {
 	ch, ok := q.queues[out.Profile]
 	if !ok {
 		return
@@ -123,6 +151,15 @@ func (q *Queue) Enqueue(_ context.Context, out *finalize.Outcome) {
 	if err != nil {
 		q.logger.Error("a webhook message could not be made", "profile", out.Profile, "key", out.Key, "error", err)
 		return
+	}
+	if rq := q.streams[out.Profile]; rq != nil {
+		pctx, cancel := context.WithTimeout(ctx, pushTimeout)
+		err := rq.push(pctx, m)
+		cancel()
+		if err == nil {
+			return
+		}
+		q.logger.Warn("Redis is unreachable: a webhook message waits in this process's memory instead (lost if it stops)", "profile", out.Profile, "webhook_id", m.ID, "error", err)
 	}
 	select {
 	case ch <- m:
@@ -137,17 +174,13 @@ func (q *Queue) Enqueue(_ context.Context, out *finalize.Outcome) {
 func (q *Queue) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for profile, ch := range q.queues {
-		sender := q.senders[profile]
+		sender, rq := q.senders[profile], q.streams[profile]
 		for range workers {
 			wg.Go(func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case m := <-ch:
-						q.depth(profile, len(ch))
-						q.deliver(ctx, profile, sender, m)
-					}
+				if rq == nil {
+					q.fromMemory(ctx, profile, sender, ch)
+				} else {
+					q.fromRedis(ctx, profile, sender, ch, rq)
 				}
 			})
 		}
@@ -155,14 +188,55 @@ func (q *Queue) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-func (q *Queue) deliver(ctx context.Context, profile string, sender *webhook.Sender, m webhook.Message) {
+// fromMemory delivers the messages of one profile's memory queue.
+func (q *Queue) fromMemory(ctx context.Context, profile string, sender *webhook.Sender, ch chan webhook.Message) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-ch:
+			q.depth(profile, len(ch))
+			q.deliver(ctx, profile, sender, m)
+		}
+	}
+}
+
+// fromRedis delivers one profile's messages from its stream, and those
+// that waited in memory while Redis was unreachable.
+func (q *Queue) fromRedis(ctx context.Context, profile string, sender *webhook.Sender, ch chan webhook.Message, rq *redisQueue) {
+	for ctx.Err() == nil {
+		select {
+		case m := <-ch:
+			q.deliver(ctx, profile, sender, m)
+			continue
+		default:
+		}
+		m, done, ok, err := rq.next(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			select {
+			case <-ctx.Done():
+			case <-time.After(retryRedis):
+			}
+		case ok:
+			finished := q.deliver(ctx, profile, sender, m)
+			done(finished)
+			q.depth(profile, rq.depth(ctx))
+		}
+	}
+}
+
+// deliver sends one message and reports whether it is finished with
+// (delivered, refused or out of time), rather than interrupted by
+// gatepost stopping.
+func (q *Queue) deliver(ctx context.Context, profile string, sender *webhook.Sender, m webhook.Message) bool {
 	attempts, err := sender.Deliver(ctx, m)
 	outcome := "delivered"
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		outcome = "failed"
 		q.logger.Warn("gatepost stopped before a webhook was delivered", "profile", profile, "webhook_id", m.ID, "attempts", attempts)
+		return false
 	default:
 		outcome = "failed"
 		if isRefused(err) {
@@ -171,6 +245,7 @@ func (q *Queue) deliver(ctx context.Context, profile string, sender *webhook.Sen
 		q.logger.Error("a webhook was not delivered", "profile", profile, "webhook_id", m.ID, "attempts", attempts, "error", err)
 	}
 	q.delivered(profile, outcome, m)
+	return true
 }
 
 func (q *Queue) delivered(profile, outcome string, m webhook.Message) {

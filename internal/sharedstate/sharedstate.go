@@ -87,6 +87,10 @@ func (d debugLogger) Printf(ctx context.Context, format string, v ...any) {
 	d.logger.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
+// Redis returns the Redis client and the prefix of gatepost's keys, for
+// state kept elsewhere (the webhook queue); nil without Redis.
+func (s *State) Redis() (*redis.Client, string) { return s.client, keyPrefix }
+
 // Shared reports whether there is a Redis to share through.
 func (s *State) Shared() bool { return s.client != nil }
 
