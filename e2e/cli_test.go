@@ -133,7 +133,7 @@ func TestCLIVerifies(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st *target) {
 		bin := gatepostBinary(t)
 		rc, hookURL := newHookReceiver(t)
-		vt := st.startVerifying(t, rc, hookURL, "", "", nil, nil)
+		vt := st.startVerifying(t, rc, hookURL, verifyingOptions{})
 		dir := t.TempDir()
 		photo, fake := filepath.Join(dir, "photo.png"), filepath.Join(dir, "fake.png")
 		if err := os.WriteFile(photo, pngBytes(t), 0o644); err != nil {

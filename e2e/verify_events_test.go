@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/gatepost/gatepost/internal/clamdtest"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/notify"
+	"github.com/gatepost/gatepost/internal/redistest"
 	"github.com/gatepost/gatepost/internal/staging"
 )
 
@@ -53,8 +56,8 @@ func TestStoreReportsUploads(t *testing.T) {
 	notifyOn(t, srv.Client(), bucket, "arn:minio:sqs::GP:webhook")
 	st := &target{name: "MinIO", kind: config.StoreMinIO, Access: srv.Access, store: srv, s3: srv.Client()}
 	rc, hookURL := newHookReceiver(t)
-	vt := st.startVerifying(t, rc, hookURL, "", httpAddr, &config.StoreEvents{SecretEnv: "GATEPOST_TEST_EVENTS"},
-		map[string]string{"GATEPOST_TEST_EVENTS": secret})
+	vt := st.startVerifying(t, rc, hookURL, verifyingOptions{httpAddr: httpAddr,
+		events: &config.StoreEvents{SecretEnv: "GATEPOST_TEST_EVENTS"}, env: map[string]string{"GATEPOST_TEST_EVENTS": secret}})
 	c := vt.client(t)
 	ctx := as(t, apiKey)
 	image := pngBytes(t)
@@ -115,7 +118,7 @@ func TestMalwareScan(t *testing.T) {
 	clamd := clamdtest.Start(t)
 	forEachStoreInTurn(t, func(t *testing.T, st *target) {
 		rc, hookURL := newHookReceiver(t)
-		vt := st.startVerifying(t, rc, hookURL, clamd.Addr, "", nil, nil)
+		vt := st.startVerifying(t, rc, hookURL, verifyingOptions{clamdAddr: clamd.Addr})
 		c := vt.client(t)
 		ctx := as(t, apiKey)
 
@@ -142,6 +145,48 @@ func TestMalwareScan(t *testing.T) {
 		resp, err = c.FinalizeUpload(ctx, &gatepostv1.FinalizeUploadRequest{Profile: "scanned", Key: clean})
 		if err != nil || resp.GetState() != gatepostv1.UploadState_UPLOAD_STATE_VERIFIED || !vt.exists(t, clean) {
 			t.Fatalf("finalize with clamd back = %v, %v; want VERIFIED and promoted", resp, err)
+		}
+	})
+}
+
+// TestReplicasVerifyOnce: two gatepost replicas sharing one Redis (Debian's
+// redis-server), on both stores. The same upload finalized on both at once
+// is verified and notified once, and both answer the verdict; the webhook
+// queue is the shared stream, so the message arrives once whichever
+// replica queued it.
+func TestReplicasVerifyOnce(t *testing.T) {
+	redisSrv := redistest.Start(t)
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		rc, hookURL := newHookReceiver(t)
+		a := st.startVerifying(t, rc, hookURL, verifyingOptions{redisURL: redisSrv.URL})
+		b := st.startVerifying(t, rc, hookURL, verifyingOptions{redisURL: redisSrv.URL})
+		image := pngBytes(t)
+		for i := range 3 {
+			key := a.uploadPOST(t, "checked", fmt.Sprintf("replicas/%d.png", i), "image/png", image)
+			var wg sync.WaitGroup
+			for _, replica := range []*target{a, b, a, b} {
+				wg.Go(func() {
+					resp, err := replica.client(t).FinalizeUpload(as(t, apiKey), &gatepostv1.FinalizeUploadRequest{Profile: "checked", Key: key})
+					if err != nil || resp.GetState() != gatepostv1.UploadState_UPLOAD_STATE_VERIFIED {
+						t.Errorf("finalize of %s = %v, %v", key, resp, err)
+					}
+				})
+			}
+			wg.Wait()
+			rc.waitFor(t, key)
+		}
+		// One more, after which any duplicate of the first three would
+		// have arrived (one queue, delivered in order per worker).
+		last := a.uploadPOST(t, "checked", "replicas/last.png", "image/png", image)
+		if _, err := b.client(t).FinalizeUpload(as(t, apiKey), &gatepostv1.FinalizeUploadRequest{Profile: "checked", Key: last}); err != nil {
+			t.Fatal(err)
+		}
+		rc.waitFor(t, last)
+		for i := range 3 {
+			key := fmt.Sprintf("checked/e2e/replicas/%d.png", i)
+			if n := len(rc.about(key)); n != 1 {
+				t.Errorf("%d messages about %s, want 1", n, key)
+			}
 		}
 	})
 }

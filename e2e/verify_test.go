@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,18 +162,28 @@ func verifyingProfiles(hookURL, clamdAddr string) map[string]config.Profile {
 	return profiles
 }
 
+// verifyingOptions are what a verification test's gatepost adds to the
+// test configuration.
+type verifyingOptions struct {
+	clamdAddr, httpAddr, redisURL string
+	events                        *config.StoreEvents
+	env                           map[string]string
+}
+
 // startVerifying starts a gatepost of its own for st with the verifying
 // profiles besides the usual ones, and returns st as seen through it.
-func (st *target) startVerifying(t *testing.T, rc *hookReceiver, hookURL, clamdAddr, httpAddr string, events *config.StoreEvents, env map[string]string) *target {
+func (st *target) startVerifying(t *testing.T, rc *hookReceiver, hookURL string, o verifyingOptions) *target {
 	t.Helper()
 	cfg := testConfig(st.Endpoint, st.kind)
-	for name, p := range verifyingProfiles(hookURL, clamdAddr) {
+	for name, p := range verifyingProfiles(hookURL, o.clamdAddr) {
 		cfg.Profiles[name] = p
 	}
-	if httpAddr != "" {
-		cfg.HTTPAddr = httpAddr
+	if o.httpAddr != "" {
+		cfg.HTTPAddr = o.httpAddr
 	}
-	cfg.StoreEvents = events
+	cfg.StoreEvents = o.events
+	cfg.SharedState.RedisURL = o.redisURL
+	env := o.env
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("configuration: %v", err)
 	}
@@ -184,7 +195,7 @@ func (st *target) startVerifying(t *testing.T, rc *hookReceiver, hookURL, clamdA
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, app.Options{
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Getenv: getenv,
+		Logger: slog.New(slog.NewJSONHandler(testLogWriter(), nil)), Getenv: getenv,
 		AWSOptions: []func(*awsconfig.LoadOptions) error{st.credentials()},
 	})
 	if err != nil {
@@ -271,7 +282,7 @@ func (st *target) uploadPOST(t *testing.T, profile, key, contentType string, con
 func TestVerifyAndPromote(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st *target) {
 		rc, hookURL := newHookReceiver(t)
-		vt := st.startVerifying(t, rc, hookURL, "", "", nil, nil)
+		vt := st.startVerifying(t, rc, hookURL, verifyingOptions{})
 		c := vt.client(t)
 		ctx := as(t, apiKey)
 		image := pngBytes(t)
@@ -463,7 +474,7 @@ func partNumbers(n int32) []int32 {
 func TestBrowserVerifiedUpload(t *testing.T) {
 	forEachStoreInTurn(t, func(t *testing.T, st *target) {
 		rc, hookURL := newHookReceiver(t)
-		vt := st.startVerifying(t, rc, hookURL, "", "", nil, nil)
+		vt := st.startVerifying(t, rc, hookURL, verifyingOptions{})
 		// The store must let this gatepost's page upload too.
 		origins := []string{"http://" + st.gatepost.HTTPAddr(), "http://" + vt.gatepost.HTTPAddr()}
 		if err := st.store.AllowBrowserUploads(t.Context(), bucket, origins); err != nil {
@@ -517,4 +528,13 @@ func TestBrowserVerifiedUpload(t *testing.T) {
 			t.Errorf("the multipart text file: %+v; want verified, its location the final key", r)
 		}
 	})
+}
+
+// testLogWriter is where the verification tests' gatepost logs:
+// GATEPOST_TEST_LOG=1 shows them.
+func testLogWriter() io.Writer {
+	if os.Getenv("GATEPOST_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }

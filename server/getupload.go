@@ -93,7 +93,7 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 // state). Without staging the object is PENDING until a verdict on this
 // very version is remembered.
 func (s *Service) uploadState(ctx context.Context, profile *config.Profile, obj *uploadpolicy.Object, resp *gatepostv1.GetUploadResponse) error {
-	out, known := s.known(resp.Bucket, resp.Key)
+	out, known := s.known(ctx, resp.Bucket, resp.Key)
 	if profile.Verify.Staging {
 		staged, err := s.store.Head(ctx, resp.Bucket, staging.Key(resp.Key))
 		if err != nil {
@@ -124,9 +124,9 @@ func (s *Service) uploadState(ctx context.Context, profile *config.Profile, obj 
 }
 
 // known returns the verifier's remembered verdict on the upload at key.
-func (s *Service) known(bucket, key string) (*finalize.Outcome, bool) {
+func (s *Service) known(ctx context.Context, bucket, key string) (*finalize.Outcome, bool) {
 	if s.verifier == nil {
 		return nil, false
 	}
-	return s.verifier.Known(bucket, key)
+	return s.verifier.Known(ctx, bucket, key)
 }

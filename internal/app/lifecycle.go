@@ -60,7 +60,7 @@ func newLifecycle(cfg *config.Config, store finalize.Store, shared *sharedstate.
 	}
 	l := &lifecycle{queue: notify.New(senders, m, logger, queueOpts...)}
 	l.verifier = finalize.New(store, cfg.Profiles, finalize.Options{
-		Scanners: scanners, Logger: logger,
+		Scanners: scanners, Logger: logger, Claims: shared.Claims(),
 		Notify: func(ctx context.Context, out *finalize.Outcome) {
 			m.Verdict(out.Profile, out.Verified, out.Reasons)
 			l.queue.Enqueue(ctx, out)

@@ -21,7 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gatepost/gatepost/internal/config"
@@ -85,16 +84,19 @@ type Verifier struct {
 	flight   singleflight.Group
 	// running bounds the verifications (reads, scans, copies) at once.
 	running chan struct{}
-	// recent remembers verdicts by bucket and final key, for a report
-	// that comes after the upload was promoted or removed.
-	recent *expirable.LRU[string, *Outcome]
+	// claims decide who verifies and remember verdicts by bucket and
+	// final key, for a report that comes after the upload was promoted or
+	// removed.
+	claims Claims
 }
 
-// Remembered verdicts: how many, and for how long.
-const (
-	recentVerdicts = 10_000
-	recentFor      = 24 * time.Hour
-)
+// claimLease bounds how long one verifier holds a version: a verifier that
+// died gives it up after this. A scan of 100 MiB fits well within it.
+const claimLease = 5 * time.Minute
+
+// waitPoll is how often a report that another replica is verifying looks
+// for its verdict.
+const waitPoll = 200 * time.Millisecond
 
 // maxRunning bounds the verifications one process runs at once; reports
 // beyond it wait (within their own deadline).
@@ -111,14 +113,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Claims are shared with other replicas (Redis); this process's
+	// memory when nil.
+	Claims Claims
 }
 
 // New returns a Verifier for the profiles (validated) of store.
 func New(store Store, profiles map[string]config.Profile, o Options) *Verifier {
 	v := &Verifier{
 		store: store, profiles: profiles, scanners: o.Scanners, notify: o.Notify, logger: o.Logger, now: o.Now,
-		recent:  expirable.NewLRU[string, *Outcome](recentVerdicts, nil, recentFor),
+		claims:  o.Claims,
 		running: make(chan struct{}, maxRunning),
+	}
+	if v.claims == nil {
+		v.claims = NewMemoryClaims()
 	}
 	if v.logger == nil {
 		v.logger = slog.Default()
@@ -150,7 +158,7 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key string) (*Outc
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the upload: %w", ErrUnavailable, err)
 	}
-	remembered, known := v.recent.Get(recentKey(bucket, key))
+	remembered, known := v.Known(ctx, bucket, key)
 	if obj == nil {
 		if known {
 			return remembered, nil
@@ -164,10 +172,13 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key string) (*Outc
 		}
 		return nil, ErrNoUpload
 	}
-	if known && SameVersion(&remembered.Object, obj) {
+	if known && SameVersion(&remembered.Object, obj) && !profile.Verify.Staging {
+		// Reported only: nothing to do again. (A staged object still
+		// there is a new upload, or one a verdict was not acted on: it
+		// is verified below.)
 		return remembered, nil
 	}
-	flightKey := recentKey(bucket, storeKey) + "\x00" + versionOf(obj)
+	flightKey := RecentKey(bucket, storeKey) + "\x00" + versionOf(obj)
 	results := v.flight.DoChan(flightKey, func() (any, error) {
 		// Verification must finish even if the first reporter hangs up:
 		// the others wait for it.
@@ -178,11 +189,21 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key string) (*Outc
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: too many verifications at once: %w", ErrUnavailable, ctx.Err())
 		}
+		release, err := v.claim(vctx, flightKey, bucket, key, obj)
+		if err != nil || release == nil {
+			return v.awaited(err)
+		}
+		defer release()
+		if done, ok := v.decidedMeanwhile(vctx, bucket, key, storeKey, obj); ok {
+			return done, nil
+		}
 		out, err := v.verify(vctx, profileName, &profile, key, storeKey, obj)
 		if err != nil {
 			return nil, err
 		}
-		v.recent.Add(recentKey(bucket, key), out)
+		if err := v.claims.Remember(vctx, out); err != nil {
+			v.logger.Warn("a verdict could not be shared with the other replicas", "bucket", bucket, "key", key, "error", err)
+		}
 		v.logger.Info("upload verified", "verified", out.Verified, "profile", profileName, "bucket", bucket, "key", key,
 			"subject", out.Subject, "size", out.Object.Size, "etag", out.Object.ETag, "reasons", out.Reasons, "quarantine_key", out.QuarantineKey)
 		v.notify(vctx, out)
@@ -218,12 +239,73 @@ func versionOf(o *uploadpolicy.Object) string {
 	return strings.Join(parts, "\x00")
 }
 
-// Known returns the remembered verdict on the upload at key, if any.
-func (v *Verifier) Known(bucket, key string) (*Outcome, bool) {
-	return v.recent.Get(recentKey(bucket, key))
+// Known returns the remembered verdict on the upload at key, if any (none
+// when the claims cannot be read).
+func (v *Verifier) Known(ctx context.Context, bucket, key string) (*Outcome, bool) {
+	out, ok, err := v.claims.Recall(ctx, bucket, key)
+	if err != nil {
+		return nil, false
+	}
+	return out, ok
 }
 
-func recentKey(bucket, key string) string { return bucket + "\x00" + key }
+// decidedMeanwhile returns the verdict another replica reached on obj
+// before this one got the claim, if the staged object is gone since (it
+// was acted on).
+func (v *Verifier) decidedMeanwhile(ctx context.Context, bucket, key, storeKey string, obj *uploadpolicy.Object) (*Outcome, bool) {
+	out, ok := v.Known(ctx, bucket, key)
+	if !ok || !SameVersion(&out.Object, obj) {
+		return nil, false
+	}
+	now, err := v.store.Head(ctx, bucket, storeKey)
+	if err != nil || (now != nil && now.ETag == obj.ETag) {
+		return nil, false
+	}
+	return out, true
+}
+
+// awaitedVerdict carries a verdict another replica reached (or the error
+// of waiting for it) out of claim.
+type awaitedVerdict struct {
+	out *Outcome
+}
+
+func (a awaitedVerdict) Error() string { return "verified elsewhere" }
+
+func (v *Verifier) awaited(err error) (any, error) {
+	var a awaitedVerdict
+	if errors.As(err, &a) {
+		return a.out, nil
+	}
+	return nil, err
+}
+
+// claim takes the version obj of the upload at bucket/key for this
+// verifier and returns its release; or, while another replica holds it,
+// waits for that replica's verdict (returned as awaitedVerdict) or for
+// the claim to lapse. Claims that cannot be reached do not stop
+// verification: the version is verified here (and may then be notified
+// twice).
+func (v *Verifier) claim(ctx context.Context, version, bucket, key string, obj *uploadpolicy.Object) (func(), error) {
+	for {
+		release, ok, err := v.claims.Claim(ctx, version, claimLease)
+		if err != nil {
+			v.logger.Warn("verification claims are unreachable: verifying without one", "bucket", bucket, "key", key, "error", err)
+			return func() {}, nil
+		}
+		if ok {
+			return release, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(waitPoll):
+		}
+		if out, ok := v.Known(ctx, bucket, key); ok && SameVersion(&out.Object, obj) {
+			return nil, awaitedVerdict{out}
+		}
+	}
+}
 
 // promotedEarlier describes an object found at a staging profile's key.
 func (v *Verifier) promotedEarlier(profileName, bucket, key string, obj *uploadpolicy.Object) *Outcome {

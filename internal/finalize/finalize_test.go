@@ -163,6 +163,15 @@ func TestPromotesOnce(t *testing.T) {
 	if out, err := v.Finalize(t.Context(), "staged", "s/a.png"); err != nil || !out.Verified || notified.Load() != 1 {
 		t.Errorf("a later report = %+v, %v (%d notices)", out, err, notified.Load())
 	}
+	// The same bytes uploaded again are a new upload: promoted and
+	// notified again, not left staged under the old verdict.
+	store.put(staging.Key("s/a.png"), uploadpolicy.Object{ContentType: "image/png", Metadata: declared("staged", len(png))}, png)
+	if out, err := v.Finalize(t.Context(), "staged", "s/a.png"); err != nil || !out.Verified || notified.Load() != 2 {
+		t.Errorf("a second upload of the same bytes = %+v, %v (%d notices)", out, err, notified.Load())
+	}
+	if _, staged := store.get(staging.Key("s/a.png")); staged {
+		t.Error("the second upload was left staged")
+	}
 }
 
 func TestRejections(t *testing.T) {
