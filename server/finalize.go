@@ -115,6 +115,17 @@ func (s *Service) correctVerified(ctx context.Context, id *auth.Identity, name s
 	s.correctExpired(ctx, id, name, out.Bucket, out.Key, size, madeBy)
 }
 
+// VerdictReached corrects the quota reservation of the subject a staging
+// credential declared, whoever reported the upload (the store's event
+// too); the verifier calls it once per verdict.
+func (s *Service) VerdictReached(ctx context.Context, out *finalize.Outcome) {
+	profile, ok := s.profiles[out.Profile]
+	if !ok || !profile.Verify.Staging || out.Subject == "" {
+		return
+	}
+	s.correctVerified(ctx, &auth.Identity{Subject: out.Subject}, out.Profile, &profile, out)
+}
+
 // stateOf is an outcome's UploadState.
 func stateOf(out *finalize.Outcome) gatepostv1.UploadState {
 	if out.Verified {

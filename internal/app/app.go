@@ -143,6 +143,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err != nil {
 		return nil, err
 	}
+	a.lifecycle.onVerdict = svc.VerdictReached
 	t := newTracing(opts.TracerProvider)
 	grpcOpts, httpTLS, err := a.serverSecurity(cfg, logger)
 	if err != nil {

@@ -28,6 +28,9 @@ import (
 type lifecycle struct {
 	verifier *finalize.Verifier
 	queue    *notify.Queue
+	// onVerdict is called with every verdict besides the queue (the
+	// service's quota correction, set once the service exists).
+	onVerdict func(context.Context, *finalize.Outcome)
 	// events serves POST /store-events; nil when store_events is not
 	// configured.
 	events http.Handler
@@ -63,6 +66,9 @@ func newLifecycle(cfg *config.Config, store finalize.Store, shared *sharedstate.
 		Scanners: scanners, Logger: logger, Claims: shared.Claims(),
 		Notify: func(ctx context.Context, out *finalize.Outcome) {
 			m.Verdict(out.Profile, out.Verified, out.Reasons)
+			if l.onVerdict != nil {
+				l.onVerdict(ctx, out)
+			}
 			l.queue.Enqueue(ctx, out)
 		},
 	})
