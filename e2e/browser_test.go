@@ -114,7 +114,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 // TestBrowserUpload: in real headless Chromium, the demo page uploads a
-// file straight to the store, with the right bytes and Content-Type.
+// file straight to the store, with the right bytes and Content-Type, and
+// shows gatepost's verdict on it.
 func TestBrowserUpload(t *testing.T) {
 	forEachStoreInTurn(t, func(t *testing.T, st *target) {
 		ctx := newBrowser(t)
@@ -124,10 +125,13 @@ func TestBrowserUpload(t *testing.T) {
 			t.Fatal(err)
 		}
 		state := st.uploadInPage(t, ctx, path)
-		key, message := text(t, ctx, "result-key"), text(t, ctx, "error-message")
+		key, message, verdict := text(t, ctx, "result-key"), text(t, ctx, "error-message"), text(t, ctx, "result-verdict")
 		screenshot(t, ctx, "browser-upload.png")
 		if state != "done" {
 			t.Fatalf("page state %q, message %q; want done", state, message)
+		}
+		if verdict != "verified (its bytes are text/plain)" {
+			t.Errorf("the page shows the verdict %q; want gatepost's verification", verdict)
 		}
 		if key != "user-uploads/browser-upload.txt" {
 			t.Errorf("page shows key %q", key)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gatepost/gatepost/e2e/seaweed"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/webhook"
 )
 
 const bucket = "uploads"
@@ -97,12 +98,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
+	// The application's side of verification: a local receiver that
+	// checks and prints the signed webhooks.
+	secret := webhook.NewSecret()
+	hooks, err := startReceiver(secret, out)
+	if err != nil {
+		return err
+	}
+	defer hooks.close()
+
 	// gatepost runs with its embedded default configuration; only the S3
-	// endpoint and the listen addresses are overridden, through flags.
+	// endpoint, the listen addresses and the webhook are overridden,
+	// through flags.
 	cmd := exec.Command(o.gatepost,
 		"-s3-endpoint", store.Endpoint, "-s3-path-style", "-s3-store", "seaweedfs",
-		"-http-addr", o.httpAddr, "-grpc-addr", o.grpcAddr)
+		"-http-addr", o.httpAddr, "-grpc-addr", o.grpcAddr, "-webhook-url", hooks.url)
 	cmd.Env = append(os.Environ(),
+		config.WebhookSecretEnv+"="+secret,
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ACCESS_KEY_ID="+store.AccessKey,
 		"AWS_SECRET_ACCESS_KEY="+store.SecretKey,
@@ -180,9 +192,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if o.smoke {
-		return smoke(ctx, cmds, store)
+		return smoke(ctx, cmds, store, hooks)
 	}
-	printBanner(out, o, base, store, cmds)
+	printBanner(out, o, base, store, cmds, hooks)
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "\nStopping gatepost and SeaweedFS ...")
@@ -194,7 +206,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 // tryCommands are the shell commands the banner prints.
 type tryCommands struct {
-	presign, grpc, upload, jqUpload, check, cli, page string
+	presign, grpc, upload, jqUpload, check, cli, page, finalize string
 	// What the profile refuses: a type browsers run, a file over the
 	// size limit sent to the store, and the same file through the CLI.
 	refusedType, tooBig, cliTooBig string
@@ -225,6 +237,7 @@ func commands(ctx context.Context, o options, base, sample, big string) (*tryCom
 		return nil, err
 	}
 	c.key = p.Key
+	c.finalize = fmt.Sprintf(`curl -s -X POST -d '{"key":"%s"}' %s/v1/uploads/finalize`, p.Key, base)
 	var b strings.Builder
 	b.WriteString("curl -i")
 	names := make([]string, 0, len(p.Fields))
@@ -247,7 +260,7 @@ func cliUpload(o options, file string) string {
 	return fmt.Sprintf("%s upload -server %s %s", o.gatepost, o.grpcAddr, file)
 }
 
-func printBanner(out io.Writer, o options, base string, store *seaweed.Server, c *tryCommands) {
+func printBanner(out io.Writer, o options, base string, store *seaweed.Server, c *tryCommands, hooks *receiver) {
 	fmt.Fprintf(out, `
 gatepost is running (logs below; Ctrl-C stops everything)
   Browser   %[1]s/   (the demo upload page: pick a file, press Upload)
@@ -281,8 +294,12 @@ gatepost is running (logs below; Ctrl-C stops everything)
    %[13]s
    the same file through the CLI (gatepost refuses before any byte is sent, exit 3):
    %[14]s
+
+7. Have gatepost verify what arrived (the demo page and the CLI do this themselves),
+   and watch the signed webhook reach the local receiver at %[16]s (printed below):
+   %[15]s
 `, base, o.grpcAddr, store.Endpoint, bucket, filepath.Dir(o.gatepost),
-		c.presign, c.grpc, c.upload, c.jqUpload, c.cli, c.check, c.refusedType, c.tooBig, c.cliTooBig)
+		c.presign, c.grpc, c.upload, c.jqUpload, c.cli, c.check, c.refusedType, c.tooBig, c.cliTooBig, c.finalize, hooks.url)
 }
 
 // portsFree checks that gatepost's two addresses can be listened on, and

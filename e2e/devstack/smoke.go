@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -44,7 +45,7 @@ func presign(ctx context.Context, url string) (*presigned, error) {
 // smoke runs the commands the banner prints (all but the jq variant, since
 // jq may be missing), checks that each answers as the banner says, and
 // that the upload landed.
-func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server) error {
+func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server, hooks *receiver) error {
 	steps := []struct {
 		name, line, want string
 	}{
@@ -52,6 +53,7 @@ func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server) error {
 		{"gRPC presign", c.grpc, `"policy"`},
 		{"gRPC list", c.check, "gatepost.v1.UploadService"},
 		{"upload", c.upload, "204"},
+		{"finalize", c.finalize, "UPLOAD_STATE_VERIFIED"},
 		{"demo page", "curl -s " + c.page, `src="/demo.js"`},
 		{"CLI upload", c.cli, "uploaded "},
 		{"refused type", c.refusedType, `is not allowed by profile`},
@@ -73,5 +75,21 @@ func smoke(ctx context.Context, c *tryCommands, store *seaweed.Server) error {
 		return fmt.Errorf("uploaded object has Content-Type %q", aws.ToString(head.ContentType))
 	}
 	fmt.Printf("smoke: object s3://%s/%s stored (%d bytes)\n", bucket, c.key, aws.ToInt64(head.ContentLength))
-	return nil
+	deadline := time.After(30 * time.Second)
+	for {
+		if typ, ok := hooks.event(c.key); ok {
+			if typ != "upload.verified" {
+				return fmt.Errorf("webhook about %s: %s, want upload.verified", c.key, typ)
+			}
+			fmt.Printf("smoke: signed webhook %s received\n", typ)
+			return nil
+		}
+		select {
+		case <-hooks.got:
+		case <-deadline:
+			return fmt.Errorf("no signed webhook about %s reached the local receiver", c.key)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

@@ -415,6 +415,17 @@ profiles:
 			},
 		},
 		{
+			name: "webhook-url gives every profile a webhook",
+			args: []string{"-config", file, "-webhook-url", "http://127.0.0.1:8089/hooks"},
+			want: func() *config.Config {
+				c := fromFile()
+				p := c.Profiles["photos"]
+				p.Webhook = &config.Webhook{URL: "http://127.0.0.1:8089/hooks", SecretEnv: config.WebhookSecretEnv}
+				c.Profiles["photos"] = p
+				return c
+			},
+		},
+		{
 			name: "every setting from flags",
 			args: []string{
 				"-grpc-addr", "127.0.0.1:1", "-http-addr", "127.0.0.1:2", "-s3-region", "ap-south-1",

@@ -84,6 +84,14 @@ func FromArgs(name string, args []string, getenv func(string) string, output io.
 	if set["redis-url"] {
 		cfg.SharedState.RedisURL = *v.redisURL
 	}
+	if set["webhook-url"] {
+		for name, p := range cfg.Profiles {
+			if p.Webhook == nil {
+				p.Webhook = &Webhook{URL: *v.webhookURL, SecretEnv: WebhookSecretEnv}
+				cfg.Profiles[name] = p
+			}
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -106,9 +114,13 @@ func (e *ArgsError) Unwrap() error { return e.Err }
 
 // serverFlagValues are where the server's flags are parsed to.
 type serverFlagValues struct {
-	path, grpcAddr, httpAddr, region, endpoint, store, redisURL *string
-	pathStyle                                                   *bool
+	path, grpcAddr, httpAddr, region, endpoint, store, redisURL, webhookURL *string
+	pathStyle                                                               *bool
 }
+
+// WebhookSecretEnv holds the webhook secret of the profiles -webhook-url
+// gives a webhook.
+const WebhookSecretEnv = "GATEPOST_WEBHOOK_SECRET"
 
 // serverFlags defines the server's flags on a new flag set.
 func serverFlags(name string) (*flag.FlagSet, serverFlagValues) {
@@ -122,6 +134,8 @@ func serverFlags(name string) (*flag.FlagSet, serverFlagValues) {
 		pathStyle: fs.Bool("s3-path-style", false, "use path-style S3 URLs, overrides s3.path_style"),
 		store:     fs.String("s3-store", "", "the `kind` of store: aws, minio, seaweedfs or other, overrides s3.store"),
 		redisURL:  fs.String("redis-url", "", "Redis `URL` that replicas share limits through, overrides shared_state.redis_url (keep a password in GATEPOST_REDIS_URL)"),
+		webhookURL: fs.String("webhook-url", "", "webhook `URL` for every profile without a webhook of its own, signed with the secret in "+
+			WebhookSecretEnv),
 	}
 }
 
