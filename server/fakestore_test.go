@@ -37,6 +37,8 @@ type fakeStore struct {
 	// answer ErrExists when it is asked not to overwrite.
 	parts    []uploadpolicy.Part
 	existing bool
+	// completeErr, when set, is what CompleteMultipart answers.
+	completeErr error
 
 	mu          sync.Mutex
 	posts       []*uploadpolicy.Post
@@ -113,6 +115,9 @@ func (f *fakeStore) ListParts(context.Context, string, string, string) ([]upload
 func (f *fakeStore) CompleteMultipart(_ context.Context, bucket, key, _ string, _ []uploadpolicy.Part, ifAbsent bool) (string, error) {
 	if f.existing && ifAbsent {
 		return "", objectstore.ErrExists
+	}
+	if f.completeErr != nil {
+		return "", f.completeErr
 	}
 	f.mu.Lock()
 	f.completed = append(f.completed, bucket+"/"+key)

@@ -225,6 +225,11 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	profile := s.profiles[u.Profile]
 	etag, err := s.store.CompleteMultipart(ctx, u.Bucket, u.StoreKey(), u.UploadID, parts, !profile.MayOverwrite())
 	s.metrics.Signed("multipart_complete", time.Since(started))
+	if errors.Is(err, objectstore.ErrPartChanged) {
+		// A part uploaded again between the list above and the store's
+		// completion: the caller may simply complete again.
+		return nil, status.Error(codes.Aborted, "parts: a part was uploaded again while gatepost completed the upload; complete again")
+	}
 	if errors.Is(err, objectstore.ErrExists) {
 		return nil, status.Errorf(codes.AlreadyExists, "key: an object already exists at %s and profile %q does not overwrite; abort this upload or start one under another key", echo(u.Key), u.Profile)
 	}

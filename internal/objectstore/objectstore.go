@@ -50,6 +50,9 @@ var (
 	ErrNoSuchUpload = errors.New("no such multipart upload")
 	// ErrExists: a conditional write found an object at the key.
 	ErrExists = errors.New("an object already exists at this key")
+	// ErrPartChanged: completing named a part the store no longer holds
+	// as listed (it was uploaded again in between).
+	ErrPartChanged = errors.New("a part changed while the upload was completed")
 	// ErrUnreadable: the object exists but its bytes cannot be read (a key
 	// the signing identity may not decrypt, an archived storage class).
 	ErrUnreadable = errors.New("the object's bytes cannot be read")

@@ -342,6 +342,8 @@ func storeError(err error, format string, args ...any) error {
 			err = objectstore.ErrNoSuchUpload
 		case "PreconditionFailed", "ConditionalRequestConflict":
 			err = objectstore.ErrExists
+		case "InvalidPart":
+			err = objectstore.ErrPartChanged
 		}
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)

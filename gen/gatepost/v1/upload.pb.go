@@ -1331,6 +1331,198 @@ func (*AbortMultipartUploadResponse) Descriptor() ([]byte, []int) {
 	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{15}
 }
 
+// ListUploadedPartsRequest names an upload.
+type ListUploadedPartsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From CreateMultipartUpload.
+	UploadToken   string `protobuf:"bytes,1,opt,name=upload_token,json=uploadToken" json:"upload_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUploadedPartsRequest) Reset() {
+	*x = ListUploadedPartsRequest{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUploadedPartsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUploadedPartsRequest) ProtoMessage() {}
+
+func (x *ListUploadedPartsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUploadedPartsRequest.ProtoReflect.Descriptor instead.
+func (*ListUploadedPartsRequest) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListUploadedPartsRequest) GetUploadToken() string {
+	if x != nil {
+		return x.UploadToken
+	}
+	return ""
+}
+
+// UploadedPart is one part the store holds.
+type UploadedPart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part number, 1 to part_count.
+	PartNumber int32 `protobuf:"varint,1,opt,name=part_number,json=partNumber" json:"part_number,omitempty"`
+	// Its size in bytes.
+	Size int64 `protobuf:"varint,2,opt,name=size" json:"size,omitempty"`
+	// Its ETag, as CompleteMultipartUpload's parts take it.
+	Etag          string `protobuf:"bytes,3,opt,name=etag" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadedPart) Reset() {
+	*x = UploadedPart{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadedPart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadedPart) ProtoMessage() {}
+
+func (x *UploadedPart) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadedPart.ProtoReflect.Descriptor instead.
+func (*UploadedPart) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UploadedPart) GetPartNumber() int32 {
+	if x != nil {
+		return x.PartNumber
+	}
+	return 0
+}
+
+func (x *UploadedPart) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *UploadedPart) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// ListUploadedPartsResponse lists the parts that arrived and what the
+// upload needs.
+type ListUploadedPartsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The parts the store holds, by part number.
+	Parts []*UploadedPart `protobuf:"bytes,1,rep,name=parts" json:"parts,omitempty"`
+	// The parts still to upload (or whose size is wrong), by part number.
+	MissingPartNumbers []int32 `protobuf:"varint,2,rep,packed,name=missing_part_numbers,json=missingPartNumbers" json:"missing_part_numbers,omitempty"`
+	// The upload's part size and part count, as CreateMultipartUpload said.
+	PartSize  int64 `protobuf:"varint,3,opt,name=part_size,json=partSize" json:"part_size,omitempty"`
+	PartCount int32 `protobuf:"varint,4,opt,name=part_count,json=partCount" json:"part_count,omitempty"`
+	// The object key.
+	Key           string `protobuf:"bytes,5,opt,name=key" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUploadedPartsResponse) Reset() {
+	*x = ListUploadedPartsResponse{}
+	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUploadedPartsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUploadedPartsResponse) ProtoMessage() {}
+
+func (x *ListUploadedPartsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUploadedPartsResponse.ProtoReflect.Descriptor instead.
+func (*ListUploadedPartsResponse) Descriptor() ([]byte, []int) {
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListUploadedPartsResponse) GetParts() []*UploadedPart {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *ListUploadedPartsResponse) GetMissingPartNumbers() []int32 {
+	if x != nil {
+		return x.MissingPartNumbers
+	}
+	return nil
+}
+
+func (x *ListUploadedPartsResponse) GetPartSize() int64 {
+	if x != nil {
+		return x.PartSize
+	}
+	return 0
+}
+
+func (x *ListUploadedPartsResponse) GetPartCount() int32 {
+	if x != nil {
+		return x.PartCount
+	}
+	return 0
+}
+
+func (x *ListUploadedPartsResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
 // GetUploadRequest asks about one object.
 type GetUploadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1344,7 +1536,7 @@ type GetUploadRequest struct {
 
 func (x *GetUploadRequest) Reset() {
 	*x = GetUploadRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1356,7 +1548,7 @@ func (x *GetUploadRequest) String() string {
 func (*GetUploadRequest) ProtoMessage() {}
 
 func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[16]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1369,7 +1561,7 @@ func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetUploadRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{16}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetUploadRequest) GetKey() string {
@@ -1427,7 +1619,7 @@ type GetUploadResponse struct {
 
 func (x *GetUploadResponse) Reset() {
 	*x = GetUploadResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1631,7 @@ func (x *GetUploadResponse) String() string {
 func (*GetUploadResponse) ProtoMessage() {}
 
 func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[17]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1644,7 @@ func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetUploadResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{17}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetUploadResponse) GetKey() string {
@@ -1565,7 +1757,7 @@ type GetQuotaRequest struct {
 
 func (x *GetQuotaRequest) Reset() {
 	*x = GetQuotaRequest{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1769,7 @@ func (x *GetQuotaRequest) String() string {
 func (*GetQuotaRequest) ProtoMessage() {}
 
 func (x *GetQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[18]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1782,7 @@ func (x *GetQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{18}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetQuotaRequest) GetProfile() string {
@@ -1618,7 +1810,7 @@ type Quota struct {
 
 func (x *Quota) Reset() {
 	*x = Quota{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[19]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1822,7 @@ func (x *Quota) String() string {
 func (*Quota) ProtoMessage() {}
 
 func (x *Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[19]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1835,7 @@ func (x *Quota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Quota.ProtoReflect.Descriptor instead.
 func (*Quota) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{19}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Quota) GetProfile() string {
@@ -1684,7 +1876,7 @@ type GetQuotaResponse struct {
 
 func (x *GetQuotaResponse) Reset() {
 	*x = GetQuotaResponse{}
-	mi := &file_gatepost_v1_upload_proto_msgTypes[20]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1888,7 @@ func (x *GetQuotaResponse) String() string {
 func (*GetQuotaResponse) ProtoMessage() {}
 
 func (x *GetQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gatepost_v1_upload_proto_msgTypes[20]
+	mi := &file_gatepost_v1_upload_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1901,7 @@ func (x *GetQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQuotaResponse.ProtoReflect.Descriptor instead.
 func (*GetQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{20}
+	return file_gatepost_v1_upload_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetQuotaResponse) GetQuotas() []*Quota {
@@ -1841,7 +2033,21 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\x0equarantine_key\x18\b \x01(\tR\rquarantineKey\"@\n" +
 	"\x1bAbortMultipartUploadRequest\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\"\x1e\n" +
-	"\x1cAbortMultipartUploadResponse\">\n" +
+	"\x1cAbortMultipartUploadResponse\"=\n" +
+	"\x18ListUploadedPartsRequest\x12!\n" +
+	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\"W\n" +
+	"\fUploadedPart\x12\x1f\n" +
+	"\vpart_number\x18\x01 \x01(\x05R\n" +
+	"partNumber\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"\xcc\x01\n" +
+	"\x19ListUploadedPartsResponse\x12/\n" +
+	"\x05parts\x18\x01 \x03(\v2\x19.gatepost.v1.UploadedPartR\x05parts\x120\n" +
+	"\x14missing_part_numbers\x18\x02 \x03(\x05R\x12missingPartNumbers\x12\x1b\n" +
+	"\tpart_size\x18\x03 \x01(\x03R\bpartSize\x12\x1d\n" +
+	"\n" +
+	"part_count\x18\x04 \x01(\x05R\tpartCount\x12\x10\n" +
+	"\x03key\x18\x05 \x01(\tR\x03key\">\n" +
 	"\x10GetUploadRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\"\xcb\x04\n" +
@@ -1882,14 +2088,15 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\x13UPLOAD_STATE_ABSENT\x10\x01\x12\x18\n" +
 	"\x14UPLOAD_STATE_PENDING\x10\x02\x12\x19\n" +
 	"\x15UPLOAD_STATE_VERIFIED\x10\x03\x12\x19\n" +
-	"\x15UPLOAD_STATE_REJECTED\x10\x042\x8a\a\n" +
+	"\x15UPLOAD_STATE_REJECTED\x10\x042\xee\a\n" +
 	"\rUploadService\x12h\n" +
 	"\x13CreatePresignedPost\x12'.gatepost.v1.CreatePresignedPostRequest\x1a(.gatepost.v1.CreatePresignedPostResponse\x12e\n" +
 	"\x12CreatePresignedPut\x12&.gatepost.v1.CreatePresignedPutRequest\x1a'.gatepost.v1.CreatePresignedPutResponse\x12n\n" +
 	"\x15CreateMultipartUpload\x12).gatepost.v1.CreateMultipartUploadRequest\x1a*.gatepost.v1.CreateMultipartUploadResponse\x12e\n" +
 	"\x12PresignUploadParts\x12&.gatepost.v1.PresignUploadPartsRequest\x1a'.gatepost.v1.PresignUploadPartsResponse\x12t\n" +
 	"\x17CompleteMultipartUpload\x12+.gatepost.v1.CompleteMultipartUploadRequest\x1a,.gatepost.v1.CompleteMultipartUploadResponse\x12k\n" +
-	"\x14AbortMultipartUpload\x12(.gatepost.v1.AbortMultipartUploadRequest\x1a).gatepost.v1.AbortMultipartUploadResponse\x12J\n" +
+	"\x14AbortMultipartUpload\x12(.gatepost.v1.AbortMultipartUploadRequest\x1a).gatepost.v1.AbortMultipartUploadResponse\x12b\n" +
+	"\x11ListUploadedParts\x12%.gatepost.v1.ListUploadedPartsRequest\x1a&.gatepost.v1.ListUploadedPartsResponse\x12J\n" +
 	"\tGetUpload\x12\x1d.gatepost.v1.GetUploadRequest\x1a\x1e.gatepost.v1.GetUploadResponse\x12G\n" +
 	"\bGetQuota\x12\x1c.gatepost.v1.GetQuotaRequest\x1a\x1d.gatepost.v1.GetQuotaResponse\x12Y\n" +
 	"\x0eFinalizeUpload\x12\".gatepost.v1.FinalizeUploadRequest\x1a#.gatepost.v1.FinalizeUploadResponseB\xab\x01\n" +
@@ -1908,7 +2115,7 @@ func file_gatepost_v1_upload_proto_rawDescGZIP() []byte {
 }
 
 var file_gatepost_v1_upload_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_gatepost_v1_upload_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_gatepost_v1_upload_proto_goTypes = []any{
 	(UploadState)(0),                        // 0: gatepost.v1.UploadState
 	(*FinalizeUploadRequest)(nil),           // 1: gatepost.v1.FinalizeUploadRequest
@@ -1927,64 +2134,70 @@ var file_gatepost_v1_upload_proto_goTypes = []any{
 	(*CompleteMultipartUploadResponse)(nil), // 14: gatepost.v1.CompleteMultipartUploadResponse
 	(*AbortMultipartUploadRequest)(nil),     // 15: gatepost.v1.AbortMultipartUploadRequest
 	(*AbortMultipartUploadResponse)(nil),    // 16: gatepost.v1.AbortMultipartUploadResponse
-	(*GetUploadRequest)(nil),                // 17: gatepost.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),               // 18: gatepost.v1.GetUploadResponse
-	(*GetQuotaRequest)(nil),                 // 19: gatepost.v1.GetQuotaRequest
-	(*Quota)(nil),                           // 20: gatepost.v1.Quota
-	(*GetQuotaResponse)(nil),                // 21: gatepost.v1.GetQuotaResponse
-	nil,                                     // 22: gatepost.v1.FinalizeUploadResponse.MetadataEntry
-	nil,                                     // 23: gatepost.v1.CreatePresignedPostRequest.MetadataEntry
-	nil,                                     // 24: gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	nil,                                     // 25: gatepost.v1.CreatePresignedPutRequest.MetadataEntry
-	nil,                                     // 26: gatepost.v1.CreatePresignedPutResponse.HeadersEntry
-	nil,                                     // 27: gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
-	nil,                                     // 28: gatepost.v1.PresignedPart.HeadersEntry
-	nil,                                     // 29: gatepost.v1.GetUploadResponse.MetadataEntry
-	(*timestamppb.Timestamp)(nil),           // 30: google.protobuf.Timestamp
+	(*ListUploadedPartsRequest)(nil),        // 17: gatepost.v1.ListUploadedPartsRequest
+	(*UploadedPart)(nil),                    // 18: gatepost.v1.UploadedPart
+	(*ListUploadedPartsResponse)(nil),       // 19: gatepost.v1.ListUploadedPartsResponse
+	(*GetUploadRequest)(nil),                // 20: gatepost.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),               // 21: gatepost.v1.GetUploadResponse
+	(*GetQuotaRequest)(nil),                 // 22: gatepost.v1.GetQuotaRequest
+	(*Quota)(nil),                           // 23: gatepost.v1.Quota
+	(*GetQuotaResponse)(nil),                // 24: gatepost.v1.GetQuotaResponse
+	nil,                                     // 25: gatepost.v1.FinalizeUploadResponse.MetadataEntry
+	nil,                                     // 26: gatepost.v1.CreatePresignedPostRequest.MetadataEntry
+	nil,                                     // 27: gatepost.v1.CreatePresignedPostResponse.FieldsEntry
+	nil,                                     // 28: gatepost.v1.CreatePresignedPutRequest.MetadataEntry
+	nil,                                     // 29: gatepost.v1.CreatePresignedPutResponse.HeadersEntry
+	nil,                                     // 30: gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
+	nil,                                     // 31: gatepost.v1.PresignedPart.HeadersEntry
+	nil,                                     // 32: gatepost.v1.GetUploadResponse.MetadataEntry
+	(*timestamppb.Timestamp)(nil),           // 33: google.protobuf.Timestamp
 }
 var file_gatepost_v1_upload_proto_depIdxs = []int32{
 	0,  // 0: gatepost.v1.FinalizeUploadResponse.state:type_name -> gatepost.v1.UploadState
-	22, // 1: gatepost.v1.FinalizeUploadResponse.metadata:type_name -> gatepost.v1.FinalizeUploadResponse.MetadataEntry
-	23, // 2: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
-	24, // 3: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
-	30, // 4: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
-	25, // 5: gatepost.v1.CreatePresignedPutRequest.metadata:type_name -> gatepost.v1.CreatePresignedPutRequest.MetadataEntry
-	26, // 6: gatepost.v1.CreatePresignedPutResponse.headers:type_name -> gatepost.v1.CreatePresignedPutResponse.HeadersEntry
-	30, // 7: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
-	27, // 8: gatepost.v1.CreateMultipartUploadRequest.metadata:type_name -> gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
-	30, // 9: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
-	28, // 10: gatepost.v1.PresignedPart.headers:type_name -> gatepost.v1.PresignedPart.HeadersEntry
+	25, // 1: gatepost.v1.FinalizeUploadResponse.metadata:type_name -> gatepost.v1.FinalizeUploadResponse.MetadataEntry
+	26, // 2: gatepost.v1.CreatePresignedPostRequest.metadata:type_name -> gatepost.v1.CreatePresignedPostRequest.MetadataEntry
+	27, // 3: gatepost.v1.CreatePresignedPostResponse.fields:type_name -> gatepost.v1.CreatePresignedPostResponse.FieldsEntry
+	33, // 4: gatepost.v1.CreatePresignedPostResponse.expires_at:type_name -> google.protobuf.Timestamp
+	28, // 5: gatepost.v1.CreatePresignedPutRequest.metadata:type_name -> gatepost.v1.CreatePresignedPutRequest.MetadataEntry
+	29, // 6: gatepost.v1.CreatePresignedPutResponse.headers:type_name -> gatepost.v1.CreatePresignedPutResponse.HeadersEntry
+	33, // 7: gatepost.v1.CreatePresignedPutResponse.expires_at:type_name -> google.protobuf.Timestamp
+	30, // 8: gatepost.v1.CreateMultipartUploadRequest.metadata:type_name -> gatepost.v1.CreateMultipartUploadRequest.MetadataEntry
+	33, // 9: gatepost.v1.CreateMultipartUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
+	31, // 10: gatepost.v1.PresignedPart.headers:type_name -> gatepost.v1.PresignedPart.HeadersEntry
 	10, // 11: gatepost.v1.PresignUploadPartsResponse.parts:type_name -> gatepost.v1.PresignedPart
-	30, // 12: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
+	33, // 12: gatepost.v1.PresignUploadPartsResponse.expires_at:type_name -> google.protobuf.Timestamp
 	12, // 13: gatepost.v1.CompleteMultipartUploadRequest.parts:type_name -> gatepost.v1.CompletedPart
 	0,  // 14: gatepost.v1.CompleteMultipartUploadResponse.state:type_name -> gatepost.v1.UploadState
-	30, // 15: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
-	29, // 16: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
-	0,  // 17: gatepost.v1.GetUploadResponse.state:type_name -> gatepost.v1.UploadState
-	20, // 18: gatepost.v1.GetQuotaResponse.quotas:type_name -> gatepost.v1.Quota
-	3,  // 19: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
-	5,  // 20: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
-	7,  // 21: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
-	9,  // 22: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
-	13, // 23: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
-	15, // 24: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
-	17, // 25: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
-	19, // 26: gatepost.v1.UploadService.GetQuota:input_type -> gatepost.v1.GetQuotaRequest
-	1,  // 27: gatepost.v1.UploadService.FinalizeUpload:input_type -> gatepost.v1.FinalizeUploadRequest
-	4,  // 28: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
-	6,  // 29: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
-	8,  // 30: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
-	11, // 31: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
-	14, // 32: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
-	16, // 33: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
-	18, // 34: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
-	21, // 35: gatepost.v1.UploadService.GetQuota:output_type -> gatepost.v1.GetQuotaResponse
-	2,  // 36: gatepost.v1.UploadService.FinalizeUpload:output_type -> gatepost.v1.FinalizeUploadResponse
-	28, // [28:37] is the sub-list for method output_type
-	19, // [19:28] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	18, // 15: gatepost.v1.ListUploadedPartsResponse.parts:type_name -> gatepost.v1.UploadedPart
+	33, // 16: gatepost.v1.GetUploadResponse.last_modified:type_name -> google.protobuf.Timestamp
+	32, // 17: gatepost.v1.GetUploadResponse.metadata:type_name -> gatepost.v1.GetUploadResponse.MetadataEntry
+	0,  // 18: gatepost.v1.GetUploadResponse.state:type_name -> gatepost.v1.UploadState
+	23, // 19: gatepost.v1.GetQuotaResponse.quotas:type_name -> gatepost.v1.Quota
+	3,  // 20: gatepost.v1.UploadService.CreatePresignedPost:input_type -> gatepost.v1.CreatePresignedPostRequest
+	5,  // 21: gatepost.v1.UploadService.CreatePresignedPut:input_type -> gatepost.v1.CreatePresignedPutRequest
+	7,  // 22: gatepost.v1.UploadService.CreateMultipartUpload:input_type -> gatepost.v1.CreateMultipartUploadRequest
+	9,  // 23: gatepost.v1.UploadService.PresignUploadParts:input_type -> gatepost.v1.PresignUploadPartsRequest
+	13, // 24: gatepost.v1.UploadService.CompleteMultipartUpload:input_type -> gatepost.v1.CompleteMultipartUploadRequest
+	15, // 25: gatepost.v1.UploadService.AbortMultipartUpload:input_type -> gatepost.v1.AbortMultipartUploadRequest
+	17, // 26: gatepost.v1.UploadService.ListUploadedParts:input_type -> gatepost.v1.ListUploadedPartsRequest
+	20, // 27: gatepost.v1.UploadService.GetUpload:input_type -> gatepost.v1.GetUploadRequest
+	22, // 28: gatepost.v1.UploadService.GetQuota:input_type -> gatepost.v1.GetQuotaRequest
+	1,  // 29: gatepost.v1.UploadService.FinalizeUpload:input_type -> gatepost.v1.FinalizeUploadRequest
+	4,  // 30: gatepost.v1.UploadService.CreatePresignedPost:output_type -> gatepost.v1.CreatePresignedPostResponse
+	6,  // 31: gatepost.v1.UploadService.CreatePresignedPut:output_type -> gatepost.v1.CreatePresignedPutResponse
+	8,  // 32: gatepost.v1.UploadService.CreateMultipartUpload:output_type -> gatepost.v1.CreateMultipartUploadResponse
+	11, // 33: gatepost.v1.UploadService.PresignUploadParts:output_type -> gatepost.v1.PresignUploadPartsResponse
+	14, // 34: gatepost.v1.UploadService.CompleteMultipartUpload:output_type -> gatepost.v1.CompleteMultipartUploadResponse
+	16, // 35: gatepost.v1.UploadService.AbortMultipartUpload:output_type -> gatepost.v1.AbortMultipartUploadResponse
+	19, // 36: gatepost.v1.UploadService.ListUploadedParts:output_type -> gatepost.v1.ListUploadedPartsResponse
+	21, // 37: gatepost.v1.UploadService.GetUpload:output_type -> gatepost.v1.GetUploadResponse
+	24, // 38: gatepost.v1.UploadService.GetQuota:output_type -> gatepost.v1.GetQuotaResponse
+	2,  // 39: gatepost.v1.UploadService.FinalizeUpload:output_type -> gatepost.v1.FinalizeUploadResponse
+	30, // [30:40] is the sub-list for method output_type
+	20, // [20:30] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_gatepost_v1_upload_proto_init() }
@@ -1998,7 +2211,7 @@ func file_gatepost_v1_upload_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatepost_v1_upload_proto_rawDesc), len(file_gatepost_v1_upload_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

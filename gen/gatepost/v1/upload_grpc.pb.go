@@ -25,6 +25,7 @@ const (
 	UploadService_PresignUploadParts_FullMethodName      = "/gatepost.v1.UploadService/PresignUploadParts"
 	UploadService_CompleteMultipartUpload_FullMethodName = "/gatepost.v1.UploadService/CompleteMultipartUpload"
 	UploadService_AbortMultipartUpload_FullMethodName    = "/gatepost.v1.UploadService/AbortMultipartUpload"
+	UploadService_ListUploadedParts_FullMethodName       = "/gatepost.v1.UploadService/ListUploadedParts"
 	UploadService_GetUpload_FullMethodName               = "/gatepost.v1.UploadService/GetUpload"
 	UploadService_GetQuota_FullMethodName                = "/gatepost.v1.UploadService/GetQuota"
 	UploadService_FinalizeUpload_FullMethodName          = "/gatepost.v1.UploadService/FinalizeUpload"
@@ -60,6 +61,10 @@ type UploadServiceClient interface {
 	CompleteMultipartUpload(ctx context.Context, in *CompleteMultipartUploadRequest, opts ...grpc.CallOption) (*CompleteMultipartUploadResponse, error)
 	// AbortMultipartUpload aborts the upload and frees its parts.
 	AbortMultipartUpload(ctx context.Context, in *AbortMultipartUploadRequest, opts ...grpc.CallOption) (*AbortMultipartUploadResponse, error)
+	// ListUploadedParts lists the parts of a multipart upload that the store
+	// holds, with their sizes and ETags, so that a client holding the upload
+	// token can resume: upload only the parts missing, then complete.
+	ListUploadedParts(ctx context.Context, in *ListUploadedPartsRequest, opts ...grpc.CallOption) (*ListUploadedPartsResponse, error)
 	// GetUpload reports whether an object under the caller's prefix exists and
 	// whether it satisfies its profile's rules.
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error)
@@ -143,6 +148,16 @@ func (c *uploadServiceClient) AbortMultipartUpload(ctx context.Context, in *Abor
 	return out, nil
 }
 
+func (c *uploadServiceClient) ListUploadedParts(ctx context.Context, in *ListUploadedPartsRequest, opts ...grpc.CallOption) (*ListUploadedPartsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUploadedPartsResponse)
+	err := c.cc.Invoke(ctx, UploadService_ListUploadedParts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *uploadServiceClient) GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetUploadResponse)
@@ -203,6 +218,10 @@ type UploadServiceServer interface {
 	CompleteMultipartUpload(context.Context, *CompleteMultipartUploadRequest) (*CompleteMultipartUploadResponse, error)
 	// AbortMultipartUpload aborts the upload and frees its parts.
 	AbortMultipartUpload(context.Context, *AbortMultipartUploadRequest) (*AbortMultipartUploadResponse, error)
+	// ListUploadedParts lists the parts of a multipart upload that the store
+	// holds, with their sizes and ETags, so that a client holding the upload
+	// token can resume: upload only the parts missing, then complete.
+	ListUploadedParts(context.Context, *ListUploadedPartsRequest) (*ListUploadedPartsResponse, error)
 	// GetUpload reports whether an object under the caller's prefix exists and
 	// whether it satisfies its profile's rules.
 	GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error)
@@ -243,6 +262,9 @@ func (UnimplementedUploadServiceServer) CompleteMultipartUpload(context.Context,
 }
 func (UnimplementedUploadServiceServer) AbortMultipartUpload(context.Context, *AbortMultipartUploadRequest) (*AbortMultipartUploadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AbortMultipartUpload not implemented")
+}
+func (UnimplementedUploadServiceServer) ListUploadedParts(context.Context, *ListUploadedPartsRequest) (*ListUploadedPartsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUploadedParts not implemented")
 }
 func (UnimplementedUploadServiceServer) GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUpload not implemented")
@@ -382,6 +404,24 @@ func _UploadService_AbortMultipartUpload_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UploadService_ListUploadedParts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUploadedPartsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UploadServiceServer).ListUploadedParts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UploadService_ListUploadedParts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UploadServiceServer).ListUploadedParts(ctx, req.(*ListUploadedPartsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _UploadService_GetUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetUploadRequest)
 	if err := dec(in); err != nil {
@@ -466,6 +506,10 @@ var UploadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AbortMultipartUpload",
 			Handler:    _UploadService_AbortMultipartUpload_Handler,
+		},
+		{
+			MethodName: "ListUploadedParts",
+			Handler:    _UploadService_ListUploadedParts_Handler,
 		},
 		{
 			MethodName: "GetUpload",
