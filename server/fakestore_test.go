@@ -44,11 +44,12 @@ type fakeStore struct {
 	posts       []*uploadpolicy.Post
 	puts        []*uploadpolicy.Put
 	multiparts  []*uploadpolicy.Multipart
-	partSizes   []int64  // the size of every part URL signed
-	partsSigned int      // part URLs signed
-	completed   []string // bucket/key of every completed upload
-	aborted     []string // bucket/key of every aborted upload
-	heads       []string // bucket/key of every Head
+	partSizes   []int64         // the size of every part URL signed
+	partExpires []time.Duration // the lifetime of every part URL signed
+	partsSigned int             // part URLs signed
+	completed   []string        // bucket/key of every completed upload
+	aborted     []string        // bucket/key of every aborted upload
+	heads       []string        // bucket/key of every Head
 }
 
 func (f *fakeStore) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
@@ -100,10 +101,11 @@ func (f *fakeStore) CreateMultipart(_ context.Context, m *uploadpolicy.Multipart
 	return "upload-1", f.err
 }
 
-func (f *fakeStore) SignUploadPart(_ context.Context, _, _, _ string, part int32, size int64, _ time.Duration) (*uploadpolicy.SignedRequest, error) {
+func (f *fakeStore) SignUploadPart(_ context.Context, _, _, _ string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error) {
 	f.mu.Lock()
 	f.partsSigned++
 	f.partSizes = append(f.partSizes, size)
+	f.partExpires = append(f.partExpires, expires)
 	f.mu.Unlock()
 	return &uploadpolicy.SignedRequest{Method: "PUT", URL: "http://127.0.0.1:9/part", Headers: map[string]string{"X-Amz-Copy-Source-If-Match": `"x"`}}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -80,5 +81,41 @@ func TestCompleteWhileAPartChanges(t *testing.T) {
 	_, err = svc.CompleteMultipartUpload(anonymous(t.Context()), &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
 	if status.Code(err) != codes.Aborted || status.Convert(err).Message()[:7] != "parts: " {
 		t.Errorf("complete = %v; want Aborted about the parts", err)
+	}
+}
+
+// TestPartURLLifetime: part URLs live for the profile's part_url_expires
+// when it has one, its expires otherwise.
+func TestPartURLLifetime(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		set  time.Duration
+		want time.Duration
+	}{
+		{"the profile's expires", 0, 10 * time.Minute},
+		{"part_url_expires", 2 * time.Hour, 2 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			profiles := testProfiles(t)
+			p := profiles["default"]
+			p.PartURLExpires = tt.set
+			profiles["default"] = p
+			store := &fakeStore{}
+			svc := NewService(profiles, store, discardLogger())
+			up, err := svc.CreateMultipartUpload(anonymous(t.Context()), &gatepostv1.CreateMultipartUploadRequest{
+				Key: "a.png", ContentType: "image/png", TotalSize: proto.Int64(100),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.PresignUploadParts(anonymous(t.Context()), &gatepostv1.PresignUploadPartsRequest{UploadToken: up.GetUploadToken(), PartNumbers: []int32{1}}); err != nil {
+				t.Fatal(err)
+			}
+			if len(store.partExpires) != 1 || store.partExpires[0] != tt.want {
+				t.Errorf("part URL lifetimes %v, want [%s]", store.partExpires, tt.want)
+			}
+		})
 	}
 }

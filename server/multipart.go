@@ -178,7 +178,8 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 		return nil, err
 	}
 	resp := &gatepostv1.PresignUploadPartsResponse{}
-	expires := s.profiles[u.Profile].Expires
+	profile := s.profiles[u.Profile]
+	expires := profile.PartURLLifetime()
 	for _, n := range numbers {
 		size := uploadpolicy.PartLength(u.TotalSize, u.PartSize, n)
 		started := time.Now()

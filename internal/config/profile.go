@@ -41,6 +41,10 @@ type Profile struct {
 	ContentTypes []string `yaml:"content_types"`
 	// Expires is the policy lifetime (default 15m, at most 7 days).
 	Expires time.Duration `yaml:"expires"`
+	// PartURLExpires, when set, is the lifetime of multipart part URLs
+	// instead of Expires (1s to 7 days): short, since clients presign
+	// parts just before they send them, or long for slow links.
+	PartURLExpires time.Duration `yaml:"part_url_expires"`
 	// MetadataKeys are the x-amz-meta-* names callers may set.
 	MetadataKeys []string `yaml:"metadata_keys"`
 	// RateLimit, when set, replaces the global rate limit for this
@@ -71,6 +75,14 @@ type Profile struct {
 	Verify Verification `yaml:"verify"`
 	// Webhook, when set, receives the profile's verdicts.
 	Webhook *Webhook `yaml:"webhook"`
+}
+
+// PartURLLifetime is how long a multipart part URL is valid.
+func (p *Profile) PartURLLifetime() time.Duration {
+	if p.PartURLExpires != 0 {
+		return p.PartURLExpires
+	}
+	return p.Expires
 }
 
 // MayOverwrite reports whether uploads may replace an existing object.
@@ -173,6 +185,9 @@ func (p *Profile) validate(at, name string) []error {
 		bad("expires", "%s is shorter than %s", p.Expires, MinExpires)
 	case p.Expires > MaxExpires:
 		bad("expires", "%s is longer than SigV4's limit of 7 days (168h)", p.Expires)
+	}
+	if p.PartURLExpires != 0 && (p.PartURLExpires < MinExpires || p.PartURLExpires > MaxExpires) {
+		bad("part_url_expires", "%s is outside %s to 168h", p.PartURLExpires, MinExpires)
 	}
 	errs = append(errs, p.validateSafety(at)...)
 	seen := map[string]bool{}
