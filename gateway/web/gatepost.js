@@ -156,65 +156,126 @@ function verdictOf(answer) {
  * parallel (options.concurrency, default 4) straight to the store; gatepost
  * checks every part and completes. On any failure or abort the upload is
  * aborted, so no parts are left behind. Completion is verification: it
- * resolves with the verdict, or rejects as uploadFile does.
+ * resolves with the verdict, or rejects as uploadFile does. A part that
+ * fails for a dropped connection or the store's 5xx is sent again (up to 3
+ * times, waiting 1, 2, 4 s, with a fresh URL).
+ *
+ * options.resume (true: the browser's localStorage; or any object with
+ * getItem/setItem/removeItem) keeps the upload token, by profile, key, size
+ * and modification time of the file, until the upload completes; a
+ * failed or cancelled upload is then kept rather than aborted, and calling
+ * uploadLargeFile again with the same file sends only the parts the store
+ * does not hold yet.
  * @returns {Promise<{key: string, bucket: string, location: string, size: number, state: string, sniffedType: string}>}
  */
 export async function uploadLargeFile(file, options = {}) {
   const { profile, token, endpoint = "", key, contentType, metadata, signal, onProgress } = options;
   const concurrency = Math.max(1, options.concurrency || 4);
   const api = (path, body) => callGatepost(`${endpoint}${path}`, { token, signal, method: "POST", body });
-  const up = await api("/v1/multipart", {
-    key: key || file.name,
-    content_type: contentType || file.type || "application/octet-stream",
-    total_size: String(file.size),
-    profile: profile || "",
-    metadata: metadata || {},
-  });
+  const saved = savedUploads(options.resume);
+  const savedAs = `gatepost:upload:${profile || ""}:${key || file.name}:${file.size}:${file.lastModified || 0}`;
+  // Resuming: the parts the store already holds are not sent again.
+  let up = null;
+  const have = new Set();
+  const token0 = saved && saved.getItem(savedAs);
+  if (token0) {
+    try {
+      const listed = await api("/v1/multipart/list", { upload_token: token0 });
+      const missing = new Set(listed.missing_part_numbers || []);
+      for (let n = 1; n <= listed.part_count; n++) if (!missing.has(n)) have.add(n);
+      up = { upload_token: token0, part_size: listed.part_size, part_count: listed.part_count, key: listed.key };
+    } catch (err) {
+      if (err.source === "abort" || err.source === "network") throw err;
+      saved.removeItem(savedAs); // expired, completed or aborted: start afresh
+    }
+  }
+  if (!up) {
+    up = await api("/v1/multipart", {
+      key: key || file.name,
+      content_type: contentType || file.type || "application/octet-stream",
+      total_size: String(file.size),
+      profile: profile || "",
+      metadata: metadata || {},
+    });
+    if (saved) saved.setItem(savedAs, up.upload_token);
+  }
   const partSize = Number(up.part_size);
   const count = Number(up.part_count);
   const loaded = new Array(count + 1).fill(0);
+  for (const n of have) loaded[n] = Math.min(partSize, file.size - (n - 1) * partSize);
   const report = () => {
     if (!onProgress) return;
     const sum = loaded.reduce((a, b) => a + b, 0);
     onProgress({ loaded: sum, total: file.size, fraction: file.size ? sum / file.size : 1 });
   };
+  report();
   let location = "";
   let completed = false;
+  const presignParts = (numbers) => retryRateLimited(
+    () => api("/v1/multipart/parts", { upload_token: up.upload_token, part_numbers: numbers }), signal);
   try {
-    let next = 1;
+    const todo = [];
+    for (let n = 1; n <= count; n++) if (!have.has(n)) todo.push(n);
     // A few URLs at a time, just before they are used: each costs one
     // request of the caller's rate limit, and URLs expire. At most 8 a
     // call, fewer when the caller's rate limit allows fewer.
     const perCall = Math.min(8, Number(up.parts_per_call) || 8);
     const worker = async () => {
-      while (next <= count) {
-        const batch = [];
-        while (batch.length < perCall && next <= count) batch.push(next++);
-        const { parts } = await retryRateLimited(
-          () => api("/v1/multipart/parts", { upload_token: up.upload_token, part_numbers: batch }), signal);
-        for (const p of parts) {
+      while (todo.length) {
+        const batch = todo.splice(0, perCall);
+        const { parts } = await presignParts(batch);
+        for (let p of parts) {
           // The object's URL, without the part's signature, at its final
           // key (a staging profile's parts go to .gatepost/staging/).
           location = p.url.split("?")[0].replace("/.gatepost/staging/", "/");
           const start = (p.part_number - 1) * partSize;
           const blob = file.slice(start, start + Number(p.content_length));
-          await send("PUT", p.url, blob, blob.size, (e) => { loaded[p.part_number] = e.loaded; report(); }, signal, p.headers);
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await send("PUT", p.url, blob, blob.size, (e) => { loaded[p.part_number] = e.loaded; report(); }, signal, p.headers);
+              break;
+            } catch (err) {
+              // A dropped connection or the store's 5xx: again, after a
+              // growing wait, with a fresh URL (the old may have expired).
+              const transient = err.source === "network" || (err.source === "s3" && err.status >= 500);
+              if (!transient || attempt >= partRetries) throw err;
+              loaded[p.part_number] = 0;
+              await sleep(1000 * 2 ** attempt, signal);
+              p = (await presignParts([p.part_number])).parts[0];
+            }
+          }
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
     const done = await retryRateLimited(() => api("/v1/multipart/complete", { upload_token: up.upload_token }), signal);
     completed = true;
+    if (saved) saved.removeItem(savedAs);
     // Completing verifies; when it could not yet (PENDING), ask again.
     const verdict = done.state === "UPLOAD_STATE_PENDING" ? await finalize(done.key, options) : verdictOf(done);
     return { key: done.key, bucket: done.bucket, location, size: Number(done.size), ...verdict };
   } catch (err) {
     if (completed) throw err; // nothing left to abort
+    // With resume, the parts stay for the next try (a lifecycle rule on
+    // the bucket removes uploads nobody comes back to).
+    if (saved) throw err;
     // Best effort: free the parts. Not tied to signal, so it also runs
     // after a cancellation.
     callGatepost(`${endpoint}/v1/multipart/abort`, { token, method: "POST", body: { upload_token: up.upload_token } }).catch(() => {});
     throw err;
   }
+}
+
+// partRetries is how often a part is sent again after a transient failure.
+const partRetries = 3;
+
+// savedUploads is where upload tokens are kept for resuming: options.resume
+// true means the browser's localStorage; an object with getItem, setItem
+// and removeItem is used as it is; anything else keeps nothing.
+function savedUploads(resume) {
+  if (resume === true) return globalThis.localStorage;
+  if (resume && typeof resume.getItem === "function") return resume;
+  return null;
 }
 
 // retryRateLimited calls gatepost again after the wait it asks for when it
