@@ -70,7 +70,10 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.seen[m.Data.Key] = m.Type
 	r.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
-	r.got <- struct{}{}
+	select {
+	case r.got <- struct{}{}: // the smoke test waits on it
+	default: // nobody is waiting (make run): never block a delivery
+	}
 }
 
 // event returns the type of the verified message about key, if any.

@@ -266,7 +266,6 @@ func (a *App) Run(ctx context.Context) error {
 		a.lifecycle.queue.Run(watchCtx)
 		close(deliveries)
 	}()
-	defer func() { stopWatching(); <-deliveries }()
 	errc := make(chan error, 3)
 	if a.adminServer != nil {
 		go func() {
@@ -322,6 +321,9 @@ func (a *App) Run(ctx context.Context) error {
 		a.logger.Warn("gRPC server did not stop in time; closing connections")
 		a.grpcServer.Stop()
 	}
+	// The queue stops before its Redis client closes.
+	stopWatching()
+	<-deliveries
 	a.Close()
 	return runErr
 }
@@ -337,6 +339,9 @@ func (a *App) Close() {
 	}
 	if a.adminLis != nil {
 		_ = a.adminLis.Close()
+	}
+	if a.lifecycle != nil {
+		a.lifecycle.close()
 	}
 	if a.shared != nil {
 		_ = a.shared.Close()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatepost/gatepost/internal/clamd"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/finalize"
@@ -28,6 +30,8 @@ import (
 type lifecycle struct {
 	verifier *finalize.Verifier
 	queue    *notify.Queue
+	// queueClient is the queue's own Redis client (nil without Redis).
+	queueClient *redis.Client
 	// onVerdict is called with every verdict besides the queue (the
 	// service's quota correction, set once the service exists).
 	onVerdict func(context.Context, *finalize.Outcome)
@@ -58,10 +62,14 @@ func newLifecycle(cfg *config.Config, store finalize.Store, shared *sharedstate.
 		}
 	}
 	var queueOpts []notify.Option
-	if client, prefix := shared.Redis(); client != nil {
-		queueOpts = append(queueOpts, notify.WithRedis(client, prefix, notify.RedisOptions{}))
+	l := &lifecycle{}
+	if len(senders) > 0 {
+		if client, prefix := shared.Dedicated(notify.PoolSize(len(senders))); client != nil {
+			queueOpts = append(queueOpts, notify.WithRedis(client, prefix, notify.RedisOptions{}))
+			l.queueClient = client
+		}
 	}
-	l := &lifecycle{queue: notify.New(senders, m, logger, queueOpts...)}
+	l.queue = notify.New(senders, m, logger, queueOpts...)
 	l.verifier = finalize.New(store, cfg.Profiles, finalize.Options{
 		Scanners: scanners, Logger: logger, Claims: shared.Claims(),
 		Notify: func(ctx context.Context, out *finalize.Outcome) {
@@ -80,6 +88,13 @@ func newLifecycle(cfg *config.Config, store finalize.Store, shared *sharedstate.
 		l.events = &storeevents.Handler{Secret: secret, Created: l.created(cfg, logger), Confirm: confirmSubscription}
 	}
 	return l, nil
+}
+
+// close releases the queue's Redis client.
+func (l *lifecycle) close() {
+	if l.queueClient != nil {
+		_ = l.queueClient.Close()
+	}
 }
 
 // created verifies the staged uploads a store event reports; others are

@@ -91,11 +91,16 @@ type Verifier struct {
 }
 
 // claimLease bounds how long one verifier holds a version: a verifier that
-// died gives it up after this. A scan of 100 MiB fits well within it.
-const claimLease = 5 * time.Minute
+// died gives it up after this. verifyTimeout, shorter, bounds the
+// verification itself (reads, scan, copy), so that no verification
+// outlives its claim.
+const (
+	claimLease    = 5 * time.Minute
+	verifyTimeout = 4 * time.Minute
+)
 
-// waitPoll is how often a report that another replica is verifying looks
-// for its verdict.
+// waitPoll is how often a report of a version another replica is
+// verifying looks for its verdict.
 const waitPoll = 200 * time.Millisecond
 
 // maxRunning bounds the verifications one process runs at once; reports
@@ -149,16 +154,42 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key string) (*Outc
 	if !ok {
 		return nil, fmt.Errorf("finalize: unknown profile %q", profileName)
 	}
-	bucket := profile.Bucket
 	storeKey := key
 	if profile.Verify.Staging {
 		storeKey = staging.Key(key)
 	}
+	for {
+		out, err := v.finalizeOnce(ctx, profileName, &profile, key, storeKey)
+		if !errors.Is(err, errClaimedElsewhere) {
+			return out, err
+		}
+		// Another replica verifies this version: wait for its verdict (in
+		// this caller's time, holding nothing), or for its claim to lapse.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(waitPoll):
+		}
+	}
+}
+
+// errClaimedElsewhere is a version another replica holds the claim of.
+var errClaimedElsewhere = errors.New("another replica is verifying this upload")
+
+// finalizeOnce is one look at the upload: its remembered verdict, or a
+// verification here, or errClaimedElsewhere.
+func (v *Verifier) finalizeOnce(ctx context.Context, profileName string, profile *config.Profile, key, storeKey string) (*Outcome, error) {
+	bucket := profile.Bucket
 	obj, err := v.store.Head(ctx, bucket, storeKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the upload: %w", ErrUnavailable, err)
 	}
-	remembered, known := v.Known(ctx, bucket, key)
+	remembered, known, err := v.claims.Recall(ctx, bucket, key)
+	if err != nil {
+		// Without the remembered verdicts an old verdict could stand in
+		// for a newer upload's: no answer rather than a wrong one.
+		return nil, fmt.Errorf("%w: reading remembered verdicts: %w", ErrUnavailable, err)
+	}
 	if obj == nil {
 		if known {
 			return remembered, nil
@@ -172,33 +203,41 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key string) (*Outc
 		}
 		return nil, ErrNoUpload
 	}
-	if known && SameVersion(&remembered.Object, obj) && !profile.Verify.Staging {
-		// Reported only: nothing to do again. (A staged object still
-		// there is a new upload, or one a verdict was not acted on: it
-		// is verified below.)
+	if known && SameVersion(&remembered.Object, obj) {
+		// Decided already: reported only, or a staged copy whose clean-up
+		// failed (the version includes when it was stored, so the same
+		// bytes uploaded again are a new version).
 		return remembered, nil
 	}
 	flightKey := RecentKey(bucket, storeKey) + "\x00" + versionOf(obj)
 	results := v.flight.DoChan(flightKey, func() (any, error) {
-		// Verification must finish even if the first reporter hangs up:
-		// the others wait for it.
-		vctx := context.WithoutCancel(ctx)
+		// Verification must finish even if the first reporter hangs up
+		// (the others wait for it), but within its claim's lease.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
+		defer cancel()
+		release, ok, err := v.claims.Claim(vctx, flightKey, claimLease)
+		switch {
+		case err != nil:
+			v.logger.Warn("verification claims are unreachable: verifying without one", "bucket", bucket, "key", key, "error", err)
+			release = func() {}
+		case !ok:
+			return nil, errClaimedElsewhere
+		}
+		defer release()
 		select {
 		case v.running <- struct{}{}:
 			defer func() { <-v.running }()
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: too many verifications at once: %w", ErrUnavailable, ctx.Err())
+		case <-vctx.Done():
+			return nil, fmt.Errorf("%w: too many verifications at once", ErrUnavailable)
 		}
-		release, err := v.claim(vctx, flightKey, bucket, key, obj)
-		if err != nil || release == nil {
-			return v.awaited(err)
-		}
-		defer release()
 		if done, ok := v.decidedMeanwhile(vctx, bucket, key, storeKey, obj); ok {
 			return done, nil
 		}
-		out, err := v.verify(vctx, profileName, &profile, key, storeKey, obj)
+		out, err := v.verify(vctx, profileName, profile, key, storeKey, obj)
 		if err != nil {
+			if vctx.Err() != nil {
+				return nil, fmt.Errorf("%w: verification took longer than %s: %w", ErrUnavailable, verifyTimeout, err)
+			}
 			return nil, err
 		}
 		if err := v.claims.Remember(vctx, out); err != nil {
@@ -206,7 +245,7 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key string) (*Outc
 		}
 		v.logger.Info("upload verified", "verified", out.Verified, "profile", profileName, "bucket", bucket, "key", key,
 			"subject", out.Subject, "size", out.Object.Size, "etag", out.Object.ETag, "reasons", out.Reasons, "quarantine_key", out.QuarantineKey)
-		v.notify(vctx, out)
+		v.notify(context.WithoutCancel(ctx), out)
 		return out, nil
 	})
 	select {
@@ -222,17 +261,19 @@ func (v *Verifier) Finalize(ctx context.Context, profileName, key string) (*Outc
 
 // SameVersion reports whether a remembered object is the one now stored:
 // the same bytes (ETag) with the same headers and metadata (two uploads of
-// the same bytes may declare different types).
+// the same bytes may declare different types), stored at the same time
+// (the same bytes uploaded again are a new upload).
 func SameVersion(a, b *uploadpolicy.Object) bool {
 	return versionOf(a) == versionOf(b)
 }
 
-// versionOf names what a verdict is about: the bytes, the headers and the
-// application's metadata.
+// versionOf names what a verdict is about: the bytes, the headers, the
+// application's metadata and when it was stored.
 func versionOf(o *uploadpolicy.Object) string {
 	md := staging.UserMetadata(o.Metadata)
 	names := slices.Sorted(maps.Keys(md))
-	parts := []string{o.ETag, o.ContentType, o.ContentDisposition, o.CacheControl, o.ChecksumSHA256}
+	parts := []string{o.ETag, o.ContentType, o.ContentDisposition, o.CacheControl, o.ChecksumSHA256,
+		o.LastModified.UTC().Format(time.RFC3339Nano)}
 	for _, n := range names {
 		parts = append(parts, n+"="+md[n])
 	}
@@ -258,53 +299,10 @@ func (v *Verifier) decidedMeanwhile(ctx context.Context, bucket, key, storeKey s
 		return nil, false
 	}
 	now, err := v.store.Head(ctx, bucket, storeKey)
-	if err != nil || (now != nil && now.ETag == obj.ETag) {
+	if err != nil || (now != nil && SameVersion(now, obj)) {
 		return nil, false
 	}
 	return out, true
-}
-
-// awaitedVerdict carries a verdict another replica reached (or the error
-// of waiting for it) out of claim.
-type awaitedVerdict struct {
-	out *Outcome
-}
-
-func (a awaitedVerdict) Error() string { return "verified elsewhere" }
-
-func (v *Verifier) awaited(err error) (any, error) {
-	var a awaitedVerdict
-	if errors.As(err, &a) {
-		return a.out, nil
-	}
-	return nil, err
-}
-
-// claim takes the version obj of the upload at bucket/key for this
-// verifier and returns its release; or, while another replica holds it,
-// waits for that replica's verdict (returned as awaitedVerdict) or for
-// the claim to lapse. Claims that cannot be reached do not stop
-// verification: the version is verified here (and may then be notified
-// twice).
-func (v *Verifier) claim(ctx context.Context, version, bucket, key string, obj *uploadpolicy.Object) (func(), error) {
-	for {
-		release, ok, err := v.claims.Claim(ctx, version, claimLease)
-		if err != nil {
-			v.logger.Warn("verification claims are unreachable: verifying without one", "bucket", bucket, "key", key, "error", err)
-			return func() {}, nil
-		}
-		if ok {
-			return release, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(waitPoll):
-		}
-		if out, ok := v.Known(ctx, bucket, key); ok && SameVersion(&out.Object, obj) {
-			return nil, awaitedVerdict{out}
-		}
-	}
 }
 
 // promotedEarlier describes an object found at a staging profile's key.
@@ -410,8 +408,9 @@ func (v *Verifier) act(ctx context.Context, profile *config.Profile, out *Outcom
 		}
 	}
 	// Only the version that was verified: a newer upload staged since
-	// waits for its own verdict.
-	if now, err := v.store.Head(ctx, bucket, storeKey); err == nil && now != nil && now.ETag != obj.ETag {
+	// (other bytes, or the same bytes with other headers) waits for its
+	// own verdict.
+	if now, err := v.store.Head(ctx, bucket, storeKey); err == nil && now != nil && !SameVersion(now, obj) {
 		return nil
 	}
 	if err := v.store.Delete(ctx, bucket, storeKey); err != nil {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,6 +47,9 @@ func (m *memStore) put(key string, obj uploadpolicy.Object, body []byte) {
 		obj.ETag = `"` + string(body) + `"` // the bytes name the version here
 	}
 	obj.Metadata = maps.Clone(obj.Metadata)
+	if obj.LastModified.IsZero() {
+		obj.LastModified = time.Now()
+	}
 	m.objects[key] = stored{obj: obj, body: body}
 }
 
@@ -253,4 +258,43 @@ func TestNothingToVerify(t *testing.T) {
 	if _, ok := store.get(staging.Key("s/b.png")); !ok {
 		t.Error("an upload that could not be verified was removed")
 	}
+}
+
+// heldClaims hold every version for another replica except those in free.
+type heldClaims struct {
+	finalize.Claims
+	free string
+}
+
+func (h heldClaims) Claim(ctx context.Context, version string, lease time.Duration) (func(), bool, error) {
+	if strings.Contains(version, h.free) {
+		return h.Claims.Claim(ctx, version, lease)
+	}
+	return nil, false, nil
+}
+
+// TestWaitingHoldsNothing: reports of versions another replica is
+// verifying wait in their callers' time, holding no verification slot, so
+// that however many wait, another upload is verified at once.
+func TestWaitingHoldsNothing(t *testing.T) {
+	store := &memStore{objects: map[string]stored{}}
+	v := finalize.New(store, profiles(), finalize.Options{Claims: heldClaims{Claims: finalize.NewMemoryClaims(), free: "free.png"}})
+	var wg sync.WaitGroup
+	for i := range 40 {
+		key := fmt.Sprintf("s/held-%d.png", i)
+		store.put(staging.Key(key), uploadpolicy.Object{ContentType: "image/png", Metadata: declared("staged", len(png))}, png)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			if _, err := v.Finalize(ctx, "staged", key); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a report of a version held elsewhere: %v; want its own deadline", err)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let them all wait
+	store.put(staging.Key("s/free.png"), uploadpolicy.Object{ContentType: "image/png", Metadata: declared("staged", len(png))}, png)
+	if out, err := v.Finalize(t.Context(), "staged", "s/free.png"); err != nil || !out.Verified {
+		t.Errorf("another upload while 40 wait = %+v, %v", out, err)
+	}
+	wg.Wait()
 }

@@ -79,11 +79,16 @@ type Queue struct {
 	now      func() time.Time
 }
 
+// PoolSize is the Redis connections a Queue with n webhook profiles needs:
+// one per worker, and some for acknowledgements and heartbeats.
+func PoolSize(n int) int { return n*workers*2 + 4 }
+
 // Option configures a Queue.
 type Option func(*Queue)
 
 // WithRedis keeps the queues in Redis streams named prefix+"webhooks:"+
-// profile, shared by every replica.
+// profile, shared by every replica. The client should be the queue's own
+// (see PoolSize): its workers hold connections in blocking reads.
 func WithRedis(client *redis.Client, prefix string, opts RedisOptions) Option {
 	return func(q *Queue) {
 		q.streams = map[string]*redisQueue{}

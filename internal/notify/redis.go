@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,6 +50,11 @@ type redisQueue struct {
 	stream   string
 	consumer string
 	opts     RedisOptions
+
+	// cursor is where the next XAUTOCLAIM looks on (each call looks at a
+	// bounded number of pending entries).
+	mu     sync.Mutex
+	cursor string
 }
 
 func newRedisQueue(client *redis.Client, prefix, profile string, opts RedisOptions) *redisQueue {
@@ -87,9 +93,20 @@ func (q *redisQueue) ensureGroup(ctx context.Context) error {
 // another consumer (gatepost is stopping). Until then a heartbeat keeps it
 // this consumer's.
 func (q *redisQueue) next(ctx context.Context) (webhook.Message, func(ack bool), bool, error) {
-	claimed, _, err := q.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: q.stream, Group: streamGroup, Consumer: q.consumer, MinIdle: q.opts.ClaimIdle, Start: "0-0", Count: 1,
+	q.mu.Lock()
+	start := q.cursor
+	q.mu.Unlock()
+	if start == "" {
+		start = "0-0"
+	}
+	claimed, cursor, err := q.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: q.stream, Group: streamGroup, Consumer: q.consumer, MinIdle: q.opts.ClaimIdle, Start: start, Count: 1,
 	}).Result()
+	if err == nil {
+		q.mu.Lock()
+		q.cursor = cursor // "0-0" again once it has gone round
+		q.mu.Unlock()
+	}
 	if isNoGroup(err) {
 		if err = q.ensureGroup(ctx); err == nil {
 			return webhook.Message{}, nil, false, nil

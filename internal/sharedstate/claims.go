@@ -27,6 +27,12 @@ func (s *State) Claims() finalize.Claims {
 	return &redisClaims{client: s.client, owner: hex.EncodeToString(owner)}
 }
 
+// releaseClaim deletes a claim only if this owner still holds it, in one
+// step (a GET then a DEL could delete the claim of another owner that took
+// it in between). Redis has no compare-and-delete command, and go-redis
+// none of its own: this three-line script is the usual form.
+var releaseClaim = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
 // redisClaims keep claims as SET NX keys with the lease as their expiry,
 // and verdicts as JSON for a day. Keys are hashes: object keys can be a
 // kilobyte long.
@@ -56,9 +62,7 @@ func (c *redisClaims) Claim(ctx context.Context, version string, lease time.Dura
 		defer cancel()
 		// Another owner's claim (after this one's lease ran out) is left
 		// alone: deleting it would let a third verifier in.
-		if owner, err := c.client.Get(ctx, key).Result(); err == nil && owner == c.owner {
-			_ = c.client.Del(ctx, key).Err()
-		}
+		_ = releaseClaim.Run(ctx, c.client, []string{key}, c.owner).Err()
 	}
 	return release, true, nil
 }

@@ -41,6 +41,7 @@ const keyPrefix = "gatepost:"
 // Redis is configured.
 type State struct {
 	client *redis.Client // nil without Redis
+	opts   *redis.Options
 	// scripts runs the limit scripts: the client's autopipeliner, which
 	// sends the scripts of concurrent calls in one write (a round trip per
 	// call cost a third of gatepost's CPU in syscalls).
@@ -70,6 +71,7 @@ func Open(cfg config.SharedState, logger *slog.Logger) (*State, error) {
 	opts.DialerRetries = 1
 	opts.DialerRetryTimeout = dialTimeout
 	opts.ContextTimeoutEnabled = true
+	s.opts = opts
 	s.client = redis.NewClient(opts)
 	if s.scripts, err = s.client.AutoPipeline(); err != nil {
 		return nil, fmt.Errorf("shared_state: %w", err)
@@ -87,9 +89,20 @@ func (d debugLogger) Printf(ctx context.Context, format string, v ...any) {
 	d.logger.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
-// Redis returns the Redis client and the prefix of gatepost's keys, for
-// state kept elsewhere (the webhook queue); nil without Redis.
-func (s *State) Redis() (*redis.Client, string) { return s.client, keyPrefix }
+// Dedicated returns a Redis client of its own, with poolSize connections
+// and reads that may block (a queue's blocking reads must not take the
+// connections limits need), and the prefix of gatepost's keys; nil
+// without Redis. The caller closes it.
+func (s *State) Dedicated(poolSize int) (*redis.Client, string) {
+	if s.client == nil {
+		return nil, keyPrefix
+	}
+	opts := *s.opts
+	opts.PoolSize = poolSize
+	opts.ReadTimeout = 2 * time.Second // a blocking read adds its own wait to this
+	opts.PoolTimeout = 2 * time.Second
+	return redis.NewClient(&opts), keyPrefix
+}
 
 // Shared reports whether there is a Redis to share through.
 func (s *State) Shared() bool { return s.client != nil }
