@@ -66,20 +66,11 @@ func TestCLIUpload(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				cmd := exec.Command(bin, append([]string{"upload"}, tt.args...)...)
-				cmd.Env = append(os.Environ(), "GATEPOST_TOKEN="+tt.token)
-				out, err := cmd.CombinedOutput()
-				code := 0
-				var exit *exec.ExitError
-				if errors.As(err, &exit) {
-					code = exit.ExitCode()
-				} else if err != nil {
-					t.Fatal(err)
-				}
-				if code != tt.wantCode || !strings.Contains(string(out), tt.wantOut) {
+				code, out := runCLI(t, bin, tt.token, append([]string{"upload"}, tt.args...)...)
+				if code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
 					t.Errorf("exit %d, output %q; want exit %d with %q", code, out, tt.wantCode, tt.wantOut)
 				}
-				if strings.Contains(string(out), tt.token) && tt.token != "" {
+				if strings.Contains(out, tt.token) && tt.token != "" {
 					t.Errorf("the output echoes the token: %q", out)
 				}
 				if tt.wantKey != "" {
@@ -153,17 +144,8 @@ func TestCLIVerifies(t *testing.T) {
 			{"HTML declared image/png over REST", fake, "cli-verify/fake.png", []string{"-rest", "-url", "http://" + vt.gatepost.HTTPAddr()}, 5, "text/html", false},
 		} {
 			args := append([]string{"upload", "-profile", "checked", "-key", tt.key}, tt.args...)
-			cmd := exec.Command(bin, append(args, tt.file)...)
-			cmd.Env = append(os.Environ(), "GATEPOST_TOKEN="+apiKey)
-			out, err := cmd.CombinedOutput()
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != tt.wantCode || !strings.Contains(string(out), tt.wantOut) {
+			code, out := runCLI(t, bin, apiKey, append(args, tt.file)...)
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
 				t.Errorf("%s: exit %d, output %q; want exit %d with %q", tt.name, code, out, tt.wantCode, tt.wantOut)
 			}
 			if got := vt.exists(t, "checked/e2e/"+tt.key); got != tt.stored {
@@ -171,4 +153,21 @@ func TestCLIVerifies(t *testing.T) {
 			}
 		}
 	})
+}
+
+// runCLI runs the gatepost binary with args and GATEPOST_TOKEN=token, and
+// returns its exit code and combined output.
+func runCLI(t *testing.T, bin, token string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "GATEPOST_TOKEN="+token)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.ExitCode(), string(out)
+	case err != nil:
+		t.Fatal(err)
+	}
+	return 0, string(out)
 }

@@ -10,6 +10,7 @@ import (
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
+	"github.com/gatepost/gatepost/internal/uploadtoken"
 )
 
 // ListUploadedParts lists the parts of the caller's multipart upload that
@@ -23,12 +24,9 @@ func (s *Service) ListUploadedParts(ctx context.Context, req *gatepostv1.ListUpl
 	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
-	parts, err := s.store.ListParts(ctx, u.Bucket, u.StoreKey(), u.UploadID)
-	if errors.Is(err, objectstore.ErrNoSuchUpload) {
-		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
-	}
+	parts, err := s.listParts(ctx, u)
 	if err != nil {
-		return nil, s.storeFailed(ctx, "listing the parts", err)
+		return nil, err
 	}
 	count := uploadpolicy.PartCount(u.TotalSize, u.PartSize)
 	resp := &gatepostv1.ListUploadedPartsResponse{PartSize: u.PartSize, PartCount: count, Key: u.Key}
@@ -45,4 +43,17 @@ func (s *Service) ListUploadedParts(ctx context.Context, req *gatepostv1.ListUpl
 		}
 	}
 	return resp, nil
+}
+
+// listParts lists the parts the store holds for u, or answers NotFound for
+// an upload that is gone, Unavailable for a store that fails.
+func (s *Service) listParts(ctx context.Context, u *uploadtoken.Upload) ([]uploadpolicy.Part, error) {
+	parts, err := s.store.ListParts(ctx, u.Bucket, u.StoreKey(), u.UploadID)
+	if errors.Is(err, objectstore.ErrNoSuchUpload) {
+		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
+	}
+	if err != nil {
+		return nil, s.storeFailed(ctx, "listing the parts", err)
+	}
+	return parts, nil
 }

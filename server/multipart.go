@@ -207,12 +207,9 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
-	parts, err := s.store.ListParts(ctx, u.Bucket, u.StoreKey(), u.UploadID)
-	if errors.Is(err, objectstore.ErrNoSuchUpload) {
-		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
-	}
+	parts, err := s.listParts(ctx, u)
 	if err != nil {
-		return nil, s.storeFailed(ctx, "listing the parts", err)
+		return nil, err
 	}
 	if err := uploadpolicy.CheckParts(parts, u.TotalSize, u.PartSize); err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "parts: %v; upload every part with its presigned URL, then complete", err)
