@@ -92,6 +92,21 @@ func TestStoreReportsUploads(t *testing.T) {
 		t.Errorf("%d messages about %s (reported by the store and the client), want 1", n, key)
 	}
 
+	// A profile without staging: the store's report alone has it verified
+	// (reported only: GetUpload then says VERIFIED).
+	plain := vt.uploadPOST(t, "default", "events/plain.png", "image/png", image)
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		got, err := c.GetUpload(ctx, &gatepostv1.GetUploadRequest{Key: plain})
+		if err == nil && got.GetState() == gatepostv1.UploadState_UPLOAD_STATE_VERIFIED {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GetUpload of %s = %v, %v; want VERIFIED from the store's report", plain, got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	// A forged report: no secret, or a wrong one.
 	for _, auth := range []string{"", "Bearer a-guess"} {
 		body := `{"Records":[{"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"uploads"},"object":{"key":".gatepost/staging/checked/e2e/x.png","size":1,"eTag":"x"}}}]}`

@@ -97,19 +97,21 @@ func (l *lifecycle) close() {
 	}
 }
 
-// created verifies the staged uploads a store event reports; others are
-// ignored. An event for an upload already decided, or replaced since, is
-// nothing to do; one that cannot be verified now fails the request, so the
-// store sends it again.
+// created verifies the uploads a store event reports: staged uploads of
+// staging profiles, and objects at the keys of profiles without staging
+// (reported only); anything else (a promoted copy, a quarantined one, an
+// object outside every profile) is ignored. An event for an upload already
+// decided, or replaced since, is nothing to do; one that cannot be
+// verified now fails the request, so the store sends it again.
 func (l *lifecycle) created(cfg *config.Config, logger *slog.Logger) func(context.Context, []storeevents.Object) error {
 	return func(ctx context.Context, objects []storeevents.Object) error {
 		for _, o := range objects {
-			final, ok := staging.Final(o.Key)
-			if !ok {
-				continue
+			final, staged := staging.Final(o.Key)
+			if !staged {
+				final = o.Key
 			}
 			name, _, ok := cfg.ProfileOf(o.Bucket, final)
-			if !ok || !cfg.Profiles[name].Verify.Staging {
+			if !ok || cfg.Profiles[name].Verify.Staging != staged {
 				continue
 			}
 			_, err := l.verifier.Finalize(ctx, name, final)
