@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"google.golang.org/protobuf/proto"
@@ -26,6 +28,7 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	threshold := fs.Int64("multipart-threshold", 64<<20, "files larger than this many `bytes` go up as multipart uploads")
 	parallel := fs.Int("parallel", 4, "`parts` uploaded at once in a multipart upload")
+	resume := fs.String("resume", "", "keep a multipart upload's token in `FILE` until it completes; run the same command again to send only the parts the store lacks")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -71,10 +74,14 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 	}
 	req := c.request()
 	if info.Size() > *threshold {
-		done, err := c.client.UploadMultipart(ctx, &gatepostv1.CreateMultipartUploadRequest{
+		var saved uploader.State
+		if *resume != "" {
+			saved = tokenFile(*resume)
+		}
+		done, err := c.client.UploadMultipartResumable(ctx, &gatepostv1.CreateMultipartUploadRequest{
 			Key: req.GetKey(), ContentType: req.GetContentType(), Profile: req.GetProfile(),
 			Metadata: req.GetMetadata(), TotalSize: proto.Int64(info.Size()),
-		}, f, *parallel, progress)
+		}, f, *parallel, progress, saved)
 		if err != nil {
 			return explain(err)
 		}
@@ -109,6 +116,31 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "uploaded %s (%d bytes) to s3://%s/%s%s\n", path, info.Size(), p.Bucket, p.Key, verdictNote(v.GetSniffedType()))
+	return nil
+}
+
+// tokenFile keeps a multipart upload's token in a file (readable by its
+// owner only: the token lets its holder finish the upload).
+type tokenFile string
+
+var _ uploader.State = tokenFile("")
+
+func (f tokenFile) Load() (string, error) {
+	b, err := os.ReadFile(string(f))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	return strings.TrimSpace(string(b)), err
+}
+
+func (f tokenFile) Save(token string) error {
+	return os.WriteFile(string(f), []byte(token+"\n"), 0o600)
+}
+
+func (f tokenFile) Clear() error {
+	if err := os.Remove(string(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 

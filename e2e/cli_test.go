@@ -171,3 +171,41 @@ func runCLI(t *testing.T, bin, token string, args ...string) (int, string) {
 	}
 	return 0, string(out)
 }
+
+// TestCLIResume: `gatepost upload -resume FILE` with the token of an
+// upload whose first part is already stored sends only the second: the
+// object then holds the stored first part (other bytes than the file's,
+// which shows it was not sent again) and the file's second; the token
+// file is gone once the upload completes.
+func TestCLIResume(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		bin := gatepostBinary(t)
+		c := st.client(t)
+		total := int64(12 << 20)
+		file := randomBytes(t, int(total))
+		earlier := randomBytes(t, int(total))
+		up := startMultipart(t, c, "cli-resume/big.bin", total)
+		uploadParts(t, c, up, earlier, 1)
+		dir := t.TempDir()
+		path, state := filepath.Join(dir, "big.bin"), filepath.Join(dir, "upload.token")
+		if err := os.WriteFile(path, file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(state, []byte(up.GetUploadToken()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out := runCLI(t, bin, apiKey, "upload", "-server", st.gatepost.GRPCAddr(), "-profile", "large", "-key", "cli-resume/big.bin",
+			"-content-type", "application/octet-stream", "-multipart-threshold", "1000", "-resume", state, path)
+		if code != 0 || !strings.Contains(out, "multipart") {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		want := append(append([]byte{}, earlier[:up.GetPartSize()]...), file[up.GetPartSize():]...)
+		if got := st.getObject(t, up.GetKey()); !bytes.Equal(got, want) {
+			t.Errorf("the object is not the stored first part and the file's second (was part 1 sent again?)")
+		}
+		if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the token file is still there: %v", err)
+		}
+	})
+}

@@ -2,11 +2,13 @@ package uploader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 )
@@ -21,24 +23,90 @@ const PartsPerCall = 50
 // a multipart upload with up to parallel parts at once. On failure the
 // upload is aborted.
 func (c *Client) UploadMultipart(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest, r io.ReaderAt, parallel int, progress func(io.Reader) io.Reader) (*gatepostv1.CompleteMultipartUploadResponse, error) {
-	up := &gatepostv1.CreateMultipartUploadResponse{}
-	if err := c.call(ctx, gatepostv1.UploadService_CreateMultipartUpload_FullMethodName, req, up); err != nil {
+	return c.UploadMultipartResumable(ctx, req, r, parallel, progress, nil)
+}
+
+// State keeps a multipart upload's token between runs, so that an upload
+// can be resumed (a file, for the CLI's -resume).
+type State interface {
+	// Load returns the saved token, or "" when there is none.
+	Load() (string, error)
+	// Save keeps token.
+	Save(token string) error
+	// Clear forgets the token (the upload completed, or is gone).
+	Clear() error
+}
+
+// UploadMultipartResumable is UploadMultipart that, with a state, resumes
+// the upload whose token it holds (sending only the parts the store lacks)
+// or starts one and saves its token; a failed upload is then kept for the
+// next run instead of aborted.
+func (c *Client) UploadMultipartResumable(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest, r io.ReaderAt, parallel int, progress func(io.Reader) io.Reader, state State) (*gatepostv1.CompleteMultipartUploadResponse, error) {
+	up, todo, err := c.resume(ctx, state)
+	if err != nil {
 		return nil, err
 	}
-	done, err := c.uploadParts(ctx, up, r, parallel, progress)
+	if up == nil {
+		up = &gatepostv1.CreateMultipartUploadResponse{}
+		if err := c.call(ctx, gatepostv1.UploadService_CreateMultipartUpload_FullMethodName, req, up); err != nil {
+			return nil, err
+		}
+		if state != nil {
+			if err := state.Save(up.GetUploadToken()); err != nil {
+				return nil, fmt.Errorf("save the upload token for resuming: %w", err)
+			}
+		}
+		for n := int32(1); n <= up.GetPartCount(); n++ {
+			todo = append(todo, n)
+		}
+	}
+	done, err := c.uploadParts(ctx, up, todo, r, parallel, progress)
 	if err != nil {
+		if state != nil {
+			return nil, fmt.Errorf("%w (the upload is kept: run the same command again to resume it)", err)
+		}
 		// Free the parts; the caller's context may be cancelled already.
 		_ = c.call(context.WithoutCancel(ctx), gatepostv1.UploadService_AbortMultipartUpload_FullMethodName,
 			&gatepostv1.AbortMultipartUploadRequest{UploadToken: up.GetUploadToken()}, &gatepostv1.AbortMultipartUploadResponse{})
 		return nil, err
 	}
+	if state != nil {
+		_ = state.Clear()
+	}
 	return done, nil
 }
 
-// uploadParts presigns the parts a batch at a time and hands them to
-// parallel workers; the next batch is asked for when the workers have
+// resume returns the upload a state holds and the parts it still needs,
+// or nil when there is none to resume (no state, no token, or an upload
+// gatepost no longer knows: expired, completed or aborted).
+func (c *Client) resume(ctx context.Context, state State) (*gatepostv1.CreateMultipartUploadResponse, []int32, error) {
+	if state == nil {
+		return nil, nil, nil
+	}
+	token, err := state.Load()
+	if err != nil || token == "" {
+		return nil, nil, err
+	}
+	listed := &gatepostv1.ListUploadedPartsResponse{}
+	err = c.callRetrying(ctx, gatepostv1.UploadService_ListUploadedParts_FullMethodName, &gatepostv1.ListUploadedPartsRequest{UploadToken: token}, listed)
+	var g *GatepostError
+	switch {
+	case errors.As(err, &g) && (g.HTTPStatus == 400 || g.HTTPStatus == 404):
+		_ = state.Clear() // start afresh
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	up := &gatepostv1.CreateMultipartUploadResponse{
+		UploadToken: token, Key: listed.GetKey(), PartSize: listed.GetPartSize(), PartCount: listed.GetPartCount(),
+	}
+	return up, listed.GetMissingPartNumbers(), nil
+}
+
+// uploadParts presigns the parts in todo a batch at a time and hands them
+// to parallel workers; the next batch is asked for when the workers have
 // taken the last part of this one. The first failure stops everything.
-func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipartUploadResponse, r io.ReaderAt, parallel int, progress func(io.Reader) io.Reader) (*gatepostv1.CompleteMultipartUploadResponse, error) {
+func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipartUploadResponse, todo []int32, r io.ReaderAt, parallel int, progress func(io.Reader) io.Reader) (*gatepostv1.CompleteMultipartUploadResponse, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	work := make(chan *gatepostv1.PresignedPart)
@@ -46,18 +114,13 @@ func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipart
 	for range max(1, parallel) {
 		wg.Go(func() {
 			for p := range work {
-				offset := int64(p.GetPartNumber()-1) * up.GetPartSize()
-				var body io.Reader = io.NewSectionReader(r, offset, p.GetContentLength())
-				if progress != nil {
-					body = progress(body)
-				}
-				if err := c.putPart(ctx, p, body); err != nil {
+				if err := c.putPartRetrying(ctx, up, p, r, progress); err != nil {
 					cancel(err) // only the first cause is kept
 				}
 			}
 		})
 	}
-	c.presignParts(ctx, cancel, up, work)
+	c.presignParts(ctx, cancel, up, todo, work)
 	close(work)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -70,21 +133,61 @@ func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipart
 	return done, nil
 }
 
+// partRetries is how often a part is sent again after a transient failure
+// (a dropped connection, the store's 5xx), after waits of 1, 2 and 4 s.
+const partRetries = 3
+
+// putPartRetrying PUTs part p from r, again after a transient failure
+// with a fresh URL (the first may have expired meanwhile).
+func (c *Client) putPartRetrying(ctx context.Context, up *gatepostv1.CreateMultipartUploadResponse, p *gatepostv1.PresignedPart, r io.ReaderAt, progress func(io.Reader) io.Reader) error {
+	wait := time.Second
+	for attempt := 0; ; attempt++ {
+		offset := int64(p.GetPartNumber()-1) * up.GetPartSize()
+		var body io.Reader = io.NewSectionReader(r, offset, p.GetContentLength())
+		if progress != nil {
+			body = progress(body)
+		}
+		err := c.putPart(ctx, p, body)
+		if err == nil || !transient(err) || attempt == partRetries || ctx.Err() != nil {
+			return err
+		}
+		if serr := c.sleep(ctx, wait); serr != nil {
+			return err
+		}
+		wait *= 2
+		fresh := &gatepostv1.PresignUploadPartsResponse{}
+		if perr := c.callRetrying(ctx, gatepostv1.UploadService_PresignUploadParts_FullMethodName, &gatepostv1.PresignUploadPartsRequest{
+			UploadToken: up.GetUploadToken(), PartNumbers: []int32{p.GetPartNumber()},
+		}, fresh); perr != nil || len(fresh.GetParts()) != 1 {
+			return err
+		}
+		p = fresh.GetParts()[0]
+	}
+}
+
+// transient reports whether a part upload failed in a way that sending it
+// again may mend: the network, or the store's 5xx (SlowDown, a restart).
+func transient(err error) bool {
+	var s *StoreError
+	if errors.As(err, &s) {
+		return s.HTTPStatus >= 500
+	}
+	return !errors.Is(err, context.Canceled)
+}
+
 // presignParts asks for the part URLs in batches of PartsPerCall (fewer
 // when gatepost's parts_per_call says the caller's rate allows fewer) and sends
 // each part to work, until all are sent or ctx is done; a failure cancels
 // ctx with its error.
-func (c *Client) presignParts(ctx context.Context, cancel context.CancelCauseFunc, up *gatepostv1.CreateMultipartUploadResponse, work chan<- *gatepostv1.PresignedPart) {
+func (c *Client) presignParts(ctx context.Context, cancel context.CancelCauseFunc, up *gatepostv1.CreateMultipartUploadResponse, todo []int32, work chan<- *gatepostv1.PresignedPart) {
 	count := up.GetPartCount()
-	perCall := int32(PartsPerCall)
-	if n := up.GetPartsPerCall(); n > 0 && n < perCall {
+	perCall := PartsPerCall
+	if n := int(up.GetPartsPerCall()); n > 0 && n < perCall {
 		perCall = n // the caller's rate limit allows no more at once
 	}
-	for first := int32(1); first <= count; first += perCall {
-		numbers := make([]int32, 0, perCall)
-		for n := first; n <= count && n < first+perCall; n++ {
-			numbers = append(numbers, n)
-		}
+	for len(todo) > 0 {
+		numbers := todo[:min(perCall, len(todo))]
+		todo = todo[len(numbers):]
 		batch := &gatepostv1.PresignUploadPartsResponse{}
 		if err := c.callRetrying(ctx, gatepostv1.UploadService_PresignUploadParts_FullMethodName, &gatepostv1.PresignUploadPartsRequest{
 			UploadToken: up.GetUploadToken(), PartNumbers: numbers,

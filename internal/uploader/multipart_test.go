@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,6 +86,8 @@ type fakeStore struct {
 	events *events
 	mu     sync.Mutex
 	parts  map[int]storedPart
+	// fail503 lists parts whose next PUT answers 503 (once each).
+	fail503 map[int]bool
 }
 
 func newFakeStore(t *testing.T, ev *events) *fakeStore {
@@ -93,6 +97,17 @@ func newFakeStore(t *testing.T, ev *events) *fakeStore {
 		n, err := strconv.Atoi(r.URL.Query().Get("partNumber"))
 		if r.Method != http.MethodPut || err != nil {
 			http.Error(w, "not a part upload", http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		fail := s.fail503[n]
+		delete(s.fail503, n)
+		s.mu.Unlock()
+		if fail {
+			_, _ = io.Copy(io.Discard, r.Body)
+			ev.add("503 %d", n)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, "<Error><Code>SlowDown</Code><Message>slow down</Message></Error>")
 			return
 		}
 		body, err := io.ReadAll(r.Body)
@@ -146,6 +161,27 @@ type fakeGatepost struct {
 	retryAfter         string // the retry-after of those refusals ("" for none)
 	completed, aborted int
 	partsPerCall       int32 // what CreateMultipartUpload says (0: nothing)
+	// listed is what ListUploadedParts says is stored; gone makes it
+	// answer NotFound.
+	listed []int32
+	gone   bool
+}
+
+func (f *fakeGatepost) ListUploadedParts(_ context.Context, req *gatepostv1.ListUploadedPartsRequest) (*gatepostv1.ListUploadedPartsResponse, error) {
+	f.events.add("list %s", req.GetUploadToken())
+	if f.gone {
+		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
+	}
+	count := int32((f.total + f.partSize - 1) / f.partSize)
+	resp := &gatepostv1.ListUploadedPartsResponse{PartSize: f.partSize, PartCount: count, Key: "key"}
+	for n := int32(1); n <= count; n++ {
+		if slices.Contains(f.listed, n) {
+			resp.Parts = append(resp.Parts, &gatepostv1.UploadedPart{PartNumber: n, Size: f.partSize, Etag: fmt.Sprintf(`"etag-%d"`, n)})
+		} else {
+			resp.MissingPartNumbers = append(resp.MissingPartNumbers, n)
+		}
+	}
+	return resp, nil
 }
 
 func (f *fakeGatepost) CreateMultipartUpload(_ context.Context, req *gatepostv1.CreateMultipartUploadRequest) (*gatepostv1.CreateMultipartUploadResponse, error) {
@@ -440,5 +476,78 @@ func TestUploadMultipartSmallBurst(t *testing.T) {
 	want := []string{"presign parts 1-10", "presign parts 11-20", "presign parts 21-25"}
 	if diff := cmp.Diff(want, presigns); diff != "" {
 		t.Errorf("PresignUploadParts calls (-want +got):\n%s", diff)
+	}
+}
+
+// memoryState is an uploader.State in memory.
+type memoryState struct{ token string }
+
+func (m *memoryState) Load() (string, error)   { return m.token, nil }
+func (m *memoryState) Save(token string) error { m.token = token; return nil }
+func (m *memoryState) Clear() error            { m.token = ""; return nil }
+
+// TestUploadMultipartRetriesParts: a part the store answers 503 is sent
+// again, after a wait, with a fresh URL, and the upload completes.
+func TestUploadMultipartRetriesParts(t *testing.T) {
+	for _, name := range []string{"gRPC", "REST"} {
+		t.Run(name, func(t *testing.T) {
+			f, store, ev := newFake(t, 10, 25)
+			store.fail503 = map[int]bool{2: true}
+			c := f.serve(t)[name]
+			var waits []time.Duration
+			c.wait = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+			data := testData(25)
+			if _, err := c.UploadMultipart(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k"}, bytes.NewReader(data), 1, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := store.stored(); len(got) != 3 || !bytes.Equal(got[2].Body, data[10:20]) {
+				t.Errorf("stored %d parts", len(got))
+			}
+			if !slices.Equal(waits, []time.Duration{time.Second}) || !slices.Contains(ev.all(), "presign parts 2-2") {
+				t.Errorf("waits %v, events %v; want one wait of 1s and part 2 presigned again", waits, ev.all())
+			}
+		})
+	}
+}
+
+// TestUploadMultipartResumes: with a saved token the upload sends only
+// the parts gatepost lists as missing, completes, and forgets the token;
+// a token of an upload that is gone starts a new one; a failed upload is
+// kept (not aborted) for the next run.
+func TestUploadMultipartResumes(t *testing.T) {
+	f, store, ev := newFake(t, 10, 25)
+	f.listed = []int32{1, 3}
+	c := f.serve(t)["gRPC"]
+	state := &memoryState{token: "saved-token"}
+	data := testData(25)
+	if _, err := c.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k"}, bytes.NewReader(data), 2, nil, state); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.stored(); len(got) != 1 || got[2].Body == nil || state.token != "" || f.completed != 1 {
+		t.Errorf("stored parts %v, token %q, completed %d; want part 2 alone, the token forgotten, one completion", len(got), state.token, f.completed)
+	}
+	if slices.Contains(ev.all(), "presign parts 1-1") {
+		t.Errorf("events %v: a listed part was presigned", ev.all())
+	}
+
+	f2, _, _ := newFake(t, 10, 25)
+	f2.gone = true
+	c2 := f2.serve(t)["REST"]
+	state2 := &memoryState{token: "old-token"}
+	if _, err := c2.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k"}, bytes.NewReader(data), 2, nil, state2); err != nil {
+		t.Fatal(err)
+	}
+	if f2.completed != 1 {
+		t.Errorf("a gone upload was not started again")
+	}
+
+	f3, store3, _ := newFake(t, 10, 25)
+	store3.fail503 = map[int]bool{1: true}
+	c3 := f3.serve(t)["gRPC"]
+	c3.wait = func(context.Context, time.Duration) error { return context.Canceled }
+	state3 := &memoryState{}
+	_, err := c3.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k"}, bytes.NewReader(data), 1, nil, state3)
+	if err == nil || state3.token != "token-1" || f3.aborted != 0 || !strings.Contains(err.Error(), "resume") {
+		t.Errorf("a failed resumable upload: %v, token %q, aborted %d; want kept for resuming", err, state3.token, f3.aborted)
 	}
 }

@@ -36,6 +36,7 @@ var restPaths = map[string]string{
 	gatepostv1.UploadService_CompleteMultipartUpload_FullMethodName: "/v1/multipart/complete",
 	gatepostv1.UploadService_AbortMultipartUpload_FullMethodName:    "/v1/multipart/abort",
 	gatepostv1.UploadService_FinalizeUpload_FullMethodName:          "/v1/uploads/finalize",
+	gatepostv1.UploadService_ListUploadedParts_FullMethodName:       "/v1/multipart/list",
 }
 
 // clientError lists the gRPC codes that are gatepost refusing a request
