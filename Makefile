@@ -37,10 +37,19 @@ run: build weed $(BIN)/grpcurl ## Run gatepost end to end against a local Seawee
 	@exec $(BIN)/devstack -gatepost $(BIN)/gatepost -weed $(WEED) -grpcurl $(BIN)/grpcurl
 
 .PHONY: test
-test: weed minio build tools ## Run every test: unit, gateway, integration (SeaweedFS and MinIO, Chromium), make run's smoke test, deploy files
+test: weed minio build tools npm ## Run every test: unit, gateway, integration (SeaweedFS and MinIO, Chromium), make run's smoke test, the npm package, deploy files
 	GATEPOST_REQUIRE_S3=1 GATEPOST_BIN=$(BIN)/gatepost GATEPOST_GRPCURL=$(BIN)/grpcurl \
 		go test -race -count=1 ./...
 	go -C deploy test -count=1 ./...
+
+# The pinned JavaScript tools the tests use (TypeScript for the npm
+# package's declarations), from the npm registry with the lockfile. Without
+# npm the package test is skipped (CI installs npm and requires it).
+.PHONY: npm
+npm: ## Install the pinned JavaScript test tools (npm ci in tools/npm)
+	@if ! command -v npm >/dev/null; then echo "npm not found: the npm package test will be skipped (apt-get install npm)"; \
+	elif [ ! -e tools/npm/node_modules/.package-lock.json ] || [ tools/npm/package-lock.json -nt tools/npm/node_modules/.package-lock.json ]; then \
+		npm ci --prefix tools/npm --no-audit --no-fund --loglevel=error; fi
 
 .PHONY: test-short
 test-short: ## Run the fast tests only (no SeaweedFS)
