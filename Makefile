@@ -22,7 +22,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO := $(CACHE_DIR)/minio-$(MINIO_VERSION)/minio
 export GATEPOST_MINIO := $(MINIO)
 
-PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 grpcurl
+PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 grpcurl openapi31
 
 .PHONY: help
 help: ## Show this help
@@ -75,8 +75,9 @@ build: ## Build the gatepost binary into .bin/
 	go build -buildvcs=auto -o $(BIN)/gatepost .
 
 .PHONY: generate
-generate: tools ## Regenerate gen/ from proto/
+generate: tools ## Regenerate gen/ from proto/ (and the OpenAPI 3.1 document from the 2.0 one)
 	$(BIN)/buf generate
+	$(BIN)/openapi31 gen/gatepost/v1/upload.swagger.json gen/gatepost/v1/upload.openapi.json
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail if gen/ differs from what proto/ generates

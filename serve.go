@@ -23,6 +23,9 @@ import (
 //go:embed gen/gatepost/v1/upload.swagger.json
 var openAPI []byte
 
+//go:embed gen/gatepost/v1/upload.openapi.json
+var openAPI31 []byte
+
 // serveCommand implements `gatepost [serve]`: it runs the server until ctx
 // is done.
 func serveCommand(ctx context.Context, args []string, c cli) error {
@@ -86,7 +89,7 @@ func run(ctx context.Context, cfg *config.Config, args []string, getenv func(str
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	a, err := app.New(ctx, cfg, app.Options{
-		Logger: logger, OpenAPI: openAPI, Getenv: getenv, TracerProvider: tp,
+		Logger: logger, OpenAPI: openAPI, OpenAPI31: openAPI31, Getenv: getenv, TracerProvider: tp,
 		ConfigFile: cfg.File,
 		LoadConfig: func() (*config.Config, error) {
 			return config.FromArgs("gatepost serve", args, getenv, io.Discard)

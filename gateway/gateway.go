@@ -30,6 +30,9 @@ type Options struct {
 	// OpenAPI is served at /openapi.json when not empty; its paths also
 	// give the Allow header of a 405.
 	OpenAPI []byte
+	// OpenAPI31, when not empty, is served at /openapi-3.1.json: the same
+	// API as an OpenAPI 3.1 document.
+	OpenAPI31 []byte
 	// Ready, when set, decides /readyz: nil means ready; the error's text
 	// is shown, so it must not carry secrets.
 	Ready func(context.Context) error
@@ -105,6 +108,12 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 		mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(opts.OpenAPI)
+		})
+	}
+	if len(opts.OpenAPI31) > 0 {
+		mux.HandleFunc("GET /openapi-3.1.json", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(opts.OpenAPI31)
 		})
 	}
 	if opts.Metrics != nil {

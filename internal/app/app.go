@@ -46,8 +46,10 @@ const (
 type Options struct {
 	// Logger receives structured logs; slog.Default() when nil.
 	Logger *slog.Logger
-	// OpenAPI is the document served at /openapi.json.
+	// OpenAPI is the document served at /openapi.json (OpenAPI 2.0).
 	OpenAPI []byte
+	// OpenAPI31 is the document served at /openapi-3.1.json.
+	OpenAPI31 []byte
 	// AWSOptions are extra AWS SDK load options (tests pass static
 	// credentials here).
 	AWSOptions []func(*awsconfig.LoadOptions) error
@@ -155,7 +157,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	// interceptor chain as the gRPC server (authentication, validation,
 	// limits, logging, metrics), without a loopback round trip.
 	gwOpts := gateway.Options{
-		OpenAPI: opts.OpenAPI, Ready: a.readiness(store), Degraded: degraded(a.shared), CORS: cfg.CORS,
+		OpenAPI: opts.OpenAPI, OpenAPI31: opts.OpenAPI31, Ready: a.readiness(store), Degraded: degraded(a.shared), CORS: cfg.CORS,
 		LoopbackHostsOnly: cfg.LocalOnly(), StoreEvents: a.lifecycle.events,
 	}
 	if metricsOnAPIPort(cfg) && m != nil {
