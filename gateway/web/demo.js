@@ -38,6 +38,9 @@ $("form").addEventListener("submit", async (event) => {
       profile: $("profile").value.trim() || undefined,
       token: $("token").value.trim() || undefined,
       signal: controller.signal,
+      // Large files resume: cancel, or reload the page, and upload the
+      // same file again to send only the parts the store lacks.
+      resume: true,
       onProgress: (p) => {
         $("progress").value = p.fraction;
         $("status").textContent = `Uploading ${file.name}: ${Math.round(p.fraction * 100)}% (${formatBytes(p.loaded)} of ${formatBytes(p.total)})`;
