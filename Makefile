@@ -48,8 +48,9 @@ test: weed minio build tools npm ## Run every test: unit, gateway, integration (
 .PHONY: npm
 npm: ## Install the pinned JavaScript test tools (npm ci in tools/npm)
 	@if ! command -v npm >/dev/null; then echo "npm not found: the npm package test will be skipped (apt-get install npm)"; \
-	elif [ ! -e tools/npm/node_modules/.package-lock.json ] || [ tools/npm/package-lock.json -nt tools/npm/node_modules/.package-lock.json ]; then \
-		npm ci --prefix tools/npm --no-audit --no-fund --loglevel=error; fi
+	elif ! sha256sum --status -c tools/npm/node_modules/.lockfile.sha256 2>/dev/null; then \
+		npm ci --prefix tools/npm --no-audit --no-fund --loglevel=error && \
+		sha256sum tools/npm/package-lock.json > tools/npm/node_modules/.lockfile.sha256; fi
 
 .PHONY: test-short
 test-short: ## Run the fast tests only (no SeaweedFS)

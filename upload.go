@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"os"
 	"path/filepath"
-	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"google.golang.org/protobuf/proto"
@@ -76,7 +77,8 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 	if info.Size() > *threshold {
 		var saved uploader.State
 		if *resume != "" {
-			saved = tokenFile(*resume)
+			abs, _ := filepath.Abs(path)
+			saved = &tokenFile{path: *resume, of: uploadedFile{Path: abs, Size: info.Size(), Modified: info.ModTime()}}
 		}
 		done, err := c.client.UploadMultipartResumable(ctx, &gatepostv1.CreateMultipartUploadRequest{
 			Key: req.GetKey(), ContentType: req.GetContentType(), Profile: req.GetProfile(),
@@ -119,29 +121,96 @@ func uploadCommand(ctx context.Context, args []string, cl cli) error {
 	return nil
 }
 
-// tokenFile keeps a multipart upload's token in a file (readable by its
-// owner only: the token lets its holder finish the upload).
-type tokenFile string
+// tokenFile keeps a multipart upload's token in a file, readable by its
+// owner only (the token lets its holder finish the upload), with what it
+// is the upload of: the local file's path, size and modification time. A
+// file without gatepost's marker is never read as a token, nor removed.
+type tokenFile struct {
+	path string
+	of   uploadedFile
+}
 
-var _ uploader.State = tokenFile("")
+// uploadedFile says which local file an upload token is for.
+type uploadedFile struct {
+	Path     string    `json:"file"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+}
 
-func (f tokenFile) Load() (string, error) {
-	b, err := os.ReadFile(string(f))
+// savedToken is a token file's content.
+type savedToken struct {
+	Marker string `json:"gatepost_upload_token"`
+	Token  string `json:"token"`
+	uploadedFile
+}
+
+const (
+	tokenMarker       = "v1"
+	maxTokenFileBytes = 64 << 10
+)
+
+var _ uploader.State = (*tokenFile)(nil)
+
+// read returns the saved token, nil when the file does not exist.
+func (f *tokenFile) read() (*savedToken, error) {
+	file, err := os.Open(f.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return nil, nil
 	}
-	return strings.TrimSpace(string(b)), err
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	raw, err := io.ReadAll(io.LimitReader(file, maxTokenFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	var saved savedToken
+	if len(raw) > maxTokenFileBytes || json.Unmarshal(raw, &saved) != nil || saved.Marker != tokenMarker || saved.Token == "" {
+		return nil, fmt.Errorf("-resume %s: the file exists and is not a gatepost upload token file (choose another name)", f.path)
+	}
+	return &saved, nil
 }
 
-func (f tokenFile) Save(token string) error {
-	return os.WriteFile(string(f), []byte(token+"\n"), 0o600)
+func (f *tokenFile) Load() (string, error) {
+	saved, err := f.read()
+	if err != nil || saved == nil {
+		return "", err
+	}
+	if saved.Path != f.of.Path || saved.Size != f.of.Size || !saved.Modified.Equal(f.of.Modified) {
+		return "", fmt.Errorf("-resume %s: it holds the upload of %s (%d bytes, modified %s), not of this file; remove it or choose another",
+			f.path, saved.Path, saved.Size, saved.Modified.Format(time.RFC3339))
+	}
+	return saved.Token, nil
 }
 
-func (f tokenFile) Clear() error {
-	if err := os.Remove(string(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+func (f *tokenFile) Save(token string) error {
+	raw, err := json.Marshal(savedToken{Marker: tokenMarker, Token: token, uploadedFile: f.of})
+	if err != nil {
 		return err
 	}
-	return nil
+	// A new file, renamed over the old: its mode is 0600 whatever an
+	// existing file's was.
+	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".gatepost-token-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(raw, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), f.path)
+}
+
+func (f *tokenFile) Clear() error {
+	if saved, err := f.read(); err != nil || saved == nil {
+		return err // not ours: left alone
+	}
+	return os.Remove(f.path)
 }
 
 // verdictNote is what the upload line adds about a verified upload.

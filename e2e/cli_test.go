@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -192,7 +193,13 @@ func TestCLIResume(t *testing.T) {
 		if err := os.WriteFile(path, file, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(state, []byte(up.GetUploadToken()+"\n"), 0o600); err != nil {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved, _ := json.Marshal(map[string]any{"gatepost_upload_token": "v1", "token": up.GetUploadToken(),
+			"file": path, "size": info.Size(), "modified": info.ModTime()})
+		if err := os.WriteFile(state, saved, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		code, out := runCLI(t, bin, apiKey, "upload", "-server", st.gatepost.GRPCAddr(), "-profile", "large", "-key", "cli-resume/big.bin",

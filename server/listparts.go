@@ -29,7 +29,10 @@ func (s *Service) ListUploadedParts(ctx context.Context, req *gatepostv1.ListUpl
 		return nil, err
 	}
 	count := uploadpolicy.PartCount(u.TotalSize, u.PartSize)
-	resp := &gatepostv1.ListUploadedPartsResponse{PartSize: u.PartSize, PartCount: count, Key: u.Key}
+	resp := &gatepostv1.ListUploadedPartsResponse{
+		PartSize: u.PartSize, PartCount: count, Key: u.Key, TotalSize: u.TotalSize, Profile: u.Profile,
+		PartsPerCall: s.partsPerCall(u.Profile), Bucket: u.Bucket,
+	}
 	good := make(map[int32]bool, len(parts))
 	for _, p := range parts {
 		resp.Parts = append(resp.Parts, &gatepostv1.UploadedPart{PartNumber: p.Number, Size: p.Size, Etag: p.ETag})

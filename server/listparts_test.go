@@ -48,7 +48,7 @@ func TestListUploadedParts(t *testing.T) {
 		want = append(want, n)
 	}
 	if len(resp.GetParts()) != 2 || resp.GetParts()[0].GetEtag() != `"one"` || !slices.Equal(resp.GetMissingPartNumbers(), want) ||
-		resp.GetPartSize() != up.GetPartSize() || resp.GetKey() != "incoming/big.png" {
+		resp.GetPartSize() != up.GetPartSize() || resp.GetKey() != "incoming/big.png" || resp.GetTotalSize() != total || resp.GetProfile() != "default" || resp.GetPartsPerCall() < 1 {
 		t.Errorf("ListUploadedParts = %v; want parts 1 and 2 listed, %v missing", resp, want)
 	}
 

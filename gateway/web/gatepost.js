@@ -169,8 +169,15 @@ function verdictOf(answer) {
  * @returns {Promise<{key: string, bucket: string, location: string, size: number, state: string, sniffedType: string}>}
  */
 export async function uploadLargeFile(file, options = {}) {
-  const { profile, token, endpoint = "", key, contentType, metadata, signal, onProgress } = options;
+  const { profile, token, endpoint = "", key, contentType, metadata, onProgress } = options;
   const concurrency = Math.max(1, options.concurrency || 4);
+  // The caller's signal, and the first failure: either stops every worker.
+  const stop = new AbortController();
+  const signal = stop.signal;
+  if (options.signal) {
+    if (options.signal.aborted) stop.abort();
+    else options.signal.addEventListener("abort", () => stop.abort(), { once: true });
+  }
   const api = (path, body) => callGatepost(`${endpoint}${path}`, { token, signal, method: "POST", body });
   const saved = savedUploads(options.resume);
   const savedAs = `gatepost:upload:${profile || ""}:${key || file.name}:${file.size}:${file.lastModified || 0}`;
@@ -179,14 +186,23 @@ export async function uploadLargeFile(file, options = {}) {
   const have = new Set();
   const token0 = saved && saved.getItem(savedAs);
   if (token0) {
+    let listed = null;
     try {
-      const listed = await api("/v1/multipart/list", { upload_token: token0 });
+      listed = await retryRateLimited(() => api("/v1/multipart/list", { upload_token: token0 }), signal);
+    } catch (err) {
+      // Only an upload gatepost no longer knows (expired, completed,
+      // aborted) starts afresh; anything else (a sign-in to renew, an
+      // outage) keeps the token for the next try.
+      if (err.status !== 400 && err.status !== 404) throw err;
+      saved.removeItem(savedAs);
+    }
+    if (listed && Number(listed.total_size) === file.size) {
       const missing = new Set(listed.missing_part_numbers || []);
       for (let n = 1; n <= listed.part_count; n++) if (!missing.has(n)) have.add(n);
-      up = { upload_token: token0, part_size: listed.part_size, part_count: listed.part_count, key: listed.key };
-    } catch (err) {
-      if (err.source === "abort" || err.source === "network") throw err;
-      saved.removeItem(savedAs); // expired, completed or aborted: start afresh
+      up = { upload_token: token0, part_size: listed.part_size, part_count: listed.part_count, key: listed.key,
+        parts_per_call: listed.parts_per_call };
+    } else if (listed) {
+      saved.removeItem(savedAs); // another file's upload under this name: not ours to finish
     }
   }
   if (!up) {
@@ -248,13 +264,25 @@ export async function uploadLargeFile(file, options = {}) {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-    const done = await retryRateLimited(() => api("/v1/multipart/complete", { upload_token: up.upload_token }), signal);
+    if (!location) {
+      // Every part was there already (resumed): the URL of one names the object.
+      location = (await presignParts([1])).parts[0].url.split("?")[0].replace("/.gatepost/staging/", "/");
+    }
+    const complete = () => retryRateLimited(() => api("/v1/multipart/complete", { upload_token: up.upload_token }), signal);
+    let done;
+    try {
+      done = await complete();
+    } catch (err) {
+      if (err.code !== "Aborted") throw err;
+      done = await complete(); // a part changed while gatepost completed: once more
+    }
     completed = true;
     if (saved) saved.removeItem(savedAs);
     // Completing verifies; when it could not yet (PENDING), ask again.
     const verdict = done.state === "UPLOAD_STATE_PENDING" ? await finalize(done.key, options) : verdictOf(done);
     return { key: done.key, bucket: done.bucket, location, size: Number(done.size), ...verdict };
   } catch (err) {
+    stop.abort(); // the other workers stop too
     if (completed) throw err; // nothing left to abort
     // With resume, the parts stay for the next try (a lifecycle rule on
     // the bucket removes uploads nobody comes back to).

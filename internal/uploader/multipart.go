@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 )
 
@@ -40,9 +42,10 @@ type State interface {
 // UploadMultipartResumable is UploadMultipart that, with a state, resumes
 // the upload whose token it holds (sending only the parts the store lacks)
 // or starts one and saves its token; a failed upload is then kept for the
-// next run instead of aborted.
+// next run instead of aborted, unless gatepost refused it for good (a 4xx
+// other than 429), which forgets and aborts it.
 func (c *Client) UploadMultipartResumable(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest, r io.ReaderAt, parallel int, progress func(io.Reader) io.Reader, state State) (*gatepostv1.CompleteMultipartUploadResponse, error) {
-	up, todo, err := c.resume(ctx, state)
+	up, todo, err := c.resume(ctx, req, state)
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +56,7 @@ func (c *Client) UploadMultipartResumable(ctx context.Context, req *gatepostv1.C
 		}
 		if state != nil {
 			if err := state.Save(up.GetUploadToken()); err != nil {
+				c.abort(ctx, up)
 				return nil, fmt.Errorf("save the upload token for resuming: %w", err)
 			}
 		}
@@ -62,12 +66,15 @@ func (c *Client) UploadMultipartResumable(ctx context.Context, req *gatepostv1.C
 	}
 	done, err := c.uploadParts(ctx, up, todo, r, parallel, progress)
 	if err != nil {
-		if state != nil {
+		var g *GatepostError
+		refused := errors.As(err, &g) && g.HTTPStatus >= 400 && g.HTTPStatus < 500 && g.HTTPStatus != 429
+		if state != nil && !refused {
 			return nil, fmt.Errorf("%w (the upload is kept: run the same command again to resume it)", err)
 		}
-		// Free the parts; the caller's context may be cancelled already.
-		_ = c.call(context.WithoutCancel(ctx), gatepostv1.UploadService_AbortMultipartUpload_FullMethodName,
-			&gatepostv1.AbortMultipartUploadRequest{UploadToken: up.GetUploadToken()}, &gatepostv1.AbortMultipartUploadResponse{})
+		if state != nil {
+			_ = state.Clear()
+		}
+		c.abort(ctx, up)
 		return nil, err
 	}
 	if state != nil {
@@ -76,10 +83,22 @@ func (c *Client) UploadMultipartResumable(ctx context.Context, req *gatepostv1.C
 	return done, nil
 }
 
+// abort frees an upload's parts; the caller's context may be cancelled
+// already.
+func (c *Client) abort(ctx context.Context, up *gatepostv1.CreateMultipartUploadResponse) {
+	_ = c.call(context.WithoutCancel(ctx), gatepostv1.UploadService_AbortMultipartUpload_FullMethodName,
+		&gatepostv1.AbortMultipartUploadRequest{UploadToken: up.GetUploadToken()}, &gatepostv1.AbortMultipartUploadResponse{})
+}
+
+// ErrOtherUpload is a saved token of an upload that is not the one asked
+// for (another size or profile): the state is left alone.
+var ErrOtherUpload = errors.New("the saved upload token is for another upload")
+
 // resume returns the upload a state holds and the parts it still needs,
 // or nil when there is none to resume (no state, no token, or an upload
-// gatepost no longer knows: expired, completed or aborted).
-func (c *Client) resume(ctx context.Context, state State) (*gatepostv1.CreateMultipartUploadResponse, []int32, error) {
+// gatepost no longer knows: expired, completed or aborted). A token of
+// another upload (another size or profile than req) is ErrOtherUpload.
+func (c *Client) resume(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest, state State) (*gatepostv1.CreateMultipartUploadResponse, []int32, error) {
 	if state == nil {
 		return nil, nil, nil
 	}
@@ -97,8 +116,17 @@ func (c *Client) resume(ctx context.Context, state State) (*gatepostv1.CreateMul
 	case err != nil:
 		return nil, nil, err
 	}
+	profile := req.GetProfile()
+	if profile == "" {
+		profile = "default"
+	}
+	if listed.GetTotalSize() != req.GetTotalSize() || listed.GetProfile() != profile {
+		return nil, nil, fmt.Errorf("%w: it is of %d bytes in profile %q, this one of %d bytes in %q", ErrOtherUpload,
+			listed.GetTotalSize(), listed.GetProfile(), req.GetTotalSize(), profile)
+	}
 	up := &gatepostv1.CreateMultipartUploadResponse{
-		UploadToken: token, Key: listed.GetKey(), PartSize: listed.GetPartSize(), PartCount: listed.GetPartCount(),
+		UploadToken: token, Key: listed.GetKey(), Bucket: listed.GetBucket(), PartSize: listed.GetPartSize(),
+		PartCount: listed.GetPartCount(), TotalSize: listed.GetTotalSize(), PartsPerCall: listed.GetPartsPerCall(),
 	}
 	return up, listed.GetMissingPartNumbers(), nil
 }
@@ -127,7 +155,16 @@ func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipart
 		return nil, err
 	}
 	done := &gatepostv1.CompleteMultipartUploadResponse{}
-	if err := c.callRetrying(ctx, gatepostv1.UploadService_CompleteMultipartUpload_FullMethodName, &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()}, done); err != nil {
+	complete := func() error {
+		return c.callRetrying(ctx, gatepostv1.UploadService_CompleteMultipartUpload_FullMethodName,
+			&gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()}, done)
+	}
+	err := complete()
+	var g *GatepostError
+	if errors.As(err, &g) && g.Code == codes.Aborted.String() {
+		err = complete() // a part changed while gatepost completed: once more
+	}
+	if err != nil {
 		return nil, err
 	}
 	return done, nil

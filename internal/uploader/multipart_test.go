@@ -173,7 +173,7 @@ func (f *fakeGatepost) ListUploadedParts(_ context.Context, req *gatepostv1.List
 		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
 	}
 	count := int32((f.total + f.partSize - 1) / f.partSize)
-	resp := &gatepostv1.ListUploadedPartsResponse{PartSize: f.partSize, PartCount: count, Key: "key"}
+	resp := &gatepostv1.ListUploadedPartsResponse{PartSize: f.partSize, PartCount: count, Key: "key", TotalSize: f.total, Profile: "default"}
 	for n := int32(1); n <= count; n++ {
 		if slices.Contains(f.listed, n) {
 			resp.Parts = append(resp.Parts, &gatepostv1.UploadedPart{PartNumber: n, Size: f.partSize, Etag: fmt.Sprintf(`"etag-%d"`, n)})
@@ -520,7 +520,11 @@ func TestUploadMultipartResumes(t *testing.T) {
 	c := f.serve(t)["gRPC"]
 	state := &memoryState{token: "saved-token"}
 	data := testData(25)
-	if _, err := c.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k"}, bytes.NewReader(data), 2, nil, state); err != nil {
+	// A token of another upload (another size) is refused, and kept.
+	if _, err := c.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k", TotalSize: proto.Int64(99)}, bytes.NewReader(testData(99)), 2, nil, state); !errors.Is(err, ErrOtherUpload) || state.token != "saved-token" {
+		t.Fatalf("resume with another file: %v (token %q); want ErrOtherUpload, the token kept", err, state.token)
+	}
+	if _, err := c.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k", TotalSize: proto.Int64(25)}, bytes.NewReader(data), 2, nil, state); err != nil {
 		t.Fatal(err)
 	}
 	if got := store.stored(); len(got) != 1 || got[2].Body == nil || state.token != "" || f.completed != 1 {
@@ -534,7 +538,7 @@ func TestUploadMultipartResumes(t *testing.T) {
 	f2.gone = true
 	c2 := f2.serve(t)["REST"]
 	state2 := &memoryState{token: "old-token"}
-	if _, err := c2.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k"}, bytes.NewReader(data), 2, nil, state2); err != nil {
+	if _, err := c2.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k", TotalSize: proto.Int64(25)}, bytes.NewReader(data), 2, nil, state2); err != nil {
 		t.Fatal(err)
 	}
 	if f2.completed != 1 {
@@ -546,7 +550,7 @@ func TestUploadMultipartResumes(t *testing.T) {
 	c3 := f3.serve(t)["gRPC"]
 	c3.wait = func(context.Context, time.Duration) error { return context.Canceled }
 	state3 := &memoryState{}
-	_, err := c3.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k"}, bytes.NewReader(data), 1, nil, state3)
+	_, err := c3.UploadMultipartResumable(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k", TotalSize: proto.Int64(25)}, bytes.NewReader(data), 1, nil, state3)
 	if err == nil || state3.token != "token-1" || f3.aborted != 0 || !strings.Contains(err.Error(), "resume") {
 		t.Errorf("a failed resumable upload: %v, token %q, aborted %d; want kept for resuming", err, state3.token, f3.aborted)
 	}

@@ -1453,7 +1453,16 @@ type ListUploadedPartsResponse struct {
 	PartSize  int64 `protobuf:"varint,3,opt,name=part_size,json=partSize" json:"part_size,omitempty"`
 	PartCount int32 `protobuf:"varint,4,opt,name=part_count,json=partCount" json:"part_count,omitempty"`
 	// The object key.
-	Key           string `protobuf:"bytes,5,opt,name=key" json:"key,omitempty"`
+	Key string `protobuf:"bytes,5,opt,name=key" json:"key,omitempty"`
+	// The upload's declared total size: a client resuming checks it is
+	// sending the same file.
+	TotalSize int64 `protobuf:"varint,6,opt,name=total_size,json=totalSize" json:"total_size,omitempty"`
+	// The profile the upload belongs to.
+	Profile string `protobuf:"bytes,7,opt,name=profile" json:"profile,omitempty"`
+	// The most part URLs one PresignUploadParts call may ask for.
+	PartsPerCall int32 `protobuf:"varint,8,opt,name=parts_per_call,json=partsPerCall" json:"parts_per_call,omitempty"`
+	// The bucket.
+	Bucket        string `protobuf:"bytes,9,opt,name=bucket" json:"bucket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1519,6 +1528,34 @@ func (x *ListUploadedPartsResponse) GetPartCount() int32 {
 func (x *ListUploadedPartsResponse) GetKey() string {
 	if x != nil {
 		return x.Key
+	}
+	return ""
+}
+
+func (x *ListUploadedPartsResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListUploadedPartsResponse) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ListUploadedPartsResponse) GetPartsPerCall() int32 {
+	if x != nil {
+		return x.PartsPerCall
+	}
+	return 0
+}
+
+func (x *ListUploadedPartsResponse) GetBucket() string {
+	if x != nil {
+		return x.Bucket
 	}
 	return ""
 }
@@ -2040,14 +2077,19 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\vpart_number\x18\x01 \x01(\x05R\n" +
 	"partNumber\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"\xcc\x01\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"\xc3\x02\n" +
 	"\x19ListUploadedPartsResponse\x12/\n" +
 	"\x05parts\x18\x01 \x03(\v2\x19.gatepost.v1.UploadedPartR\x05parts\x120\n" +
 	"\x14missing_part_numbers\x18\x02 \x03(\x05R\x12missingPartNumbers\x12\x1b\n" +
 	"\tpart_size\x18\x03 \x01(\x03R\bpartSize\x12\x1d\n" +
 	"\n" +
 	"part_count\x18\x04 \x01(\x05R\tpartCount\x12\x10\n" +
-	"\x03key\x18\x05 \x01(\tR\x03key\">\n" +
+	"\x03key\x18\x05 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x06 \x01(\x03R\ttotalSize\x12\x18\n" +
+	"\aprofile\x18\a \x01(\tR\aprofile\x12$\n" +
+	"\x0eparts_per_call\x18\b \x01(\x05R\fpartsPerCall\x12\x16\n" +
+	"\x06bucket\x18\t \x01(\tR\x06bucket\">\n" +
 	"\x10GetUploadRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\"\xcb\x04\n" +
