@@ -46,6 +46,9 @@ type Options struct {
 	// LoopbackHostsOnly refuses requests whose Host is not a loopback name
 	// or address (auth.mode none on loopback: see loopbackHostsOnly).
 	LoopbackHostsOnly bool
+	// Companion, when set, serves the Uppy Companion routes (GET
+	// /s3/params).
+	Companion *Companion
 	// StoreEvents, when set, serves POST /store-events (the store's event
 	// notifications).
 	StoreEvents http.Handler
@@ -121,6 +124,9 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 	}
 	if opts.StoreEvents != nil {
 		mux.Handle("POST /store-events", opts.StoreEvents)
+	}
+	if opts.Companion != nil {
+		mux.HandleFunc("GET /s3/params", opts.Companion.params(noStore(gw)))
 	}
 	serveWeb(mux)
 	h := withCORS(mux, opts.CORS)

@@ -160,6 +160,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		OpenAPI: opts.OpenAPI, OpenAPI31: opts.OpenAPI31, Ready: a.readiness(store), Degraded: degraded(a.shared), CORS: cfg.CORS,
 		LoopbackHostsOnly: cfg.LocalOnly(), StoreEvents: a.lifecycle.events,
 	}
+	if cfg.Uppy != nil {
+		gwOpts.Companion = &gateway.Companion{Profile: cfg.Uppy.Profile, MetadataKeys: cfg.Profiles[cfg.Uppy.Profile].MetadataKeys}
+	}
 	if metricsOnAPIPort(cfg) && m != nil {
 		gwOpts.Metrics = m.Handler()
 	}

@@ -40,6 +40,12 @@ const (
 	MaxMetadataBytes = 2048
 )
 
+// Uppy configures the Uppy Companion-compatible routes.
+type Uppy struct {
+	// Profile is the profile the routes sign for.
+	Profile string `yaml:"profile"`
+}
+
 // Config is gatepost's whole configuration.
 type Config struct {
 	// File is the file the configuration was loaded from ("" for the
@@ -72,6 +78,9 @@ type Config struct {
 	Quota *Quota `yaml:"quota"`
 	// SharedState is where replicas share limits (Redis), if anywhere.
 	SharedState SharedState `yaml:"shared_state"`
+	// Uppy, when set, serves the Uppy Companion routes @uppy/aws-s3 calls
+	// (for now GET /s3/params, small files) for one profile.
+	Uppy *Uppy `yaml:"uppy"`
 	// StoreEvents, when set, accepts the store's event notifications at
 	// POST /store-events, so that uploads whose client never finalizes
 	// are verified too.
@@ -237,6 +246,11 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.CORS.validate()...)
 	errs = append(errs, c.SharedState.validate()...)
+	if c.Uppy != nil {
+		if _, ok := c.Profiles[c.Uppy.Profile]; !ok {
+			errs = append(errs, fmt.Errorf("uppy.profile: %q is not a profile", c.Uppy.Profile))
+		}
+	}
 	if c.StoreEvents != nil && c.StoreEvents.SecretEnv == "" {
 		errs = append(errs, errors.New("store_events.secret_env: required (the environment variable holding the secret the store sends)"))
 	}
