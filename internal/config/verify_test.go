@@ -60,3 +60,12 @@ func TestValidateVerifyLifecycle(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateUppy(t *testing.T) {
+	t.Parallel()
+	cfg := safeConfig(map[string]config.Profile{"p": {KeyPrefix: "p/"}})
+	cfg.Uppy = &config.Uppy{Profile: "p"}
+	checkValidate(t, cfg, nil)
+	cfg.Uppy = &config.Uppy{Profile: "nope"}
+	checkValidate(t, cfg, []string{`uppy.profile: "nope" is not a profile`})
+}
