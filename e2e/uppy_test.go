@@ -72,8 +72,9 @@ window.uploadWithUppy = async (endpoint, token, files) => {
 // 5.1.0) in Debian's Chromium, on a page of its own origin, with
 // `endpoint: <gatepost>` and a bearer token and no glue, uploads a small
 // file to both stores through gatepost's /s3/params (the metadata Uppy
-// adds that the profile does not list is dropped), and a file of a type the
-// profile refuses fails with gatepost's message.
+// adds that the profile does not list is dropped); a file of a type the
+// profile refuses fails with gatepost's message, and one over its size
+// limit is refused by the store and not stored.
 func TestUppyCompanionParams(t *testing.T) {
 	bundle := uppyBundle(t)
 	forEachStoreInTurn(t, func(t *testing.T, st *target) {
@@ -119,6 +120,7 @@ func TestUppyCompanionParams(t *testing.T) {
 		script := `window.uploadWithUppy(` + strconv.Quote("http://"+a.HTTPAddr()) + `, ` + strconv.Quote(apiKey) + `, [
 	  { name: ` + strconv.Quote(name) + `, type: "text/plain", body: "uploaded by Uppy 5 through gatepost\n" },
 	  { name: "page.html", type: "text/html", body: "<html></html>" },
+	  { name: "too-big.txt", type: "text/plain", body: "x".repeat(2000) },
 	])`
 		got, err := chromedp.Run(browser, chromedp.Evaluate[result](script, chromedp.EvalAwaitPromise))
 		if err != nil {
@@ -127,8 +129,14 @@ func TestUppyCompanionParams(t *testing.T) {
 		if len(got.Ok) != 1 || got.Ok[0] != name {
 			t.Errorf("uploaded %v, failed %v; want %s uploaded", got.Ok, got.Failed, name)
 		}
-		if len(got.Failed) != 1 || !strings.Contains(got.Failed[0], "is not allowed by profile") {
-			t.Errorf("failed %v; want page.html refused with gatepost's message", got.Failed)
+		// A type the profile refuses: gatepost's message. A file over the
+		// profile's 1 KiB: the store's refusal of the POST.
+		if len(got.Failed) != 2 || !strings.Contains(strings.Join(got.Failed, "\n"), "page.html: ") ||
+			!strings.Contains(strings.Join(got.Failed, "\n"), "is not allowed by profile") || !strings.Contains(strings.Join(got.Failed, "\n"), "too-big.txt: ") {
+			t.Errorf("failed %v; want page.html refused with gatepost's message and too-big.txt refused", got.Failed)
+		}
+		if st.headObject(t, "user-uploads/too-big.txt") != nil {
+			t.Error("the over-limit file was stored")
 		}
 		if stored := st.getObject(t, "user-uploads/"+name); !bytes.Equal(stored, []byte("uploaded by Uppy 5 through gatepost\n")) {
 			t.Errorf("stored %q", stored)
