@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -62,23 +61,12 @@ func (s *Service) GetUpload(ctx context.Context, req *gatepostv1.GetUploadReques
 	if !obj.LastModified.IsZero() {
 		resp.LastModified = timestamppb.New(obj.LastModified)
 	}
-	var head []byte
-	var unreadable string
-	if verify.NeedsHead(&profile, obj) {
-		head, err = s.store.ReadHead(ctx, profile.Bucket, key, obj.ETag, verify.HeadBytes)
-		switch {
-		case errors.Is(err, objectstore.ErrChanged):
-			return nil, status.Errorf(codes.Aborted, "key: %s changed while gatepost read it; ask again", echo(key))
-		case errors.Is(err, objectstore.ErrUnreadable):
-			unreadable = "content: its bytes could not be read to check their type (" + err.Error() + ")"
-		case err != nil:
-			return nil, s.storeFailed(ctx, "reading the object", err)
-		}
-	}
-	verdict := verify.Check(&profile, verify.Declared{Size: -1}, obj, head)
-	if unreadable != "" {
-		verdict.Reasons = append(verdict.Reasons, unreadable)
-		slices.Sort(verdict.Reasons)
+	verdict, err := verify.Inspect(ctx, s.store, &profile, verify.Declared{Size: -1}, profile.Bucket, key, obj)
+	switch {
+	case errors.Is(err, objectstore.ErrChanged):
+		return nil, status.Errorf(codes.Aborted, "key: %s changed while gatepost read it; ask again", echo(key))
+	case err != nil:
+		return nil, s.storeFailed(ctx, "reading the object", err)
 	}
 	resp.Violations = verdict.Reasons
 	resp.SniffedType = verdict.Sniffed

@@ -241,9 +241,7 @@ export async function uploadLargeFile(file, options = {}) {
         const batch = todo.splice(0, perCall);
         const { parts } = await presignParts(batch);
         for (let p of parts) {
-          // The object's URL, without the part's signature, at its final
-          // key (a staging profile's parts go to .gatepost/staging/).
-          location = p.url.split("?")[0].replace("/.gatepost/staging/", "/");
+          location = objectURL(p.url);
           const start = (p.part_number - 1) * partSize;
           const blob = file.slice(start, start + Number(p.content_length));
           for (let attempt = 0; ; attempt++) {
@@ -266,7 +264,7 @@ export async function uploadLargeFile(file, options = {}) {
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
     if (!location) {
       // Every part was there already (resumed): the URL of one names the object.
-      location = (await presignParts([1])).parts[0].url.split("?")[0].replace("/.gatepost/staging/", "/");
+      location = objectURL((await presignParts([1])).parts[0].url);
     }
     const complete = () => retryRateLimited(() => api("/v1/multipart/complete", { upload_token: up.upload_token }), signal);
     let done;
@@ -292,6 +290,13 @@ export async function uploadLargeFile(file, options = {}) {
     callGatepost(`${endpoint}/v1/multipart/abort`, { token, method: "POST", body: { upload_token: up.upload_token } }).catch(() => {});
     throw err;
   }
+}
+
+// objectURL is the object's URL from one of its part URLs: without the
+// part's signature, at its final key (a staging profile's parts go to
+// .gatepost/staging/).
+function objectURL(partURL) {
+  return partURL.split("?")[0].replace("/.gatepost/staging/", "/");
 }
 
 // partRetries is how often a part is sent again after a transient failure.

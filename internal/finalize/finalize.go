@@ -305,23 +305,28 @@ func (v *Verifier) decidedMeanwhile(ctx context.Context, bucket, key, storeKey s
 	return out, true
 }
 
+// newOutcome starts the outcome on obj, the upload for key: the object
+// with only the application's metadata, no declared size yet.
+func newOutcome(profileName, bucket, key string, obj *uploadpolicy.Object) *Outcome {
+	out := &Outcome{Profile: profileName, Bucket: bucket, Key: key, DeclaredSize: -1, Object: *obj}
+	out.Object.Metadata = staging.UserMetadata(obj.Metadata)
+	return out
+}
+
 // promotedEarlier describes an object found at a staging profile's key.
 func (v *Verifier) promotedEarlier(profileName, bucket, key string, obj *uploadpolicy.Object) *Outcome {
-	out := &Outcome{Verified: true, Profile: profileName, Bucket: bucket, Key: key, DeclaredSize: -1, At: obj.LastModified}
+	out := newOutcome(profileName, bucket, key, obj)
+	out.Verified, out.At = true, obj.LastModified
 	if d, err := staging.Parse(obj.Metadata); err == nil {
 		out.Subject, out.DeclaredSize = d.Subject, d.Size
 	}
-	out.Object = *obj
-	out.Object.Metadata = staging.UserMetadata(obj.Metadata)
 	return out
 }
 
 // verify decides on obj, stored at storeKey, and acts on the verdict.
 func (v *Verifier) verify(ctx context.Context, profileName string, profile *config.Profile, key, storeKey string, obj *uploadpolicy.Object) (*Outcome, error) {
 	bucket := profile.Bucket
-	out := &Outcome{Profile: profileName, Bucket: bucket, Key: key, DeclaredSize: -1}
-	out.Object = *obj
-	out.Object.Metadata = staging.UserMetadata(obj.Metadata)
+	out := newOutcome(profileName, bucket, key, obj)
 	declared := verify.Declared{Size: -1}
 	var reasons []string
 	if profile.Verify.Staging {
@@ -336,20 +341,13 @@ func (v *Verifier) verify(ctx context.Context, profileName string, profile *conf
 			declared.Size, declared.ChecksumSHA256 = d.Size, d.ChecksumSHA256
 		}
 	}
-	var head []byte
-	if verify.NeedsHead(profile, &out.Object) {
-		var err error
-		head, err = v.store.ReadHead(ctx, bucket, storeKey, obj.ETag, verify.HeadBytes)
-		switch {
-		case errors.Is(err, objectstore.ErrChanged):
-			return nil, err
-		case errors.Is(err, objectstore.ErrUnreadable):
-			reasons = append(reasons, "content: gatepost may not read its bytes (an encryption key or storage class it cannot use), so they cannot be checked")
-		case err != nil:
-			return nil, fmt.Errorf("%w: reading the start of the upload: %w", ErrUnavailable, err)
-		}
+	verdict, err := verify.Inspect(ctx, v.store, profile, declared, bucket, storeKey, &out.Object)
+	switch {
+	case errors.Is(err, objectstore.ErrChanged):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	verdict := verify.Check(profile, declared, &out.Object, head)
 	out.Sniffed = verdict.Sniffed
 	reasons = append(reasons, verdict.Reasons...)
 	if scanner := v.scanners[profileName]; scanner != nil && len(reasons) == 0 {

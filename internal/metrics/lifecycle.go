@@ -40,8 +40,8 @@ func newLifecycle(r *prometheus.Registry) lifecycle {
 	return l
 }
 
-// Verdict counts one verdict, once per reason of a rejection (by the part
-// it names: the reason's text before its first colon).
+// Verdict counts one verdict, once per part of the upload a rejection's
+// reasons name (a reason's first word: a bounded set).
 func (m *Metrics) Verdict(profile string, verified bool, reasons []string) {
 	if m == nil {
 		return
@@ -52,8 +52,9 @@ func (m *Metrics) Verdict(profile string, verified bool, reasons []string) {
 	}
 	seen := map[string]bool{}
 	for _, r := range reasons {
-		part, _, _ := strings.Cut(r, ":")
-		if part = strings.Fields(part + " x")[0]; !seen[part] {
+		// The reason's first word: "content", "size", "metadata"...
+		part, _, _ := strings.Cut(r, " ")
+		if part = strings.TrimSuffix(part, ":"); !seen[part] {
 			seen[part] = true
 			m.verdicts.WithLabelValues(profile, "rejected", part).Inc()
 		}

@@ -244,7 +244,7 @@ func (q *Queue) deliver(ctx context.Context, profile string, sender *webhook.Sen
 		return false
 	default:
 		outcome = "failed"
-		if isRefused(err) {
+		if errors.Is(err, webhook.ErrRefused) {
 			outcome = "refused"
 		}
 		q.logger.Error("a webhook was not delivered", "profile", profile, "webhook_id", m.ID, "attempts", attempts, "error", err)
@@ -264,5 +264,3 @@ func (q *Queue) depth(profile string, n int) {
 		q.observer.QueueDepth(profile, n)
 	}
 }
-
-func isRefused(err error) bool { return errors.Is(err, webhook.ErrRefused) }

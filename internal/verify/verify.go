@@ -4,8 +4,8 @@
 // when one was pinned, and the type its first bytes show. The verdict
 // lists every reason in words, for the caller, the webhook and the log.
 //
-// It decides only; reading the object and acting on the verdict belong to
-// the service.
+// It decides, reading at most an object's first bytes (Inspect); acting
+// on the verdict belongs to the service.
 package verify
 
 import (
