@@ -262,6 +262,14 @@ func testConfig(endpoint string, kind config.Store) *config.Config {
 				ContentTypes: []string{"text/plain", "application/octet-stream"}, Expires: 15 * time.Minute,
 				Methods: []config.Method{config.MethodPut, config.MethodMultipart}, Overwrite: &noOverwrite,
 			},
+			// unsized takes multipart uploads of undeclared size (Uppy's
+			// Companion routes), up to 12 MiB, under a byte quota.
+			"unsized": {
+				Bucket: bucket, KeyPrefix: "unsized/{subject}/", MinBytes: 1, MaxBytes: 12 << 20,
+				ContentTypes: []string{"application/octet-stream", "text/plain"}, Expires: 15 * time.Minute,
+				Methods: []config.Method{config.MethodPost, config.MethodMultipart}, AllowUnsizedMultipart: true,
+				Quota: &config.Quota{Bytes: 1 << 40, Per: 24 * time.Hour},
+			},
 			"shortlived": {
 				Bucket: bucket, KeyPrefix: "short/", KeyMode: config.KeyModeClient,
 				MinBytes: 1, MaxBytes: 1024,

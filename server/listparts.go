@@ -15,7 +15,9 @@ import (
 
 // ListUploadedParts lists the parts of the caller's multipart upload that
 // the store holds, and the part numbers still to upload (missing, or of
-// another size than the upload's part plan), for resuming.
+// another size than the upload's part plan), for resuming. For an upload of
+// undeclared size the missing parts are the gaps below the last that
+// arrived.
 func (s *Service) ListUploadedParts(ctx context.Context, req *gatepostv1.ListUploadedPartsRequest) (*gatepostv1.ListUploadedPartsResponse, error) {
 	id, u, err := s.upload(ctx, req.GetUploadToken())
 	if err != nil {
@@ -28,17 +30,27 @@ func (s *Service) ListUploadedParts(ctx context.Context, req *gatepostv1.ListUpl
 	if err != nil {
 		return nil, err
 	}
-	count := uploadpolicy.PartCount(u.TotalSize, u.PartSize)
+	count, length := s.partPlan(u)
 	resp := &gatepostv1.ListUploadedPartsResponse{
-		PartSize: u.PartSize, PartCount: count, Key: u.Key, TotalSize: u.TotalSize, Profile: u.Profile,
+		PartSize: u.PartSize, Key: u.Key, TotalSize: u.TotalSize, Profile: u.Profile,
 		PartsPerCall: s.partsPerCall(u.Profile), Bucket: u.Bucket,
 	}
+	if u.Unsized {
+		resp.MaxPartCount = count
+	} else {
+		resp.PartCount = count
+	}
 	good := make(map[int32]bool, len(parts))
+	last := int32(0)
 	for _, p := range parts {
 		resp.Parts = append(resp.Parts, &gatepostv1.UploadedPart{PartNumber: p.Number, Size: p.Size, Etag: p.ETag})
-		if p.Number >= 1 && p.Number <= count && p.Size == uploadpolicy.PartLength(u.TotalSize, u.PartSize, p.Number) {
+		if want := length(p.Number); p.Number >= 1 && p.Number <= count && (want == objectstore.AnyPartLength || p.Size == want) {
 			good[p.Number] = true
 		}
+		last = max(last, p.Number)
+	}
+	if u.Unsized {
+		count = min(last, count) // the client decides how many parts there are
 	}
 	for n := int32(1); n <= count; n++ {
 		if !good[n] {

@@ -42,7 +42,10 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 		return nil, err
 	}
 	if req.TotalSize == nil {
-		return nil, invalid("total_size", "required (the size of the whole object)")
+		if !o.profile.AllowUnsizedMultipart {
+			return nil, invalid("total_size", "required (the size of the whole object): profile %q does not take multipart uploads of unknown size", o.profileName)
+		}
+		return s.createUnsized(ctx, id, o)
 	}
 	total := req.GetTotalSize()
 	if total == 0 {
@@ -85,6 +88,51 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 		PartCount: uploadpolicy.PartCount(total, partSize), TotalSize: total, ExpiresAt: timestamppb.New(expiresAt),
 		PartsPerCall: s.partsPerCall(o.profileName),
 	}, nil
+}
+
+// createUnsized starts a multipart upload that declared no size, on a
+// profile that allows it: the quota reserves the profile's maximum until
+// completion sets the real size, and the parts are checked then.
+func (s *Service) createUnsized(ctx context.Context, id *auth.Identity, o *object) (*gatepostv1.CreateMultipartUploadResponse, error) {
+	reservation, release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, "", o.profile.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	uploadID, err := s.store.CreateMultipart(ctx, &uploadpolicy.Multipart{
+		Bucket: o.profile.Bucket, Key: o.storeKey, ContentType: o.contentType, Metadata: o.credentialMetadata(id, -1, "", s.now()),
+		Headers: pinnedHeaders(&o.profile),
+	})
+	s.metrics.Signed("multipart_create", time.Since(started))
+	if err != nil {
+		release()
+		return nil, s.storeFailed(ctx, "starting the multipart upload", err)
+	}
+	s.metrics.Issued(o.profileName, "multipart")
+	token, expiresAt, err := s.tokens.Seal(uploadtoken.Upload{
+		Subject: id.Subject, Profile: o.profileName, Bucket: o.profile.Bucket, Key: o.key,
+		UploadID: uploadID, Reservation: reservation, Staged: o.profile.Verify.Staging, Unsized: true,
+	}, s.now())
+	if err != nil {
+		release()
+		_ = s.store.AbortMultipart(context.WithoutCancel(ctx), o.profile.Bucket, o.storeKey, uploadID)
+		return nil, s.storeFailed(ctx, "sealing the upload token", err)
+	}
+	s.auditLine(ctx, "multipart upload of undeclared size started", id, o.profileName, o.profile.Bucket, o.key, o.profile.MaxBytes, expiresAt)
+	return &gatepostv1.CreateMultipartUploadResponse{
+		UploadToken: token, Key: o.key, Bucket: o.profile.Bucket, ExpiresAt: timestamppb.New(expiresAt),
+		PartsPerCall: s.partsPerCall(o.profileName), MaxPartCount: uploadpolicy.UnsizedPartLimit(o.profile.MaxBytes),
+	}, nil
+}
+
+// partPlan is the number of the last part of u, and each part's
+// length to sign (objectstore.AnyPartLength for an upload of undeclared
+// size).
+func (s *Service) partPlan(u *uploadtoken.Upload) (count int32, length func(int32) int64) {
+	if u.Unsized {
+		return uploadpolicy.UnsizedPartLimit(s.profiles[u.Profile].MaxBytes), func(int32) int64 { return objectstore.AnyPartLength }
+	}
+	return uploadpolicy.PartCount(u.TotalSize, u.PartSize), func(n int32) int64 { return uploadpolicy.PartLength(u.TotalSize, u.PartSize, n) }
 }
 
 // upload authenticates the caller of a multipart step and opens its upload
@@ -138,6 +186,12 @@ func (s *Service) stillAllowed(u *uploadtoken.Upload) error {
 		// the profile no longer expects it (unverified bytes at the key).
 		return status.Errorf(codes.FailedPrecondition, "upload_token: profile %q changed whether uploads are staged since this upload began; abort it and upload again", u.Profile)
 	}
+	if u.Unsized {
+		if !p.AllowUnsizedMultipart {
+			return status.Errorf(codes.FailedPrecondition, "upload_token: profile %q no longer takes multipart uploads of unknown size; abort this upload", u.Profile)
+		}
+		return nil // its parts are checked against the limits at completion
+	}
 	if u.TotalSize > p.MaxBytes || u.TotalSize < p.MinBytes {
 		return status.Errorf(codes.FailedPrecondition, "upload_token: the upload's %d bytes are outside profile %q's limits as configured now (%d to %d bytes); abort it", u.TotalSize, u.Profile, p.MinBytes, p.MaxBytes)
 	}
@@ -155,7 +209,7 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 		return nil, err
 	}
 	numbers := req.GetPartNumbers()
-	count := uploadpolicy.PartCount(u.TotalSize, u.PartSize)
+	count, length := s.partPlan(u)
 	switch {
 	case len(numbers) == 0:
 		return nil, invalid("part_numbers", "required")
@@ -181,14 +235,14 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 	profile := s.profiles[u.Profile]
 	expires := profile.PartURLLifetime()
 	for _, n := range numbers {
-		size := uploadpolicy.PartLength(u.TotalSize, u.PartSize, n)
+		size := length(n)
 		started := time.Now()
 		signed, err := s.store.SignUploadPart(ctx, u.Bucket, u.StoreKey(), u.UploadID, n, size, expires)
 		s.metrics.Signed("upload_part", time.Since(started))
 		if err != nil {
 			return nil, s.storeFailed(ctx, "signing part URLs", err)
 		}
-		resp.Parts = append(resp.Parts, &gatepostv1.PresignedPart{PartNumber: n, Url: signed.URL, ContentLength: size, Headers: signed.Headers})
+		resp.Parts = append(resp.Parts, &gatepostv1.PresignedPart{PartNumber: n, Url: signed.URL, ContentLength: max(size, 0), Headers: signed.Headers})
 		resp.ExpiresAt = timestamppb.New(signed.ExpiresAt)
 	}
 	return resp, nil
@@ -211,8 +265,8 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	if err != nil {
 		return nil, err
 	}
-	if err := uploadpolicy.CheckParts(parts, u.TotalSize, u.PartSize); err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "parts: %v; upload every part with its presigned URL, then complete", err)
+	if err := s.checkParts(ctx, id, u, parts); err != nil {
+		return nil, err
 	}
 	if given := req.GetParts(); len(given) > 0 {
 		if err := sameParts(given, parts); err != nil {
@@ -234,11 +288,41 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	if err != nil {
 		return nil, s.storeFailed(ctx, "completing the upload", err)
 	}
-	s.setReservation(ctx, id, u.Profile, u.Reservation, uploadpolicy.TotalOf(parts))
-	s.auditLine(ctx, "multipart upload completed", id, u.Profile, u.Bucket, u.Key, u.TotalSize, time.Time{})
-	resp := &gatepostv1.CompleteMultipartUploadResponse{Key: u.Key, Bucket: u.Bucket, Etag: etag, Size: u.TotalSize}
+	size := uploadpolicy.TotalOf(parts)
+	s.setReservation(ctx, id, u.Profile, u.Reservation, size)
+	s.auditLine(ctx, "multipart upload completed", id, u.Profile, u.Bucket, u.Key, size, time.Time{})
+	resp := &gatepostv1.CompleteMultipartUploadResponse{Key: u.Key, Bucket: u.Bucket, Etag: etag, Size: size}
 	s.verifyCompleted(ctx, id, u, resp)
 	return resp, nil
+}
+
+// checkParts checks the store's parts against the upload before they are
+// assembled. A declared upload needs exactly its planned parts. One of
+// undeclared size needs parts 1..n within the profile's limits; when the
+// store already holds more than the profile allows, the upload is aborted
+// (its parts freed), since no completion could ever take it.
+func (s *Service) checkParts(ctx context.Context, id *auth.Identity, u *uploadtoken.Upload, parts []uploadpolicy.Part) error {
+	if !u.Unsized {
+		if err := uploadpolicy.CheckParts(parts, u.TotalSize, u.PartSize); err != nil {
+			return status.Errorf(codes.FailedPrecondition, "parts: %v; upload every part with its presigned URL, then complete", err)
+		}
+		return nil
+	}
+	p := s.profiles[u.Profile]
+	err := uploadpolicy.CheckUnsizedParts(parts, p.MinBytes, p.MaxBytes, uploadpolicy.UnsizedPartLimit(p.MaxBytes))
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, uploadpolicy.ErrOverLimit) {
+		return status.Errorf(codes.FailedPrecondition, "parts: %v; upload the missing parts, then complete again", err)
+	}
+	if abortErr := s.store.AbortMultipart(context.WithoutCancel(ctx), u.Bucket, u.StoreKey(), u.UploadID); abortErr != nil && !errors.Is(abortErr, objectstore.ErrNoSuchUpload) {
+		s.logger.WarnContext(ctx, "an upload over its profile's limit could not be aborted", "bucket", u.Bucket, "key", u.Key, "error", abortErr, "request_id", RequestIDFrom(ctx))
+		return status.Errorf(codes.FailedPrecondition, "parts: %s; abort the upload", strings.TrimPrefix(err.Error(), uploadpolicy.ErrOverLimit.Error()+": "))
+	}
+	s.setReservation(ctx, id, u.Profile, u.Reservation, 0)
+	s.auditLine(ctx, "multipart upload over the profile's limit aborted", id, u.Profile, u.Bucket, u.Key, uploadpolicy.TotalOf(parts), time.Time{})
+	return status.Errorf(codes.FailedPrecondition, "parts: %s; gatepost aborted the upload and nothing was stored", strings.TrimPrefix(err.Error(), uploadpolicy.ErrOverLimit.Error()+": "))
 }
 
 // verifyCompleted finalizes a completed upload: completing is finalizing.

@@ -71,7 +71,7 @@ func (s *Service) reserve(ctx context.Context, id *auth.Identity, profile, bucke
 		s.metrics.QuotaExceeded(profile)
 		if n > lim.Bytes {
 			if field == "" {
-				return "", nil, invalid("profile", "profile %q allows %d bytes per upload, more than its whole quota of %d bytes per %s; declare content_length", profile, n, lim.Bytes, lim.Per)
+				return "", nil, invalid("profile", "profile %q allows %d bytes per upload, more than its whole quota of %d bytes per %s; declare the upload's size (content_length, or total_size for multipart)", profile, n, lim.Bytes, lim.Per)
 			}
 			return "", nil, invalid(field, "%d bytes is more than the whole quota of profile %q (%d bytes per %s)", n, profile, lim.Bytes, lim.Per)
 		}

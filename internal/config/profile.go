@@ -45,6 +45,14 @@ type Profile struct {
 	// instead of Expires (1s to 7 days): short, since clients presign
 	// parts just before they send them, or long for slow links.
 	PartURLExpires time.Duration `yaml:"part_url_expires"`
+	// AllowUnsizedMultipart lets a multipart upload start without a
+	// declared size (Uppy's Companion routes declare none). Its part URLs
+	// do not pin a length, so until completion the store may hold more
+	// than the profile allows; completion checks the parts against the
+	// profile and aborts an upload over max_bytes. Default false: every
+	// multipart upload declares its size and each part URL pins its
+	// exact length.
+	AllowUnsizedMultipart bool `yaml:"allow_unsized_multipart"`
 	// MetadataKeys are the x-amz-meta-* names callers may set.
 	MetadataKeys []string `yaml:"metadata_keys"`
 	// RateLimit, when set, replaces the global rate limit for this
@@ -185,6 +193,9 @@ func (p *Profile) validate(at, name string) []error {
 		bad("expires", "%s is shorter than %s", p.Expires, MinExpires)
 	case p.Expires > MaxExpires:
 		bad("expires", "%s is longer than SigV4's limit of 7 days (168h)", p.Expires)
+	}
+	if p.AllowUnsizedMultipart && !p.Allows(MethodMultipart) {
+		bad("allow_unsized_multipart", "the profile does not allow multipart (methods)")
 	}
 	if p.PartURLExpires != 0 && (p.PartURLExpires < MinExpires || p.PartURLExpires > MaxExpires) {
 		bad("part_url_expires", "%s is outside %s to 168h", p.PartURLExpires, MinExpires)

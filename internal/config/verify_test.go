@@ -69,3 +69,11 @@ func TestValidateUppy(t *testing.T) {
 	cfg.Uppy = &config.Uppy{Profile: "nope"}
 	checkValidate(t, cfg, []string{`uppy.profile: "nope" is not a profile`})
 }
+
+func TestValidateUnsizedMultipart(t *testing.T) {
+	t.Parallel()
+	cfg := safeConfig(map[string]config.Profile{"p": {KeyPrefix: "p/", AllowUnsizedMultipart: true}})
+	checkValidate(t, cfg, nil)
+	cfg = safeConfig(map[string]config.Profile{"p": {KeyPrefix: "p/", AllowUnsizedMultipart: true, Methods: []config.Method{config.MethodPost}}})
+	checkValidate(t, cfg, []string{`profiles.p.allow_unsized_multipart: the profile does not allow multipart (methods)`})
+}

@@ -13,6 +13,11 @@ import (
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
 
+// AnyPartLength, as SignUploadPart's size, signs a part URL that pins no
+// length (a multipart upload without a declared size): the store takes a
+// part of any length up to its own 5 GiB limit.
+const AnyPartLength int64 = -1
+
 // Store signs uploads for, and answers questions about, one object store.
 // Methods that fail for a reason in this package wrap its error, so that
 // errors.Is finds it.
@@ -23,7 +28,8 @@ type Store interface {
 	SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error)
 	// CreateMultipart starts a multipart upload and returns its id.
 	CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error)
-	// SignUploadPart presigns the upload of one part of the exact size.
+	// SignUploadPart presigns the upload of one part of the exact size, or
+	// of any length for AnyPartLength.
 	SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error)
 	// ListParts lists the parts uploaded so far (ErrNoSuchUpload when the
 	// upload is gone).

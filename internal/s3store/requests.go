@@ -65,8 +65,9 @@ func pinned(tagging bool) func(*s3.PresignOptions) {
 // pinnedHeaders lists the headers every PUT URL must have signed.
 var pinnedHeaders = append([]string{"Content-Length", "Content-Type", "X-Amz-Copy-Source-If-Match", "X-Amz-Tagging", "X-Amz-Storage-Class"}, emptyPins...)
 
-// pinnedPartHeaders lists the headers every UploadPart URL must have signed.
-var pinnedPartHeaders = append([]string{"Content-Length", "X-Amz-Copy-Source-If-Match"}, emptyPins...)
+// pinnedPartHeaders lists the headers every UploadPart URL must have signed
+// (and Content-Length, unless the length is not pinned).
+var pinnedPartHeaders = append([]string{"X-Amz-Copy-Source-If-Match"}, emptyPins...)
 
 // expectedSigned lists every header a PUT URL for p must have signed: the
 // fixed pins and those that depend on the request and profile. SignPut
@@ -188,20 +189,25 @@ func (s *Store) CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) 
 }
 
 // SignUploadPart presigns the UploadPart request of one part, with its exact
-// Content-Length signed in.
+// Content-Length signed in (none for objectstore.AnyPartLength).
 func (s *Store) SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error) {
 	d, expiresAt, err := s.clampExpiry(ctx, expires)
 	if err != nil {
 		return nil, err
 	}
-	req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
-		PartNumber: aws.Int32(part), ContentLength: aws.Int64(size),
-	}, s3.WithPresignExpires(d), pinned(false))
+	in := &s3.UploadPartInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID), PartNumber: aws.Int32(part),
+	}
+	must := pinnedPartHeaders
+	if size != objectstore.AnyPartLength {
+		in.ContentLength = aws.Int64(size)
+		must = append([]string{"Content-Length"}, must...)
+	}
+	req, err := s.presign.PresignUploadPart(ctx, in, s3.WithPresignExpires(d), pinned(false))
 	if err != nil {
 		return nil, fmt.Errorf("presign part %d of s3://%s/%s: %w", part, bucket, key, err)
 	}
-	for _, h := range pinnedPartHeaders {
+	for _, h := range must {
 		if _, ok := req.SignedHeader[h]; !ok {
 			return nil, fmt.Errorf("presign part %d of s3://%s/%s: the SDK did not sign %s", part, bucket, key, h)
 		}

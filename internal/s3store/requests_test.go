@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/s3store"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
@@ -99,6 +100,26 @@ func TestSignUploadPartPinsCopyGuard(t *testing.T) {
 	}
 	for name := range want {
 		if !containsFold(signedHeaderNames(t, got.URL), name) {
+			t.Errorf("%s is not signed: %s", name, got.URL)
+		}
+	}
+}
+
+// TestSignUploadPartAnyLength: a part URL of an upload without a declared
+// size signs no Content-Length, and still the copy guard and empty pins.
+func TestSignUploadPartAnyLength(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t, staticProvider(""))
+	got, err := s.SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 3, objectstore.AnyPartLength, time.Minute)
+	if err != nil {
+		t.Fatalf("SignUploadPart: %v", err)
+	}
+	signed := signedHeaderNames(t, got.URL)
+	if _, ok := got.Headers["Content-Length"]; ok || containsFold(signed, "Content-Length") {
+		t.Errorf("Content-Length is pinned: %v, %s", got.Headers, got.URL)
+	}
+	for _, name := range []string{"X-Amz-Copy-Source-If-Match", "Content-Encoding", "X-Seaweedfs-Extract"} {
+		if !containsFold(signed, name) {
 			t.Errorf("%s is not signed: %s", name, got.URL)
 		}
 	}

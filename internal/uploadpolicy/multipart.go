@@ -1,6 +1,9 @@
 package uploadpolicy
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // S3's multipart limits.
 const (
@@ -72,4 +75,52 @@ func TotalOf(parts []Part) int64 {
 		n += p.Size
 	}
 	return n
+}
+
+// UnsizedPartLimit is the most parts an upload without a declared size may
+// have under a maximum of maxBytes: every part but the last is at least
+// S3's 5 MiB, so an object within maxBytes never needs more.
+func UnsizedPartLimit(maxBytes int64) int32 {
+	n := (maxBytes + MinPartSize - 1) / MinPartSize
+	if n > MaxParts {
+		return MaxParts
+	}
+	return int32(max(n, 1))
+}
+
+// ErrOverLimit marks a CheckUnsizedParts failure that no further part can
+// mend: the store already holds more than the upload may become.
+var ErrOverLimit = errors.New("over the limit")
+
+// CheckUnsizedParts checks the parts (sorted by number, as ListParts
+// returns them) of an upload that declared no size
+// before they are assembled: parts 1..n with no gap, n at most maxParts,
+// every part but the last at least 5 MiB, and a total from minBytes to
+// maxBytes. A failure wraps ErrOverLimit when the parts already exceed
+// maxBytes or maxParts (the upload can only be aborted); otherwise more or
+// other parts could still mend it.
+func CheckUnsizedParts(parts []Part, minBytes, maxBytes int64, maxParts int32) error {
+	total := TotalOf(parts)
+	switch {
+	case total > maxBytes:
+		return fmt.Errorf("%w: the parts hold %d bytes, over the profile's maximum of %d", ErrOverLimit, total, maxBytes)
+	case len(parts) == 0:
+		return errors.New("no part has been uploaded")
+	case parts[len(parts)-1].Number > maxParts:
+		return fmt.Errorf("%w: part %d is over the %d parts an upload of at most %d bytes may have", ErrOverLimit, parts[len(parts)-1].Number, maxParts, maxBytes)
+	}
+	for i, p := range parts {
+		switch {
+		case i > 0 && p.Number == parts[i-1].Number:
+			return fmt.Errorf("part %d is listed twice", p.Number)
+		case p.Number != int32(i+1):
+			return fmt.Errorf("part %d is missing", i+1)
+		case i < len(parts)-1 && p.Size < MinPartSize:
+			return fmt.Errorf("part %d is %d bytes; every part but the last must be at least %d bytes (5 MiB)", p.Number, p.Size, int64(MinPartSize))
+		}
+	}
+	if total < minBytes {
+		return fmt.Errorf("the parts hold %d bytes, under the profile's minimum of %d", total, minBytes)
+	}
+	return nil
 }

@@ -40,6 +40,10 @@ type Upload struct {
 	// Staged is an upload written to the staging key of Key, to be
 	// copied to Key once verified.
 	Staged bool `json:"stg,omitempty"`
+	// Unsized is an upload that declared no size (TotalSize and PartSize
+	// are 0): its part URLs pin no length and completion checks the parts
+	// against the profile.
+	Unsized bool `json:"uns,omitempty"`
 }
 
 // StoreKey is the key the upload writes to in the store.
@@ -108,7 +112,7 @@ func (s *Sealer) Open(token string, now time.Time) (*Upload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if c.UploadID == "" || c.Key == "" || c.PartSize <= 0 {
+	if c.UploadID == "" || c.Key == "" || (c.PartSize <= 0) != c.Unsized {
 		return nil, ErrInvalid
 	}
 	return &c.Upload, nil

@@ -55,3 +55,32 @@ func TestSealOpen(t *testing.T) {
 		t.Error("a short secret was accepted")
 	}
 }
+
+// TestUnsized: an upload without a declared size round-trips, and a token
+// with no part size that does not say it is unsized is refused.
+func TestUnsized(t *testing.T) {
+	t.Parallel()
+	s, _ := uploadtoken.New([]byte(strings.Repeat("s", 32)), time.Hour)
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		u    uploadtoken.Upload
+		ok   bool
+	}{
+		{"unsized", uploadtoken.Upload{Subject: "a", Profile: "p", Bucket: "b", Key: "k", UploadID: "id", Unsized: true}, true},
+		{"no part size", uploadtoken.Upload{Subject: "a", Profile: "p", Bucket: "b", Key: "k", UploadID: "id"}, false},
+		{"unsized with a part size", uploadtoken.Upload{Subject: "a", Profile: "p", Bucket: "b", Key: "k", UploadID: "id", PartSize: 8 << 20, Unsized: true}, false},
+	} {
+		token, _, err := s.Seal(tt.u, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Open(token, now)
+		if tt.ok && (err != nil || !got.Unsized) {
+			t.Errorf("%s: Open = %+v, %v", tt.name, got, err)
+		}
+		if !tt.ok && !errors.Is(err, uploadtoken.ErrInvalid) {
+			t.Errorf("%s: Open = %v, want ErrInvalid", tt.name, err)
+		}
+	}
+}

@@ -656,7 +656,10 @@ type CreateMultipartUploadRequest struct {
 	Key string `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
 	// The exact Content-Type of the object.
 	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType" json:"content_type,omitempty"`
-	// The total size in bytes; required and within the profile's limits.
+	// The total size in bytes, within the profile's limits. Required unless
+	// the profile sets allow_unsized_multipart: an upload without it gets
+	// part URLs that pin no length, and CompleteMultipartUpload checks the
+	// parts against the profile (aborting an upload over its maximum).
 	TotalSize *int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize" json:"total_size,omitempty"`
 	// The upload profile; "default" when empty.
 	Profile string `protobuf:"bytes,4,opt,name=profile" json:"profile,omitempty"`
@@ -741,18 +744,22 @@ type CreateMultipartUploadResponse struct {
 	Key string `protobuf:"bytes,2,opt,name=key" json:"key,omitempty"`
 	// The bucket.
 	Bucket string `protobuf:"bytes,3,opt,name=bucket" json:"bucket,omitempty"`
-	// The size of every part but the last, in bytes.
+	// The size of every part but the last, in bytes; 0 for an upload
+	// without a declared size (the client chooses, at least 5 MiB).
 	PartSize int64 `protobuf:"varint,4,opt,name=part_size,json=partSize" json:"part_size,omitempty"`
-	// The number of parts.
+	// The number of parts; 0 for an upload without a declared size.
 	PartCount int32 `protobuf:"varint,5,opt,name=part_count,json=partCount" json:"part_count,omitempty"`
-	// The declared total size.
+	// The declared total size; 0 when none was declared.
 	TotalSize int64 `protobuf:"varint,6,opt,name=total_size,json=totalSize" json:"total_size,omitempty"`
 	// When the upload token stops being accepted.
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
 	// The most part URLs one PresignUploadParts call may ask for: every URL
 	// costs one request of the caller's rate limit, so this is the limit's
 	// burst (at most 1000).
-	PartsPerCall  int32 `protobuf:"varint,8,opt,name=parts_per_call,json=partsPerCall" json:"parts_per_call,omitempty"`
+	PartsPerCall int32 `protobuf:"varint,8,opt,name=parts_per_call,json=partsPerCall" json:"parts_per_call,omitempty"`
+	// For an upload without a declared size: the most parts it may have
+	// (the profile's maximum over 5 MiB, at most 10,000). 0 otherwise.
+	MaxPartCount  int32 `protobuf:"varint,9,opt,name=max_part_count,json=maxPartCount" json:"max_part_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -843,12 +850,20 @@ func (x *CreateMultipartUploadResponse) GetPartsPerCall() int32 {
 	return 0
 }
 
+func (x *CreateMultipartUploadResponse) GetMaxPartCount() int32 {
+	if x != nil {
+		return x.MaxPartCount
+	}
+	return 0
+}
+
 // PresignUploadPartsRequest asks for part URLs.
 type PresignUploadPartsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// From CreateMultipartUpload.
 	UploadToken string `protobuf:"bytes,1,opt,name=upload_token,json=uploadToken" json:"upload_token,omitempty"`
-	// Part numbers, 1..part_count, at most 1000 per call.
+	// Part numbers, 1..part_count (1..max_part_count for an upload without a
+	// declared size), at most 1000 per call.
 	PartNumbers   []int32 `protobuf:"varint,2,rep,packed,name=part_numbers,json=partNumbers" json:"part_numbers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -905,7 +920,8 @@ type PresignedPart struct {
 	PartNumber int32 `protobuf:"varint,1,opt,name=part_number,json=partNumber" json:"part_number,omitempty"`
 	// The URL to PUT the part's bytes to.
 	Url string `protobuf:"bytes,2,opt,name=url" json:"url,omitempty"`
-	// The exact size the part must have.
+	// The exact size the part must have; 0 when the URL pins no length (an
+	// upload without a declared size).
 	ContentLength int64 `protobuf:"varint,3,opt,name=content_length,json=contentLength" json:"content_length,omitempty"`
 	// Headers the PUT must carry exactly as given (they are signed into the
 	// URL; the store refuses the request without them). Content-Length is
@@ -1448,8 +1464,11 @@ type ListUploadedPartsResponse struct {
 	// The parts the store holds, by part number.
 	Parts []*UploadedPart `protobuf:"bytes,1,rep,name=parts" json:"parts,omitempty"`
 	// The parts still to upload (or whose size is wrong), by part number.
+	// For an upload without a declared size: the gaps below the highest
+	// part that arrived.
 	MissingPartNumbers []int32 `protobuf:"varint,2,rep,packed,name=missing_part_numbers,json=missingPartNumbers" json:"missing_part_numbers,omitempty"`
-	// The upload's part size and part count, as CreateMultipartUpload said.
+	// The upload's part size and part count, as CreateMultipartUpload said
+	// (0 for an upload without a declared size).
 	PartSize  int64 `protobuf:"varint,3,opt,name=part_size,json=partSize" json:"part_size,omitempty"`
 	PartCount int32 `protobuf:"varint,4,opt,name=part_count,json=partCount" json:"part_count,omitempty"`
 	// The object key.
@@ -1462,7 +1481,9 @@ type ListUploadedPartsResponse struct {
 	// The most part URLs one PresignUploadParts call may ask for.
 	PartsPerCall int32 `protobuf:"varint,8,opt,name=parts_per_call,json=partsPerCall" json:"parts_per_call,omitempty"`
 	// The bucket.
-	Bucket        string `protobuf:"bytes,9,opt,name=bucket" json:"bucket,omitempty"`
+	Bucket string `protobuf:"bytes,9,opt,name=bucket" json:"bucket,omitempty"`
+	// For an upload without a declared size: the most parts it may have.
+	MaxPartCount  int32 `protobuf:"varint,10,opt,name=max_part_count,json=maxPartCount" json:"max_part_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1558,6 +1579,13 @@ func (x *ListUploadedPartsResponse) GetBucket() string {
 		return x.Bucket
 	}
 	return ""
+}
+
+func (x *ListUploadedPartsResponse) GetMaxPartCount() int32 {
+	if x != nil {
+		return x.MaxPartCount
+	}
+	return 0
 }
 
 // GetUploadRequest asks about one object.
@@ -2023,7 +2051,7 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\bmetadata\x18\x05 \x03(\v27.gatepost.v1.CreateMultipartUploadRequest.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa8\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xce\x02\n" +
 	"\x1dCreateMultipartUploadResponse\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
@@ -2035,7 +2063,8 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"total_size\x18\x06 \x01(\x03R\ttotalSize\x129\n" +
 	"\n" +
 	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
-	"\x0eparts_per_call\x18\b \x01(\x05R\fpartsPerCall\"a\n" +
+	"\x0eparts_per_call\x18\b \x01(\x05R\fpartsPerCall\x12$\n" +
+	"\x0emax_part_count\x18\t \x01(\x05R\fmaxPartCount\"a\n" +
 	"\x19PresignUploadPartsRequest\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x12!\n" +
 	"\fpart_numbers\x18\x02 \x03(\x05R\vpartNumbers\"\xe8\x01\n" +
@@ -2077,7 +2106,7 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\vpart_number\x18\x01 \x01(\x05R\n" +
 	"partNumber\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"\xc3\x02\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"\xe9\x02\n" +
 	"\x19ListUploadedPartsResponse\x12/\n" +
 	"\x05parts\x18\x01 \x03(\v2\x19.gatepost.v1.UploadedPartR\x05parts\x120\n" +
 	"\x14missing_part_numbers\x18\x02 \x03(\x05R\x12missingPartNumbers\x12\x1b\n" +
@@ -2089,7 +2118,9 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"total_size\x18\x06 \x01(\x03R\ttotalSize\x12\x18\n" +
 	"\aprofile\x18\a \x01(\tR\aprofile\x12$\n" +
 	"\x0eparts_per_call\x18\b \x01(\x05R\fpartsPerCall\x12\x16\n" +
-	"\x06bucket\x18\t \x01(\tR\x06bucket\">\n" +
+	"\x06bucket\x18\t \x01(\tR\x06bucket\x12$\n" +
+	"\x0emax_part_count\x18\n" +
+	" \x01(\x05R\fmaxPartCount\">\n" +
 	"\x10GetUploadRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\"\xcb\x04\n" +
