@@ -46,8 +46,7 @@ type Options struct {
 	// LoopbackHostsOnly refuses requests whose Host is not a loopback name
 	// or address (auth.mode none on loopback: see loopbackHostsOnly).
 	LoopbackHostsOnly bool
-	// Companion, when set, serves the Uppy Companion routes (GET
-	// /s3/params).
+	// Companion, when set, serves the Uppy Companion routes (/s3/...).
 	Companion *Companion
 	// StoreEvents, when set, serves POST /store-events (the store's event
 	// notifications).
@@ -126,7 +125,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 		mux.Handle("POST /store-events", opts.StoreEvents)
 	}
 	if opts.Companion != nil {
-		mux.HandleFunc("GET /s3/params", opts.Companion.params(noStore(gw)))
+		opts.Companion.register(mux, noStore(gw))
 	}
 	serveWeb(mux)
 	h := withCORS(mux, opts.CORS)
@@ -137,8 +136,8 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 }
 
 // withCORS answers preflights and adds CORS headers for the configured
-// origins, with rs/cors: GET (presigning, GetUpload) and POST (the
-// multipart routes), with the Authorization, Content-Type and X-Request-Id
+// origins, with rs/cors: GET (presigning, GetUpload), POST (the
+// multipart routes) and DELETE (the Uppy Companion route that aborts), with the Authorization, Content-Type and X-Request-Id
 // headers, and the response headers a client may need.
 func withCORS(h http.Handler, c config.CORS) http.Handler {
 	if len(c.AllowedOrigins) == 0 {
@@ -146,7 +145,7 @@ func withCORS(h http.Handler, c config.CORS) http.Handler {
 	}
 	return cors.New(cors.Options{
 		AllowedOrigins:   c.AllowedOrigins,
-		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodDelete},
 		AllowedHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
 		ExposedHeaders:   []string{"Retry-After", "WWW-Authenticate", "X-Request-Id"},
 		AllowCredentials: c.AllowCredentials,

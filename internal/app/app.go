@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		LoopbackHostsOnly: cfg.LocalOnly(), StoreEvents: a.lifecycle.events,
 	}
 	if cfg.Uppy != nil {
-		gwOpts.Companion = &gateway.Companion{Profile: cfg.Uppy.Profile, MetadataKeys: cfg.Profiles[cfg.Uppy.Profile].MetadataKeys}
+		gwOpts.Companion = &gateway.Companion{Profile: cfg.Uppy.Profile, MetadataKeys: cfg.Profiles[cfg.Uppy.Profile].MetadataKeys, ObjectURL: store.ObjectURL}
 	}
 	if metricsOnAPIPort(cfg) && m != nil {
 		gwOpts.Metrics = m.Handler()

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -104,6 +106,21 @@ func hmacSHA256(key []byte, data string) []byte {
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(data))
 	return h.Sum(nil)
+}
+
+// ObjectURL returns the URL of an object as the store serves it (what S3
+// answers as a completed upload's Location): the bucket's URL and the key,
+// each of its segments escaped.
+func (s *Store) ObjectURL(ctx context.Context, bucket, key string) (string, error) {
+	base, err := s.bucketURL(ctx, bucket)
+	if err != nil {
+		return "", err
+	}
+	segments := strings.Split(key, "/")
+	for i, seg := range segments {
+		segments[i] = url.PathEscape(seg)
+	}
+	return strings.TrimSuffix(base, "/") + "/" + strings.Join(segments, "/"), nil
 }
 
 // bucketURL returns the POST URL of a bucket as the SDK's endpoint

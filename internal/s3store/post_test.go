@@ -623,3 +623,21 @@ func FuzzSignPost(f *testing.F) {
 		}
 	})
 }
+
+// TestObjectURL: an object's URL is its bucket's URL and the key, each
+// segment escaped.
+func TestObjectURL(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t, staticProvider(""))
+	got, err := s.ObjectURL(t.Context(), testBucket, "a dir/ü?#.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucketURL, err := s.SignPost(t.Context(), &uploadpolicy.Post{Bucket: testBucket, Key: "k", ContentType: "text/plain", MaxBytes: 1, Expires: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.TrimSuffix(bucketURL.URL, "/") + "/a%20dir/%C3%BC%3F%23.txt"; got != want {
+		t.Errorf("ObjectURL = %q, want %q", got, want)
+	}
+}
