@@ -93,7 +93,9 @@ func TestCompanionMultipart(t *testing.T) {
 	svc := &multipartService{}
 	ts := newGateway(t, svc, gateway.Options{
 		Companion: &gateway.Companion{Profile: "uppy", MetadataKeys: []string{"owner"},
-			ObjectURL: func(_ context.Context, bucket, key string) (string, error) { return "http://s3.test/" + bucket + "/" + key, nil }},
+			ObjectURL: func(_ context.Context, bucket, key string) (string, error) {
+				return "http://s3.test/" + bucket + "/" + key, nil
+			}},
 		CORS: config.CORS{AllowedOrigins: []string{"http://app.test"}},
 	})
 	tests := []struct {
