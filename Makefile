@@ -46,11 +46,12 @@ test: weed minio build tools npm ## Run every test: unit, gateway, integration (
 # package's declarations), from the npm registry with the lockfile. Without
 # npm the package test is skipped (CI installs npm and requires it).
 .PHONY: npm
-npm: ## Install the pinned JavaScript test tools (npm ci in tools/npm)
+npm: ## Install the pinned JavaScript test tools (npm ci in tools/npm, and Uppy 6 in tools/npm/uppy6)
 	@if ! command -v npm >/dev/null; then echo "npm not found: the npm package test will be skipped (apt-get install npm)"; \
-	elif ! sha256sum --status -c tools/npm/node_modules/.lockfile.sha256 2>/dev/null; then \
-		npm ci --prefix tools/npm --no-audit --no-fund --loglevel=error && \
-		sha256sum tools/npm/package-lock.json > tools/npm/node_modules/.lockfile.sha256; fi
+	else for d in tools/npm tools/npm/uppy6; do \
+		if ! sha256sum --status -c $$d/node_modules/.lockfile.sha256 2>/dev/null; then \
+			npm ci --prefix $$d --no-audit --no-fund --loglevel=error && \
+			sha256sum $$d/package-lock.json > $$d/node_modules/.lockfile.sha256 || exit 1; fi; done; fi
 
 .PHONY: test-short
 test-short: ## Run the fast tests only (no SeaweedFS)

@@ -7,53 +7,53 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatepost/gatepost/internal/app"
 	"github.com/gatepost/gatepost/internal/config"
 )
 
-// uppyBundle builds a page script from the pinned @uppy/core 5 and
-// @uppy/aws-s3 5 with the pinned esbuild (make npm), or skips without
-// them (fails with GATEPOST_REQUIRE_NPM).
-func uppyBundle(t *testing.T) []byte {
+// uppyBundle bundles the page script e2e/uppy/<entry> with the pinned
+// esbuild and the pinned Uppy in tools/npm/<modules> (make npm), or skips
+// without them (fails with GATEPOST_REQUIRE_NPM).
+func uppyBundle(t *testing.T, modules, entry string) []byte {
 	t.Helper()
 	tools, _ := filepath.Abs("../tools/npm/node_modules")
+	deps, _ := filepath.Abs(filepath.Join("../tools/npm", modules, "node_modules"))
 	esbuild := filepath.Join(tools, ".bin", "esbuild")
-	if _, err := os.Stat(filepath.Join(tools, "@uppy", "aws-s3")); err != nil {
-		if os.Getenv("GATEPOST_REQUIRE_NPM") != "" {
-			t.Fatalf("Uppy and esbuild are missing (run `make npm`): %v", err)
+	for _, need := range []string{esbuild, filepath.Join(deps, "@uppy", "aws-s3")} {
+		if _, err := os.Stat(need); err != nil {
+			if os.Getenv("GATEPOST_REQUIRE_NPM") != "" {
+				t.Fatalf("Uppy or esbuild is missing (run `make npm`): %v", err)
+			}
+			t.Skip("Uppy or esbuild is missing: run `make npm`")
 		}
-		t.Skip("Uppy and esbuild are missing: run `make npm`")
 	}
 	dir := t.TempDir()
-	if err := os.Symlink(tools, filepath.Join(dir, "node_modules")); err != nil {
+	if err := os.Symlink(deps, filepath.Join(dir, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
-	// No glue: Uppy's own AwsS3 plugin with gatepost as its Companion
-	// endpoint and the bearer token in headers.
-	entry := `import Uppy from "@uppy/core";
-import AwsS3 from "@uppy/aws-s3";
-window.uploadWithUppy = async (endpoint, token, files) => {
-  const uppy = new Uppy();
-  uppy.use(AwsS3, { endpoint, headers: { Authorization: "Bearer " + token } });
-  for (const f of files) uppy.addFile({ name: f.name, type: f.type, data: new Blob([f.body], { type: f.type }) });
-  const result = await uppy.upload();
-  return {
-    ok: result.successful.map((f) => f.name),
-    failed: result.failed.map((f) => f.name + ": " + String((f.error && f.error.message) || f.error)),
-  };
-};
-`
-	if err := os.WriteFile(filepath.Join(dir, "entry.js"), []byte(entry), 0o644); err != nil {
+	src, err := os.ReadFile(filepath.Join("uppy", entry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "entry.js"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(esbuild, "entry.js", "--bundle", "--format=iife", "--outfile=bundle.js", "--log-level=warning")
@@ -68,6 +68,147 @@ window.uploadWithUppy = async (endpoint, token, files) => {
 	return b
 }
 
+// uppyPage serves a page of its own origin that loads bundle.
+func uppyPage(t *testing.T, bundle []byte) *httptest.Server {
+	t.Helper()
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bundle.js" {
+			w.Header().Set("Content-Type", "text/javascript")
+			_, _ = w.Write(bundle)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, `<!doctype html><script src="/bundle.js"></script>`)
+	}))
+	t.Cleanup(page.Close)
+	return page
+}
+
+// startUppyGatepost runs a gatepost of its own with the Uppy routes for
+// profile, allowing pages from origin, and returns its REST address.
+func startUppyGatepost(t *testing.T, st *target, profile, origin string, change func(*config.Config)) string {
+	t.Helper()
+	cfg := testConfig(st.Endpoint, st.kind)
+	cfg.CORS.AllowedOrigins = []string{origin}
+	cfg.Uppy = &config.Uppy{Profile: profile}
+	cfg.Profiles["uppy"] = config.Profile{
+		Bucket: bucket, KeyPrefix: "uppy/", KeyMode: config.KeyModeClient, MinBytes: 1, MaxBytes: 24 << 20,
+		ContentTypes: []string{"application/octet-stream", "text/plain"}, Expires: 15 * time.Minute,
+		Methods: []config.Method{config.MethodPost, config.MethodMultipart}, AllowUnsizedMultipart: true,
+	}
+	if change != nil {
+		change(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		AWSOptions: []func(*awsconfig.LoadOptions) error{st.credentials()}})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := st.store.AllowBrowserUploads(t.Context(), bucket, []string{"http://" + st.gatepost.HTTPAddr(), origin}); err != nil {
+		t.Fatal(err)
+	}
+	return a.HTTPAddr()
+}
+
+// companionLog is a proxy in front of gatepost that records the Companion
+// calls Uppy makes.
+type companionLog struct {
+	mu    sync.Mutex
+	calls []string // "METHOD /path"
+}
+
+var partPath = regexp.MustCompile(`^GET /s3/multipart/[^/]+/(\d+)$`)
+
+// proxy returns the URL of a proxy to the gatepost at addr that records
+// every request.
+func (l *companionLog) proxy(t *testing.T, addr string) string {
+	t.Helper()
+	target, _ := url.Parse("http://" + addr)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		l.calls = append(l.calls, r.Method+" "+r.URL.Path)
+		l.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// mark returns how many calls were made so far.
+func (l *companionLog) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.calls)
+}
+
+// since returns the calls made after mark.
+func (l *companionLog) since(mark int) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.calls[mark:])
+}
+
+// partsSigned returns the part numbers of the part URLs in calls.
+func partsSigned(calls []string) []int {
+	var parts []int
+	for _, c := range calls {
+		if m := partPath.FindStringSubmatch(c); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			parts = append(parts, n)
+		}
+	}
+	return parts
+}
+
+// pattern makes the test bytes uppy5.js and uppy6.js make.
+func pattern(n, seed int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*31 + seed + i>>20)
+	}
+	return b
+}
+
+// uppyResult is what the page scripts report.
+type uppyResult struct {
+	Ok     []string `json:"ok"`
+	Failed []string `json:"failed"`
+	URLs   []string `json:"urls"`
+}
+
+// multipartUploadsOf lists the multipart uploads in progress under prefix.
+func (st *target) multipartUploadsOf(t *testing.T, prefix string) []string {
+	t.Helper()
+	out, err := st.s3.ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, u := range out.Uploads {
+		keys = append(keys, aws.ToString(u.Key))
+	}
+	return keys
+}
+
+// eventually polls cond every 100 ms until it holds or 20 s pass.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
 // TestUppyCompanionParams: real Uppy 5 (@uppy/core 5.2.0, @uppy/aws-s3
 // 5.1.0) in Debian's Chromium, on a page of its own origin, with
 // `endpoint: <gatepost>` and a bearer token and no glue, uploads a small
@@ -76,53 +217,21 @@ window.uploadWithUppy = async (endpoint, token, files) => {
 // profile refuses fails with gatepost's message, and one over its size
 // limit is refused by the store and not stored.
 func TestUppyCompanionParams(t *testing.T) {
-	bundle := uppyBundle(t)
+	bundle := uppyBundle(t, ".", "uppy5.js")
 	forEachStoreInTurn(t, func(t *testing.T, st *target) {
-		page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/bundle.js" {
-				w.Header().Set("Content-Type", "text/javascript")
-				_, _ = w.Write(bundle)
-				return
-			}
-			w.Header().Set("Content-Type", "text/html")
-			_, _ = io.WriteString(w, `<!doctype html><script src="/bundle.js"></script>`)
-		}))
-		t.Cleanup(page.Close)
-		cfg := testConfig(st.Endpoint, st.kind)
-		cfg.CORS.AllowedOrigins = []string{page.URL}
-		cfg.Uppy = &config.Uppy{Profile: "default"}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-			AWSOptions: []func(*awsconfig.LoadOptions) error{st.credentials()}})
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		if err := st.store.AllowBrowserUploads(t.Context(), bucket, []string{"http://" + st.gatepost.HTTPAddr(), page.URL}); err != nil {
-			t.Fatal(err)
-		}
-
+		page := uppyPage(t, bundle)
+		addr := startUppyGatepost(t, st, "default", page.URL, nil)
 		browser := newBrowser(t)
 		if err := chromedp.Do(browser, chromedp.Navigate(page.URL+"/")); err != nil {
 			t.Fatal(err)
 		}
 		name := "uppy-" + strings.ToLower(st.name) + ".txt"
-		type result struct {
-			Ok     []string `json:"ok"`
-			Failed []string `json:"failed"`
-		}
-		script := `window.uploadWithUppy(` + strconv.Quote("http://"+a.HTTPAddr()) + `, ` + strconv.Quote(apiKey) + `, [
+		script := `window.uploadWithUppy(` + strconv.Quote("http://"+addr) + `, ` + strconv.Quote(apiKey) + `, [
 	  { name: ` + strconv.Quote(name) + `, type: "text/plain", body: "uploaded by Uppy 5 through gatepost\n" },
 	  { name: "page.html", type: "text/html", body: "<html></html>" },
 	  { name: "too-big.txt", type: "text/plain", body: "x".repeat(2000) },
 	])`
-		got, err := chromedp.Run(browser, chromedp.Evaluate[result](script, chromedp.EvalAwaitPromise))
+		got, err := chromedp.Run(browser, chromedp.Evaluate[uppyResult](script, chromedp.EvalAwaitPromise))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,6 +249,97 @@ func TestUppyCompanionParams(t *testing.T) {
 		}
 		if stored := st.getObject(t, "user-uploads/"+name); !bytes.Equal(stored, []byte("uploaded by Uppy 5 through gatepost\n")) {
 			t.Errorf("stored %q", stored)
+		}
+	})
+}
+
+// TestUppy5Multipart: real Uppy 5 with no glue sends files over 8 MiB
+// (its shouldUseMultipart option) as multipart uploads of undeclared size
+// through gatepost's Companion routes, on both stores: a 21 MiB file is
+// stored whole; one of 25 MiB, over the profile's 24 MiB, fails with
+// gatepost's reason and leaves nothing behind; a cancelled upload is
+// aborted (nothing left in the store); and an upload interrupted by a page
+// reload is resumed by Golden Retriever, sending only the parts that had
+// not arrived.
+func TestUppy5Multipart(t *testing.T) {
+	bundle := uppyBundle(t, ".", "uppy5.js")
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		page := uppyPage(t, bundle)
+		var log companionLog
+		endpoint := log.proxy(t, startUppyGatepost(t, st, "uppy", page.URL, nil))
+		browser := newBrowser(t)
+		if err := chromedp.Do(browser, chromedp.Navigate(page.URL+"/")); err != nil {
+			t.Fatal(err)
+		}
+		run := func(script string) uppyResult {
+			t.Helper()
+			got, err := chromedp.Run(browser, chromedp.Evaluate[uppyResult](script, chromedp.EvalAwaitPromise))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		args := strconv.Quote(endpoint) + `, ` + strconv.Quote(apiKey)
+		const size = 21 << 20
+
+		got := run(`window.uploadWithUppy(` + args + `, [
+		  { name: "big.bin", type: "application/octet-stream", size: ` + itoa(size) + `, seed: 1 },
+		  { name: "over.bin", type: "application/octet-stream", size: ` + itoa(25<<20) + `, seed: 2 },
+		])`)
+		if len(got.Ok) != 1 || got.Ok[0] != "big.bin" || !strings.HasSuffix(got.URLs[0], "/uppy/big.bin") {
+			t.Errorf("uploaded %v at %v, failed %v; want big.bin", got.Ok, got.URLs, got.Failed)
+		}
+		if stored := st.getObject(t, "uppy/big.bin"); !bytes.Equal(stored, pattern(size, 1)) {
+			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
+		}
+		if len(got.Failed) != 1 || !strings.Contains(got.Failed[0], "over.bin: ") ||
+			!strings.Contains(got.Failed[0], "over the profile's maximum of 25165824; gatepost aborted the upload and nothing was stored") {
+			t.Errorf("failed %v; want over.bin refused with gatepost's reason", got.Failed)
+		}
+		if st.headObject(t, "uppy/over.bin") != nil || len(st.multipartUploadsOf(t, "uppy/over.bin")) != 0 {
+			t.Error("the over-limit upload left an object or parts")
+		}
+		if signed := partsSigned(log.since(0)); !slices.Contains(signed, 5) || slices.Contains(signed, 6) {
+			t.Errorf("parts signed %v; want parts 1 to 5 of each file", signed)
+		}
+
+		// Cancel once the first part is stored: Uppy aborts the upload.
+		if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.cancelAfterOnePart(`+args+`, { name: "cancelled.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 4 })`, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatal(err)
+		}
+		if !eventually(func() bool { return len(st.multipartUploadsOf(t, "uppy/cancelled.bin")) == 0 }) {
+			t.Errorf("the cancelled upload is still in the store: %v", st.multipartUploadsOf(t, "uppy/cancelled.bin"))
+		}
+		if st.headObject(t, "uppy/cancelled.bin") != nil {
+			t.Error("the cancelled upload was stored")
+		}
+		if calls := log.since(0); !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "DELETE /s3/multipart/") }) {
+			t.Errorf("Uppy never aborted: %v", calls)
+		}
+
+		// Reload mid-upload; Golden Retriever resumes it.
+		before := log.mark()
+		if _, err := chromedp.Run(browser, chromedp.Evaluate[int](`window.startThenLeave(`+args+`, { name: "resumed.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 3 })`, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(browser, chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		reloaded := log.mark()
+		got = run(`window.resumeAfterReload(` + args + `)`)
+		if len(got.Ok) != 1 || got.Ok[0] != "resumed.bin" {
+			logs, _ := chromedp.Run(browser, chromedp.Evaluate[[]string](`window.uppyLogs`))
+			t.Fatalf("resumed %v, failed %v; Uppy's log %q", got.Ok, got.Failed, logs)
+		}
+		if stored := st.getObject(t, "uppy/resumed.bin"); !bytes.Equal(stored, pattern(size, 3)) {
+			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
+		}
+		first, after := partsSigned(log.since(before)[:reloaded-before]), partsSigned(log.since(reloaded))
+		if !slices.Contains(first, 2) || slices.Contains(after, 1) || slices.Contains(after, 2) || !slices.Contains(after, 5) {
+			t.Errorf("parts signed before the reload %v, after %v; want 1 and 2 before only", first, after)
+		}
+		if calls := log.since(reloaded); !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "GET /s3/multipart/") && strings.Count(c, "/") == 3 }) {
+			t.Errorf("the resumed upload did not list its parts: %v", calls)
 		}
 	})
 }
