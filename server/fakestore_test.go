@@ -50,6 +50,7 @@ type fakeStore struct {
 	completed   []string        // bucket/key of every completed upload
 	aborted     []string        // bucket/key of every aborted upload
 	heads       []string        // bucket/key of every Head
+	bareUnsafe  bool            // refuse bare part URLs, as MinIO's store would
 }
 
 func (f *fakeStore) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
@@ -101,11 +102,14 @@ func (f *fakeStore) CreateMultipart(_ context.Context, m *uploadpolicy.Multipart
 	return "upload-1", f.err
 }
 
-func (f *fakeStore) SignUploadPart(_ context.Context, _, _, _ string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error) {
+func (f *fakeStore) SignUploadPart(_ context.Context, _, _, _ string, part int32, opts objectstore.PartURL) (*uploadpolicy.SignedRequest, error) {
+	if opts.Bare && f.bareUnsafe {
+		return nil, objectstore.ErrBareUnsafe
+	}
 	f.mu.Lock()
 	f.partsSigned++
-	f.partSizes = append(f.partSizes, size)
-	f.partExpires = append(f.partExpires, expires)
+	f.partSizes = append(f.partSizes, opts.Size)
+	f.partExpires = append(f.partExpires, opts.Expires)
 	f.mu.Unlock()
 	return &uploadpolicy.SignedRequest{Method: "PUT", URL: "http://127.0.0.1:9/part", Headers: map[string]string{"X-Amz-Copy-Source-If-Match": `"x"`}}, nil
 }

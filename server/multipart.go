@@ -216,6 +216,9 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 	case len(numbers) > maxPartsPerCall:
 		return nil, invalid("part_numbers", "at most %d per call", maxPartsPerCall)
 	}
+	if req.GetBare() && !u.Unsized {
+		return nil, invalid("bare", "only for multipart uploads of undeclared size: the part URLs of a declared upload pin each part's length")
+	}
 	seen := make(map[int32]bool, len(numbers))
 	for _, n := range numbers {
 		if n < 1 || n > count {
@@ -237,8 +240,11 @@ func (s *Service) PresignUploadParts(ctx context.Context, req *gatepostv1.Presig
 	for _, n := range numbers {
 		size := length(n)
 		started := time.Now()
-		signed, err := s.store.SignUploadPart(ctx, u.Bucket, u.StoreKey(), u.UploadID, n, size, expires)
+		signed, err := s.store.SignUploadPart(ctx, u.Bucket, u.StoreKey(), u.UploadID, n, objectstore.PartURL{Size: size, Expires: expires, Bare: req.GetBare()})
 		s.metrics.Signed("upload_part", time.Since(started))
+		if errors.Is(err, objectstore.ErrBareUnsafe) {
+			return nil, status.Errorf(codes.FailedPrecondition, "bare: %v; send the headers each part URL gives (with Uppy 6, use gatepost's Uppy plugin or a store that refuses unsigned x-amz-* headers, such as AWS S3)", err)
+		}
 		if err != nil {
 			return nil, s.storeFailed(ctx, "signing part URLs", err)
 		}

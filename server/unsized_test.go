@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
 	"github.com/gatepost/gatepost/internal/config"
@@ -120,5 +121,35 @@ func TestUnsizedMultipartRefused(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int32{2}, listed.GetMissingPartNumbers()); diff != "" || listed.GetMaxPartCount() != 3 || listed.GetPartCount() != 0 || len(listed.GetParts()) != 2 {
 		t.Errorf("listed %v (missing -want +got:\n%s)", listed, diff)
+	}
+}
+
+// TestBarePartURLs: bare part URLs are only for uploads of undeclared size,
+// and a store that cannot take them safely refuses with FailedPrecondition.
+func TestBarePartURLs(t *testing.T) {
+	t.Parallel()
+	svc, store := unsizedService(t)
+	ctx := anonymous(t.Context())
+	unsized, err := svc.CreateMultipartUpload(ctx, &gatepostv1.CreateMultipartUploadRequest{Profile: "uppy", Key: "clip.mp4", ContentType: "video/mp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sized, err := svc.CreateMultipartUpload(ctx, &gatepostv1.CreateMultipartUploadRequest{Profile: "uppy", Key: "b.mp4", ContentType: "video/mp4", TotalSize: proto.Int64(mib)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(token string) error {
+		_, err := svc.PresignUploadParts(ctx, &gatepostv1.PresignUploadPartsRequest{UploadToken: token, PartNumbers: []int32{1}, Bare: true})
+		return err
+	}
+	if err := sign(unsized.GetUploadToken()); err != nil {
+		t.Errorf("bare URL of an unsized upload: %v", err)
+	}
+	if st := status.Convert(sign(sized.GetUploadToken())); st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), "bare: only for multipart uploads of undeclared size") {
+		t.Errorf("bare URL of a sized upload: %v", st)
+	}
+	store.bareUnsafe = true
+	if st := status.Convert(sign(unsized.GetUploadToken())); st.Code() != codes.FailedPrecondition || !strings.HasPrefix(st.Message(), "bare: this store would let a part URL that pins no headers copy other objects") {
+		t.Errorf("bare URL on a store that cannot take it: %v", st)
 	}
 }

@@ -18,6 +18,19 @@ import (
 // part of any length up to its own 5 GiB limit.
 const AnyPartLength int64 = -1
 
+// PartURL says how to sign one UploadPart URL.
+type PartURL struct {
+	// Size is the part's exact size, or AnyPartLength.
+	Size int64
+	// Expires is the URL's lifetime.
+	Expires time.Duration
+	// Bare signs no request header at all, for clients that cannot send
+	// any (Uppy 6): no pinned length, and none of the headers that guard
+	// against a holder's own headers. Only stores that refuse unsigned
+	// x-amz-* headers on presigned requests take it safely.
+	Bare bool
+}
+
 // Store signs uploads for, and answers questions about, one object store.
 // Methods that fail for a reason in this package wrap its error, so that
 // errors.Is finds it.
@@ -28,9 +41,9 @@ type Store interface {
 	SignPut(ctx context.Context, p *uploadpolicy.Put) (*uploadpolicy.SignedRequest, error)
 	// CreateMultipart starts a multipart upload and returns its id.
 	CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) (string, error)
-	// SignUploadPart presigns the upload of one part of the exact size, or
-	// of any length for AnyPartLength.
-	SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error)
+	// SignUploadPart presigns the upload of one part (ErrBareUnsafe for a
+	// bare URL this store cannot take safely).
+	SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, opts PartURL) (*uploadpolicy.SignedRequest, error)
 	// ListParts lists the parts uploaded so far (ErrNoSuchUpload when the
 	// upload is gone).
 	ListParts(ctx context.Context, bucket, key, uploadID string) ([]uploadpolicy.Part, error)
@@ -54,6 +67,11 @@ var (
 	// ErrNoSuchUpload: the multipart upload does not exist (completed,
 	// aborted, or never started).
 	ErrNoSuchUpload = errors.New("no such multipart upload")
+	// ErrBareUnsafe is a bare part URL asked of a store that honours an
+	// unsigned x-amz-copy-source (MinIO measured, unknown stores assumed):
+	// without its signed guard, the URL's holder could copy into the upload
+	// any object gatepost's credentials can read.
+	ErrBareUnsafe = errors.New("this store would let a part URL that pins no headers copy other objects")
 	// ErrExists: a conditional write found an object at the key.
 	ErrExists = errors.New("an object already exists at this key")
 	// ErrPartChanged: completing named a part the store no longer holds

@@ -189,9 +189,17 @@ func (s *Store) CreateMultipart(ctx context.Context, m *uploadpolicy.Multipart) 
 }
 
 // SignUploadPart presigns the UploadPart request of one part, with its exact
-// Content-Length signed in (none for objectstore.AnyPartLength).
-func (s *Store) SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, size int64, expires time.Duration) (*uploadpolicy.SignedRequest, error) {
-	d, expiresAt, err := s.clampExpiry(ctx, expires)
+// Content-Length signed in (none for objectstore.AnyPartLength) and the
+// guard headers, or, bare, with no header at all: only on stores measured
+// or documented to refuse unsigned x-amz-* headers on presigned requests
+// (AWS, SeaweedFS), where a holder cannot add a copy source. (The other
+// pins guard the object's own headers, which UploadPart does not set: seen
+// on both stores here, and AWS's UploadPart takes none of them.)
+func (s *Store) SignUploadPart(ctx context.Context, bucket, key, uploadID string, part int32, opts objectstore.PartURL) (*uploadpolicy.SignedRequest, error) {
+	if opts.Bare && !s.refusesUnsignedHeaders {
+		return nil, objectstore.ErrBareUnsafe
+	}
+	d, expiresAt, err := s.clampExpiry(ctx, opts.Expires)
 	if err != nil {
 		return nil, err
 	}
@@ -199,13 +207,20 @@ func (s *Store) SignUploadPart(ctx context.Context, bucket, key, uploadID string
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID), PartNumber: aws.Int32(part),
 	}
 	must := pinnedPartHeaders
-	if size != objectstore.AnyPartLength {
-		in.ContentLength = aws.Int64(size)
+	presignOpts := []func(*s3.PresignOptions){s3.WithPresignExpires(d), pinned(false)}
+	if opts.Bare {
+		must, presignOpts = nil, presignOpts[:1]
+	}
+	if opts.Size != objectstore.AnyPartLength && !opts.Bare {
+		in.ContentLength = aws.Int64(opts.Size)
 		must = append([]string{"Content-Length"}, must...)
 	}
-	req, err := s.presign.PresignUploadPart(ctx, in, s3.WithPresignExpires(d), pinned(false))
+	req, err := s.presign.PresignUploadPart(ctx, in, presignOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("presign part %d of s3://%s/%s: %w", part, bucket, key, err)
+	}
+	if opts.Bare && len(req.SignedHeader) > 1 { // Host only
+		return nil, fmt.Errorf("presign part %d of s3://%s/%s: the SDK signed headers into a bare URL: %v", part, bucket, key, req.SignedHeader)
 	}
 	for _, h := range must {
 		if _, ok := req.SignedHeader[h]; !ok {

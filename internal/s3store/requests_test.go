@@ -1,13 +1,16 @@
 package s3store_test
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/objectstore"
 	"github.com/gatepost/gatepost/internal/s3store"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
@@ -87,7 +90,7 @@ func TestSignPutPinsHeaders(t *testing.T) {
 func TestSignUploadPartPinsCopyGuard(t *testing.T) {
 	t.Parallel()
 	s := newSigner(t, staticProvider(""))
-	got, err := s.SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 3, 5<<20, time.Minute)
+	got, err := s.SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 3, objectstore.PartURL{Size: 5 << 20, Expires: time.Minute})
 	if err != nil {
 		t.Fatalf("SignUploadPart: %v", err)
 	}
@@ -110,7 +113,7 @@ func TestSignUploadPartPinsCopyGuard(t *testing.T) {
 func TestSignUploadPartAnyLength(t *testing.T) {
 	t.Parallel()
 	s := newSigner(t, staticProvider(""))
-	got, err := s.SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 3, objectstore.AnyPartLength, time.Minute)
+	got, err := s.SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 3, objectstore.PartURL{Size: objectstore.AnyPartLength, Expires: time.Minute})
 	if err != nil {
 		t.Fatalf("SignUploadPart: %v", err)
 	}
@@ -121,6 +124,31 @@ func TestSignUploadPartAnyLength(t *testing.T) {
 	for _, name := range []string{"X-Amz-Copy-Source-If-Match", "Content-Encoding", "X-Seaweedfs-Extract"} {
 		if !containsFold(signed, name) {
 			t.Errorf("%s is not signed: %s", name, got.URL)
+		}
+	}
+}
+
+// TestSignUploadPartBare: a bare part URL signs no header but Host, and only
+// for a store that refuses unsigned x-amz-* headers on presigned requests.
+func TestSignUploadPartBare(t *testing.T) {
+	t.Parallel()
+	bare := objectstore.PartURL{Size: objectstore.AnyPartLength, Expires: time.Minute, Bare: true}
+	if _, err := newSigner(t, staticProvider("")).SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 1, bare); !errors.Is(err, objectstore.ErrBareUnsafe) {
+		t.Errorf("an unknown store signed a bare URL: %v", err)
+	}
+	for _, kind := range []config.Store{config.StoreSeaweedFS, config.StoreAWS} {
+		cfg := testS3
+		cfg.Store = kind
+		s, err := s3store.New(t.Context(), cfg, awsconfig.WithCredentialsProvider(staticProvider("")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 1, bare)
+		if err != nil {
+			t.Fatalf("%s: SignUploadPart: %v", kind, err)
+		}
+		if signed := signedHeaderNames(t, got.URL); len(signed) != 1 || !strings.EqualFold(signed[0], "host") || len(got.Headers) != 0 {
+			t.Errorf("%s: signed %v, headers %v; want host alone", kind, signed, got.Headers)
 		}
 	}
 }

@@ -40,6 +40,9 @@ type Store struct {
 	// for when and how Copy copies in parts.
 	copyOver, copyPart int64
 	signingKey         atomic.Pointer[signingKey]
+	// refusesUnsignedHeaders: the store refuses unsigned x-amz-* headers
+	// on presigned requests (AWS, SeaweedFS), so bare part URLs are safe.
+	refusesUnsignedHeaders bool
 }
 
 // New loads AWS configuration through the SDK's default chain (environment,
@@ -62,6 +65,7 @@ func New(ctx context.Context, cfg config.S3, opts ...func(*awsconfig.LoadOptions
 	return &Store{
 		client: client, presign: s3.NewPresignClient(client), credentials: awsCfg.Credentials,
 		region: awsCfg.Region, now: time.Now,
+		refusesUnsignedHeaders: cfg.Store == config.StoreAWS || cfg.Store == config.StoreSeaweedFS || (cfg.Store == "" && cfg.Endpoint == ""),
 	}, nil
 }
 

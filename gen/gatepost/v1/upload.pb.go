@@ -864,7 +864,13 @@ type PresignUploadPartsRequest struct {
 	UploadToken string `protobuf:"bytes,1,opt,name=upload_token,json=uploadToken" json:"upload_token,omitempty"`
 	// Part numbers, 1..part_count (1..max_part_count for an upload without a
 	// declared size), at most 1000 per call.
-	PartNumbers   []int32 `protobuf:"varint,2,rep,packed,name=part_numbers,json=partNumbers" json:"part_numbers,omitempty"`
+	PartNumbers []int32 `protobuf:"varint,2,rep,packed,name=part_numbers,json=partNumbers" json:"part_numbers,omitempty"`
+	// URLs that need no request header at all, for clients that cannot set
+	// any (Uppy 6); only for an upload of undeclared size, and only on stores
+	// that refuse unsigned x-amz-* headers on presigned requests (AWS S3,
+	// SeaweedFS): elsewhere FailedPrecondition, since a holder could add a
+	// copy source and fill the upload with any object gatepost can read.
+	Bare          bool `protobuf:"varint,3,opt,name=bare" json:"bare,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -911,6 +917,13 @@ func (x *PresignUploadPartsRequest) GetPartNumbers() []int32 {
 		return x.PartNumbers
 	}
 	return nil
+}
+
+func (x *PresignUploadPartsRequest) GetBare() bool {
+	if x != nil {
+		return x.Bare
+	}
+	return false
 }
 
 // PresignedPart is one presigned UploadPart request.
@@ -2064,10 +2077,11 @@ const file_gatepost_v1_upload_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
 	"\x0eparts_per_call\x18\b \x01(\x05R\fpartsPerCall\x12$\n" +
-	"\x0emax_part_count\x18\t \x01(\x05R\fmaxPartCount\"a\n" +
+	"\x0emax_part_count\x18\t \x01(\x05R\fmaxPartCount\"u\n" +
 	"\x19PresignUploadPartsRequest\x12!\n" +
 	"\fupload_token\x18\x01 \x01(\tR\vuploadToken\x12!\n" +
-	"\fpart_numbers\x18\x02 \x03(\x05R\vpartNumbers\"\xe8\x01\n" +
+	"\fpart_numbers\x18\x02 \x03(\x05R\vpartNumbers\x12\x12\n" +
+	"\x04bare\x18\x03 \x01(\bR\x04bare\"\xe8\x01\n" +
 	"\rPresignedPart\x12\x1f\n" +
 	"\vpart_number\x18\x01 \x01(\x05R\n" +
 	"partNumber\x12\x10\n" +
