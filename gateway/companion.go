@@ -45,14 +45,21 @@ type Companion struct {
 const maxCompanionBody = 1 << 20
 
 // register adds the Companion routes to mux, over api (gatepost's REST
-// routes).
-func (c *Companion) register(mux *http.ServeMux, api http.Handler) {
-	mux.HandleFunc("GET /s3/params", c.params(api))
-	mux.HandleFunc("POST /s3/multipart", c.createMultipart(api))
-	mux.HandleFunc("GET /s3/multipart/{uploadId}/{partNumber}", c.signPart(api))
-	mux.HandleFunc("GET /s3/multipart/{uploadId}", c.listParts(api))
-	mux.HandleFunc("POST /s3/multipart/{uploadId}/complete", c.completeMultipart(api))
-	mux.HandleFunc("DELETE /s3/multipart/{uploadId}", c.abortMultipart(api))
+// routes), taking the session cookie when sessions is set.
+func (c *Companion) register(mux *http.ServeMux, api http.Handler, sessions *Sessions) {
+	route := func(pattern string, h http.HandlerFunc) {
+		if sessions != nil {
+			mux.Handle(pattern, sessions.authenticate(h))
+			return
+		}
+		mux.Handle(pattern, h)
+	}
+	route("GET /s3/params", c.params(api))
+	route("POST /s3/multipart", c.createMultipart(api))
+	route("GET /s3/multipart/{uploadId}/{partNumber}", c.signPart(api))
+	route("GET /s3/multipart/{uploadId}", c.listParts(api))
+	route("POST /s3/multipart/{uploadId}/complete", c.completeMultipart(api))
+	route("DELETE /s3/multipart/{uploadId}", c.abortMultipart(api))
 	mux.HandleFunc("/s3/sts", func(w http.ResponseWriter, _ *http.Request) {
 		// Companion hands out temporary store credentials here; gatepost
 		// never does, since they would allow any upload to the bucket.
@@ -119,9 +126,11 @@ func (c *Companion) createMultipart(api http.Handler) http.HandlerFunc {
 }
 
 // signPart answers GET /s3/multipart/{uploadId}/{partNumber} with {url,
-// headers}: one part URL, which pins no length. No expiry is given: Uppy
-// would make it the upload's timeout, and the store only checks when a
-// request starts.
+// headers}: one part URL, which pins no length. A caller authenticated by
+// the session cookie sends no headers of its own (Uppy 6 ignores them), so
+// its URL is bare; one that sends Authorization (Uppy 5) gets the guard
+// headers to send. No expiry is given: Uppy would make it the upload's
+// timeout, and the store only checks when a request starts.
 func (c *Companion) signPart(api http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(r.PathValue("partNumber"), 10, 32)
@@ -135,7 +144,7 @@ func (c *Companion) signPart(api http.Handler) http.HandlerFunc {
 				Headers map[string]string `json:"headers"`
 			} `json:"parts"`
 		}
-		body := map[string]any{"upload_token": r.PathValue("uploadId"), "part_numbers": []int64{n}}
+		body := map[string]any{"upload_token": r.PathValue("uploadId"), "part_numbers": []int64{n}, "bare": fromSession(r.Context())}
 		if !call(w, r, api, http.MethodPost, "/v1/multipart/parts", body, &out) {
 			return
 		}

@@ -48,6 +48,9 @@ type Options struct {
 	LoopbackHostsOnly bool
 	// Companion, when set, serves the Uppy Companion routes (/s3/...).
 	Companion *Companion
+	// Sessions, when set with Companion, serves POST and DELETE
+	// /v1/session and lets the Companion routes take the session cookie.
+	Sessions *Sessions
 	// StoreEvents, when set, serves POST /store-events (the store's event
 	// notifications).
 	StoreEvents http.Handler
@@ -125,7 +128,10 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 		mux.Handle("POST /store-events", opts.StoreEvents)
 	}
 	if opts.Companion != nil {
-		opts.Companion.register(mux, noStore(gw))
+		opts.Companion.register(mux, noStore(gw), opts.Sessions)
+		if opts.Sessions != nil {
+			opts.Sessions.register(mux, noStore(gw))
+		}
 	}
 	serveWeb(mux)
 	h := withCORS(mux, opts.CORS)

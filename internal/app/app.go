@@ -141,7 +141,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if a.lifecycle, err = newLifecycle(cfg, store, a.shared, m, opts.getenv(), logger); err != nil {
 		return nil, err
 	}
-	svc, throttle, err := newService(ctx, cfg, store, a.shared, a.lifecycle.verifier, m, opts.getenv(), logger)
+	tokens, err := uploadTokens(ctx, cfg.Multipart, a.shared, cfg.LocalOnly(), opts.getenv(), logger)
+	if err != nil {
+		return nil, err
+	}
+	svc, throttle, err := newService(cfg, store, a.shared, tokens, a.lifecycle.verifier, m, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +166,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 	if cfg.Uppy != nil {
 		gwOpts.Companion = &gateway.Companion{Profile: cfg.Uppy.Profile, MetadataKeys: cfg.Profiles[cfg.Uppy.Profile].MetadataKeys, ObjectURL: store.ObjectURL}
+		// Sessions share the upload token secret (configured, or shared
+		// through Redis), so every replica opens every session.
+		gwOpts.Sessions = gateway.NewSessions(tokens.DerivedKey("session hash"), tokens.DerivedKey("session block"), cfg.Uppy.SessionLifetime())
 	}
 	if metricsOnAPIPort(cfg) && m != nil {
 		gwOpts.Metrics = m.Handler()

@@ -16,13 +16,9 @@ import (
 )
 
 // newService builds the UploadService and the failure throttle its
-// callers pass through, from the profiles, limits, upload token secret and
+// callers pass through, from the profiles, limits, upload token sealer and
 // trusted proxies; limits live in shared (Redis or this process).
-func newService(ctx context.Context, cfg *config.Config, store objectstore.Store, shared *sharedstate.State, verifier *finalize.Verifier, m *metrics.Metrics, getenv func(string) string, logger *slog.Logger) (*server.Service, *server.FailureThrottle, error) {
-	tokens, err := uploadTokens(ctx, cfg.Multipart, shared, cfg.LocalOnly(), getenv, logger)
-	if err != nil {
-		return nil, nil, err
-	}
+func newService(cfg *config.Config, store objectstore.Store, shared *sharedstate.State, tokens *uploadtoken.Sealer, verifier *finalize.Verifier, m *metrics.Metrics, logger *slog.Logger) (*server.Service, *server.FailureThrottle, error) {
 	trusted, err := config.ParsePrefixes(cfg.TrustedProxies)
 	if err != nil {
 		return nil, nil, fmt.Errorf("trusted_proxies: %w", err)

@@ -44,6 +44,21 @@ const (
 type Uppy struct {
 	// Profile is the profile the routes sign for.
 	Profile string `yaml:"profile"`
+	// SessionExpires is how long a browser session (POST /v1/session, for
+	// Uppy 6, which sends no Authorization header) lasts: 1m to 24h,
+	// default 1h. The credential it carries is checked on every request.
+	SessionExpires time.Duration `yaml:"session_expires"`
+}
+
+// DefaultSessionExpires is the default lifetime of a browser session.
+const DefaultSessionExpires = time.Hour
+
+// SessionLifetime is how long a browser session lasts.
+func (u *Uppy) SessionLifetime() time.Duration {
+	if u.SessionExpires == 0 {
+		return DefaultSessionExpires
+	}
+	return u.SessionExpires
 }
 
 // Config is gatepost's whole configuration.
@@ -249,6 +264,9 @@ func (c *Config) Validate() error {
 	if c.Uppy != nil {
 		if _, ok := c.Profiles[c.Uppy.Profile]; !ok {
 			errs = append(errs, fmt.Errorf("uppy.profile: %q is not a profile", c.Uppy.Profile))
+		}
+		if d := c.Uppy.SessionExpires; d != 0 && (d < time.Minute || d > 24*time.Hour) {
+			errs = append(errs, fmt.Errorf("uppy.session_expires: %s is outside 1m to 24h", d))
 		}
 	}
 	if c.StoreEvents != nil && c.StoreEvents.SecretEnv == "" {

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gatepost/gatepost/internal/config"
 )
@@ -68,6 +69,8 @@ func TestValidateUppy(t *testing.T) {
 	checkValidate(t, cfg, nil)
 	cfg.Uppy = &config.Uppy{Profile: "nope"}
 	checkValidate(t, cfg, []string{`uppy.profile: "nope" is not a profile`})
+	cfg.Uppy = &config.Uppy{Profile: "p", SessionExpires: time.Second}
+	checkValidate(t, cfg, []string{`uppy.session_expires: 1s is outside 1m to 24h`})
 }
 
 func TestValidateUnsizedMultipart(t *testing.T) {

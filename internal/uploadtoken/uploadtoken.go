@@ -7,7 +7,9 @@ package uploadtoken
 import (
 	"github.com/gatepost/gatepost/internal/staging"
 
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -116,4 +118,16 @@ func (s *Sealer) Open(token string, now time.Time) (*Upload, error) {
 		return nil, ErrInvalid
 	}
 	return &c.Upload, nil
+}
+
+// DerivedKey returns a 32-byte key for another use of the same secret
+// (purpose names it), by HKDF-SHA256: every replica that shares the upload
+// token secret derives the same key, and no key reveals the secret or
+// another purpose's key.
+func (s *Sealer) DerivedKey(purpose string) []byte {
+	key, err := hkdf.Key(sha256.New, s.secret, nil, "gatepost "+purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths over 255*32 bytes
+	}
+	return key
 }

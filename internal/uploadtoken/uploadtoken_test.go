@@ -84,3 +84,19 @@ func TestUnsized(t *testing.T) {
 		}
 	}
 }
+
+// TestDerivedKey: one secret and purpose give one key; another purpose or
+// secret another.
+func TestDerivedKey(t *testing.T) {
+	t.Parallel()
+	a, _ := uploadtoken.New([]byte(strings.Repeat("s", 32)), time.Hour)
+	b, _ := uploadtoken.New([]byte(strings.Repeat("s", 32)), time.Minute)
+	c, _ := uploadtoken.New([]byte(strings.Repeat("o", 32)), time.Hour)
+	k := a.DerivedKey("session")
+	if len(k) != 32 || string(k) != string(b.DerivedKey("session")) {
+		t.Errorf("the same secret and purpose gave different keys")
+	}
+	if string(k) == string(a.DerivedKey("other")) || string(k) == string(c.DerivedKey("session")) {
+		t.Errorf("another purpose or secret gave the same key")
+	}
+}
