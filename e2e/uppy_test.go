@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,6 +341,130 @@ func TestUppy5Multipart(t *testing.T) {
 		}
 		if calls := log.since(reloaded); !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "GET /s3/multipart/") && strings.Count(c, "/") == 3 }) {
 			t.Errorf("the resumed upload did not list its parts: %v", calls)
+		}
+	})
+}
+
+// sameOriginApp serves the page and, under the same origin, gatepost's
+// routes (as an application's reverse proxy does), recording them in log;
+// gatepost is set once it runs.
+func sameOriginApp(t *testing.T, bundle []byte, log *companionLog) (app *httptest.Server, gatepost func(addr string)) {
+	t.Helper()
+	var upstream atomic.Pointer[httputil.ReverseProxy]
+	app = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/bundle.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			_, _ = w.Write(bundle)
+		case strings.HasPrefix(r.URL.Path, "/s3/") || strings.HasPrefix(r.URL.Path, "/v1/"):
+			log.mu.Lock()
+			log.calls = append(log.calls, r.Method+" "+r.URL.Path)
+			log.mu.Unlock()
+			upstream.Load().ServeHTTP(w, r)
+		default:
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, `<!doctype html><script src="/bundle.js"></script>`)
+		}
+	}))
+	t.Cleanup(app.Close)
+	return app, func(addr string) {
+		target, _ := url.Parse("http://" + addr)
+		upstream.Store(httputil.NewSingleHostReverseProxy(target))
+	}
+}
+
+// TestUppy6: real Uppy 6 (@uppy/core 6.3.1, @uppy/aws-s3 6.3.1,
+// @uppy/golden-retriever 6.0.0) with `companionEndpoint` and no glue, on a
+// page served from the same origin as gatepost's routes, signed in with
+// gatepost's session cookie (Uppy 6 sends no custom headers). On both
+// stores a small file goes up by POST and a refused type fails. On
+// SeaweedFS, which refuses unsigned x-amz-* headers, multipart uploads use
+// bare part URLs: a 21 MiB file is stored whole, one over the profile's
+// maximum fails and leaves nothing, a cancelled one is aborted and a
+// reload mid-upload resumes with only the missing parts. On MinIO, which
+// would honour a holder's unsigned copy source, such an upload is refused
+// before it starts.
+func TestUppy6(t *testing.T) {
+	bundle := uppyBundle(t, "uppy6", "uppy6.js")
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		var log companionLog
+		page, behind := sameOriginApp(t, bundle, &log)
+		behind(startUppyGatepost(t, st, "uppy", page.URL, nil))
+		browser := newBrowser(t)
+		if err := chromedp.Do(browser, chromedp.Navigate(page.URL+"/")); err != nil {
+			t.Fatal(err)
+		}
+		run := func(script string) uppyResult {
+			t.Helper()
+			got, err := chromedp.Run(browser, chromedp.Evaluate[uppyResult](script, chromedp.EvalAwaitPromise))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if code, err := chromedp.Run(browser, chromedp.Evaluate[int](`window.signIn(`+strconv.Quote(apiKey)+`)`, chromedp.EvalAwaitPromise)); err != nil || code != 200 {
+			t.Fatalf("sign-in: %d, %v", code, err)
+		}
+		const size = 21 << 20
+		name := "uppy6-" + strings.ToLower(st.name) + ".txt"
+		got := run(`window.uploadWithUppy([
+		  { name: ` + strconv.Quote(name) + `, type: "text/plain", body: "uploaded by Uppy 6 through gatepost\n" },
+		  { name: "page.html", type: "text/html", body: "<html></html>" },
+		  { name: "big.bin", type: "application/octet-stream", size: ` + itoa(size) + `, seed: 1 },
+		  { name: "over.bin", type: "application/octet-stream", size: ` + itoa(25<<20) + `, seed: 2 },
+		])`)
+		if stored := st.getObject(t, "uppy/"+name); !bytes.Equal(stored, []byte("uploaded by Uppy 6 through gatepost\n")) {
+			t.Errorf("stored %q", stored)
+		}
+		failed := strings.Join(got.Failed, "\n")
+		if !strings.Contains(failed, "page.html: ") || !strings.Contains(failed, "over.bin: ") {
+			t.Errorf("failed %v; want page.html and over.bin refused", got.Failed)
+		}
+		if st.headObject(t, "uppy/over.bin") != nil || len(st.multipartUploadsOf(t, "uppy/over.bin")) != 0 {
+			t.Error("the over-limit upload left an object or parts")
+		}
+		if st.kind == config.StoreMinIO {
+			if !strings.Contains(failed, "big.bin: ") || st.headObject(t, "uppy/big.bin") != nil || len(st.multipartUploadsOf(t, "uppy/")) != 0 {
+				t.Errorf("failed %v, uploads in progress %v; want big.bin refused before it started", got.Failed, st.multipartUploadsOf(t, "uppy/"))
+			}
+			return
+		}
+		if len(got.Ok) != 2 || !slices.Contains(got.Ok, "big.bin") {
+			t.Errorf("uploaded %v, failed %v; want %s and big.bin", got.Ok, got.Failed, name)
+		}
+		if stored := st.getObject(t, "uppy/big.bin"); !bytes.Equal(stored, pattern(size, 1)) {
+			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
+		}
+
+		if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.cancelAfterOnePart({ name: "cancelled.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 4 })`, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatal(err)
+		}
+		if !eventually(func() bool { return len(st.multipartUploadsOf(t, "uppy/cancelled.bin")) == 0 }) {
+			t.Errorf("the cancelled upload is still in the store: %v", st.multipartUploadsOf(t, "uppy/cancelled.bin"))
+		}
+		if st.headObject(t, "uppy/cancelled.bin") != nil {
+			t.Error("the cancelled upload was stored")
+		}
+
+		before := log.mark()
+		if _, err := chromedp.Run(browser, chromedp.Evaluate[int](`window.startThenLeave({ name: "resumed.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 3 })`, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(browser, chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		reloaded := log.mark()
+		got = run(`window.resumeAfterReload()`)
+		if len(got.Ok) != 1 || got.Ok[0] != "resumed.bin" {
+			logs, _ := chromedp.Run(browser, chromedp.Evaluate[[]string](`window.uppyLogs`))
+			t.Fatalf("resumed %v, failed %v; Uppy's log %q", got.Ok, got.Failed, logs)
+		}
+		if stored := st.getObject(t, "uppy/resumed.bin"); !bytes.Equal(stored, pattern(size, 3)) {
+			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
+		}
+		first, after := partsSigned(log.since(before)[:reloaded-before]), partsSigned(log.since(reloaded))
+		if !slices.Contains(first, 2) || slices.Contains(after, 1) || slices.Contains(after, 2) || !slices.Contains(after, 5) {
+			t.Errorf("parts signed before the reload %v, after %v; want 1 and 2 before only", first, after)
 		}
 	})
 }

@@ -38,6 +38,11 @@ type Companion struct {
 	MetadataKeys []string
 	// ObjectURL, when set, gives a completed upload's location.
 	ObjectURL func(ctx context.Context, bucket, key string) (string, error)
+	// BarePartURLs says the store takes bare part URLs (no signed
+	// headers) safely. Without it, a multipart upload by a caller that
+	// cannot send headers (the session cookie: Uppy 6) is refused before
+	// it starts, rather than at its first part.
+	BarePartURLs bool
 }
 
 // maxCompanionBody bounds the JSON bodies of the Companion routes: a
@@ -104,6 +109,10 @@ func (c *Companion) createMultipart(api http.Handler) http.HandlerFunc {
 			Metadata map[string]any `json:"metadata"`
 		}
 		if !readJSON(w, r, &in) {
+			return
+		}
+		if fromSession(r.Context()) && !c.BarePartURLs {
+			companionError(w, codes.FailedPrecondition, "multipart: this store would let part URLs that pin no headers copy other objects, and a caller signed in by gatepost's session cookie (Uppy 6) cannot send the headers that guard them; on this store, send files this large with an Authorization header (Uppy 5's headers option)")
 			return
 		}
 		metadata := map[string]string{}

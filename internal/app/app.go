@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		LoopbackHostsOnly: cfg.LocalOnly(), StoreEvents: a.lifecycle.events,
 	}
 	if cfg.Uppy != nil {
-		gwOpts.Companion = &gateway.Companion{Profile: cfg.Uppy.Profile, MetadataKeys: cfg.Profiles[cfg.Uppy.Profile].MetadataKeys, ObjectURL: store.ObjectURL}
+		gwOpts.Companion = &gateway.Companion{Profile: cfg.Uppy.Profile, MetadataKeys: cfg.Profiles[cfg.Uppy.Profile].MetadataKeys, ObjectURL: store.ObjectURL, BarePartURLs: store.TakesBarePartURLs()}
 		// Sessions share the upload token secret (configured, or shared
 		// through Redis), so every replica opens every session.
 		gwOpts.Sessions = gateway.NewSessions(tokens.DerivedKey("session hash"), tokens.DerivedKey("session block"), cfg.Uppy.SessionLifetime())

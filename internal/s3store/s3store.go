@@ -69,6 +69,10 @@ func New(ctx context.Context, cfg config.S3, opts ...func(*awsconfig.LoadOptions
 	}, nil
 }
 
+// TakesBarePartURLs reports whether the store takes bare part URLs safely
+// (see SignUploadPart).
+func (s *Store) TakesBarePartURLs() bool { return s.refusesUnsignedHeaders }
+
 // notUTF8 names the first string of p that is not valid UTF-8, or returns
 // "". The policy is JSON, which replaces such bytes with U+FFFD while the
 // form fields keep them, so the policy would pin other values than the
