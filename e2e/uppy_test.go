@@ -350,7 +350,7 @@ func TestUppy5Multipart(t *testing.T) {
 // gatepost is set once it runs.
 func sameOriginApp(t *testing.T, bundle []byte, log *companionLog) (app *httptest.Server, gatepost func(addr string)) {
 	t.Helper()
-	var upstream atomic.Pointer[httputil.ReverseProxy]
+	var upstream atomic.Pointer[url.URL]
 	app = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/bundle.js":
@@ -360,7 +360,7 @@ func sameOriginApp(t *testing.T, bundle []byte, log *companionLog) (app *httptes
 			log.mu.Lock()
 			log.calls = append(log.calls, r.Method+" "+r.URL.Path)
 			log.mu.Unlock()
-			upstream.Load().ServeHTTP(w, r)
+			forwardKeepingReason(t, w, r, upstream.Load())
 		default:
 			w.Header().Set("Content-Type", "text/html")
 			_, _ = io.WriteString(w, `<!doctype html><script src="/bundle.js"></script>`)
@@ -368,9 +368,39 @@ func sameOriginApp(t *testing.T, bundle []byte, log *companionLog) (app *httptes
 	}))
 	t.Cleanup(app.Close)
 	return app, func(addr string) {
-		target, _ := url.Parse("http://" + addr)
-		upstream.Store(httputil.NewSingleHostReverseProxy(target))
+		upstream.Store(&url.URL{Scheme: "http", Host: addr})
 	}
+}
+
+// forwardKeepingReason forwards r to target and copies the answer,
+// status line included: a proxy that keeps the reason phrase, which
+// carries gatepost's message to Uppy 6 (httputil.ReverseProxy writes the
+// standard one).
+func forwardKeepingReason(t *testing.T, w http.ResponseWriter, r *http.Request, target *url.URL) {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Errorf("hijack: %v", err)
+		return
+	}
+	defer conn.Close()
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	resp.Header.Set("Connection", "close")
+	resp.Header.Del("Transfer-Encoding")
+	_, _ = io.WriteString(buf, "HTTP/1.1 "+resp.Status+"\r\n")
+	_ = resp.Header.Write(buf)
+	_, _ = io.WriteString(buf, "\r\n")
+	_, _ = buf.Write(body)
+	_ = buf.Flush()
 }
 
 // TestUppy6: real Uppy 6 (@uppy/core 6.3.1, @uppy/aws-s3 6.3.1,
@@ -410,44 +440,53 @@ func TestUppy6(t *testing.T) {
 		got := run(`window.uploadWithUppy([
 		  { name: ` + strconv.Quote(name) + `, type: "text/plain", body: "uploaded by Uppy 6 through gatepost\n" },
 		  { name: "page.html", type: "text/html", body: "<html></html>" },
-		  { name: "big.bin", type: "application/octet-stream", size: ` + itoa(size) + `, seed: 1 },
-		  { name: "over.bin", type: "application/octet-stream", size: ` + itoa(25<<20) + `, seed: 2 },
+		  { name: "u6-big.bin", type: "application/octet-stream", size: ` + itoa(size) + `, seed: 1 },
+		  { name: "u6-over.bin", type: "application/octet-stream", size: ` + itoa(25<<20) + `, seed: 2 },
 		])`)
 		if stored := st.getObject(t, "uppy/"+name); !bytes.Equal(stored, []byte("uploaded by Uppy 6 through gatepost\n")) {
 			t.Errorf("stored %q", stored)
 		}
+		// Uppy 6 shows only "Companion request failed: <status text>":
+		// gatepost's status line carries its message.
 		failed := strings.Join(got.Failed, "\n")
-		if !strings.Contains(failed, "page.html: ") || !strings.Contains(failed, "over.bin: ") {
-			t.Errorf("failed %v; want page.html and over.bin refused", got.Failed)
+		if !strings.Contains(failed, `page.html: Companion request failed: content_type: "text/html" is not allowed by profile "uppy"`) {
+			t.Errorf("failed %v; want page.html refused with gatepost's message", got.Failed)
 		}
-		if st.headObject(t, "uppy/over.bin") != nil || len(st.multipartUploadsOf(t, "uppy/over.bin")) != 0 {
+		overReason := "u6-over.bin: Companion request failed: parts: the parts hold 26214400 bytes, over the profile's maximum of 25165824"
+		if st.kind == config.StoreMinIO {
+			overReason = "u6-over.bin: Companion request failed: multipart: this store would let part URLs that pin no headers copy other objects"
+		}
+		if !strings.Contains(failed, overReason) {
+			t.Errorf("failed %v; want u6-over.bin refused with %q", got.Failed, overReason)
+		}
+		if st.headObject(t, "uppy/u6-over.bin") != nil || len(st.multipartUploadsOf(t, "uppy/u6-over.bin")) != 0 {
 			t.Error("the over-limit upload left an object or parts")
 		}
 		if st.kind == config.StoreMinIO {
-			if !strings.Contains(failed, "big.bin: ") || st.headObject(t, "uppy/big.bin") != nil || len(st.multipartUploadsOf(t, "uppy/")) != 0 {
-				t.Errorf("failed %v, uploads in progress %v; want big.bin refused before it started", got.Failed, st.multipartUploadsOf(t, "uppy/"))
+			if !strings.Contains(failed, "u6-big.bin: ") || st.headObject(t, "uppy/u6-big.bin") != nil || len(st.multipartUploadsOf(t, "uppy/")) != 0 {
+				t.Errorf("failed %v, uploads in progress %v; want u6-big.bin refused before it started", got.Failed, st.multipartUploadsOf(t, "uppy/"))
 			}
 			return
 		}
-		if len(got.Ok) != 2 || !slices.Contains(got.Ok, "big.bin") {
-			t.Errorf("uploaded %v, failed %v; want %s and big.bin", got.Ok, got.Failed, name)
+		if len(got.Ok) != 2 || !slices.Contains(got.Ok, "u6-big.bin") {
+			t.Errorf("uploaded %v, failed %v; want %s and u6-big.bin", got.Ok, got.Failed, name)
 		}
-		if stored := st.getObject(t, "uppy/big.bin"); !bytes.Equal(stored, pattern(size, 1)) {
+		if stored := st.getObject(t, "uppy/u6-big.bin"); !bytes.Equal(stored, pattern(size, 1)) {
 			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
 		}
 
-		if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.cancelAfterOnePart({ name: "cancelled.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 4 })`, chromedp.EvalAwaitPromise)); err != nil {
+		if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.cancelAfterOnePart({ name: "u6-cancelled.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 4 })`, chromedp.EvalAwaitPromise)); err != nil {
 			t.Fatal(err)
 		}
-		if !eventually(func() bool { return len(st.multipartUploadsOf(t, "uppy/cancelled.bin")) == 0 }) {
-			t.Errorf("the cancelled upload is still in the store: %v", st.multipartUploadsOf(t, "uppy/cancelled.bin"))
+		if !eventually(func() bool { return len(st.multipartUploadsOf(t, "uppy/u6-cancelled.bin")) == 0 }) {
+			t.Errorf("the cancelled upload is still in the store: %v", st.multipartUploadsOf(t, "uppy/u6-cancelled.bin"))
 		}
-		if st.headObject(t, "uppy/cancelled.bin") != nil {
+		if st.headObject(t, "uppy/u6-cancelled.bin") != nil {
 			t.Error("the cancelled upload was stored")
 		}
 
 		before := log.mark()
-		if _, err := chromedp.Run(browser, chromedp.Evaluate[int](`window.startThenLeave({ name: "resumed.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 3 })`, chromedp.EvalAwaitPromise)); err != nil {
+		if _, err := chromedp.Run(browser, chromedp.Evaluate[int](`window.startThenLeave({ name: "u6-resumed.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 3 })`, chromedp.EvalAwaitPromise)); err != nil {
 			t.Fatal(err)
 		}
 		if err := chromedp.Do(browser, chromedp.Reload()); err != nil {
@@ -455,11 +494,11 @@ func TestUppy6(t *testing.T) {
 		}
 		reloaded := log.mark()
 		got = run(`window.resumeAfterReload()`)
-		if len(got.Ok) != 1 || got.Ok[0] != "resumed.bin" {
+		if len(got.Ok) != 1 || got.Ok[0] != "u6-resumed.bin" {
 			logs, _ := chromedp.Run(browser, chromedp.Evaluate[[]string](`window.uppyLogs`))
 			t.Fatalf("resumed %v, failed %v; Uppy's log %q", got.Ok, got.Failed, logs)
 		}
-		if stored := st.getObject(t, "uppy/resumed.bin"); !bytes.Equal(stored, pattern(size, 3)) {
+		if stored := st.getObject(t, "uppy/u6-resumed.bin"); !bytes.Equal(stored, pattern(size, 3)) {
 			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
 		}
 		first, after := partsSigned(log.since(before)[:reloaded-before]), partsSigned(log.since(reloaded))

@@ -288,8 +288,11 @@ func call(w http.ResponseWriter, r *http.Request, api http.Handler, method, targ
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
 		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
+		var e struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		writeError(w, rec.Code, rec.Body.Bytes(), e.Message)
 		return false
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
@@ -330,6 +333,51 @@ func companionJSON(w http.ResponseWriter, v any) {
 func companionError(w http.ResponseWriter, code codes.Code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(runtime.HTTPStatusFromCode(code))
-	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": message, "details": []any{}})
+	body, _ := json.Marshal(map[string]any{"code": code, "message": message, "details": []any{}})
+	writeError(w, runtime.HTTPStatusFromCode(code), append(body, '\n'), message)
+}
+
+// maxReason bounds the reason phrase an error carries.
+const maxReason = 400
+
+// writeError writes an error answer whose HTTP/1.1 status line carries
+// message as its reason phrase ("400 profile: ..."), besides the JSON
+// body: Uppy 6 shows nothing of a failed Companion request but
+// "Companion request failed: <statusText>". net/http always writes the
+// standard phrase, so the connection is taken over (Hijack) for this one
+// answer and closed after it. Over HTTP/2, which has no reason phrase, or
+// where the connection cannot be taken over, the answer is written as
+// usual.
+func writeError(w http.ResponseWriter, status int, body []byte, message string) {
+	if reason := reasonPhrase(message); reason != "" {
+		if conn, buf, err := http.NewResponseController(w).Hijack(); err == nil {
+			defer conn.Close()
+			h := w.Header().Clone()
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			h.Set("Connection", "close")
+			_, _ = fmt.Fprintf(buf, "HTTP/1.1 %03d %s\r\n", status, reason)
+			_ = h.Write(buf)
+			_, _ = buf.WriteString("\r\n")
+			_, _ = buf.Write(body)
+			_ = buf.Flush()
+			return
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// reasonPhrase makes message fit a status line: printable ASCII (others
+// become '?'), at most maxReason bytes.
+func reasonPhrase(message string) string {
+	b := []byte(message)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	if len(b) > maxReason {
+		b = append(b[:maxReason-3], "..."...)
+	}
+	return string(b)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -153,6 +154,10 @@ func TestCompanionMultipart(t *testing.T) {
 				t.Errorf("gatepost call\n got %s\nwant %s", call, tt.wantCall)
 			}
 			if tt.wantMessage != "" {
+				// Uppy 6 shows only the status text: it carries the message.
+				if want := strconv.Itoa(tt.wantStatus) + " " + tt.wantMessage; !strings.HasPrefix(resp.Status, want) {
+					t.Errorf("status line %q; want it to start %q", resp.Status, want)
+				}
 				var e struct{ Message string }
 				if json.Unmarshal(raw, &e) != nil || !strings.HasPrefix(e.Message, tt.wantMessage) {
 					t.Errorf("message %s; want it to start %q", raw, tt.wantMessage)
