@@ -47,7 +47,11 @@ func uppyBundle(t *testing.T, modules, entry string) []byte {
 		}
 	}
 	dir := t.TempDir()
+	web, _ := filepath.Abs("../gateway/web")
 	if err := os.Symlink(deps, filepath.Join(dir, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(web, filepath.Join(dir, "gatepost-web")); err != nil { // gatepost's own browser helpers
 		t.Fatal(err)
 	}
 	src, err := os.ReadFile(filepath.Join("uppy", entry))
@@ -184,6 +188,7 @@ type uppyResult struct {
 	Ok     []string `json:"ok"`
 	Failed []string `json:"failed"`
 	URLs   []string `json:"urls"`
+	States []string `json:"states"`
 }
 
 // multipartUploadsOf lists the multipart uploads in progress under prefix.
@@ -506,4 +511,50 @@ func TestUppy6(t *testing.T) {
 			t.Errorf("parts signed before the reload %v, after %v; want 1 and 2 before only", first, after)
 		}
 	})
+}
+
+// TestUppyHelper: gatepost's own Uppy plugin (gatepost-uppy.js), with real
+// Uppy 5 and Uppy 6 in Chromium and a bearer token, on both stores: a small
+// file goes up by POST and a 21 MiB one as a multipart upload of declared
+// size (gatepost's part size, each part URL pinning its length and guard
+// headers, so MinIO too), each ending with gatepost's verdict as Uppy's
+// response body; a refused type fails with gatepost's words.
+func TestUppyHelper(t *testing.T) {
+	for _, major := range []struct{ name, modules string }{{"Uppy5", "."}, {"Uppy6", "uppy6"}} {
+		t.Run(major.name, func(t *testing.T) {
+			bundle := uppyBundle(t, major.modules, "helper.js")
+			forEachStoreInTurn(t, func(t *testing.T, st *target) {
+				page := uppyPage(t, bundle)
+				var log companionLog
+				endpoint := log.proxy(t, startUppyGatepost(t, st, "uppy", page.URL, nil))
+				browser := newBrowser(t)
+				if err := chromedp.Do(browser, chromedp.Navigate(page.URL+"/")); err != nil {
+					t.Fatal(err)
+				}
+				const size = 21 << 20
+				small, big := "helper-"+major.name+".txt", "helper-"+major.name+".bin"
+				script := `window.uploadWithHelper(` + strconv.Quote(endpoint) + `, ` + strconv.Quote(apiKey) + `, [
+				  { name: ` + strconv.Quote(small) + `, type: "text/plain", body: "uploaded by gatepost's Uppy plugin\n" },
+				  { name: ` + strconv.Quote(big) + `, type: "application/octet-stream", size: ` + itoa(size) + `, seed: 5 },
+				  { name: "page.html", type: "text/html", body: "<html></html>" },
+				])`
+				got, err := chromedp.Run(browser, chromedp.Evaluate[uppyResult](script, chromedp.EvalAwaitPromise))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got.Ok) != 2 || slices.ContainsFunc(got.States, func(s string) bool { return s != "UPLOAD_STATE_VERIFIED" }) {
+					t.Errorf("uploaded %v with verdicts %v, failed %v; want both verified", got.Ok, got.States, got.Failed)
+				}
+				if len(got.Failed) != 1 || !strings.Contains(got.Failed[0], `page.html: The upload request was refused: content_type: "text/html" is not allowed by profile "uppy"`) {
+					t.Errorf("failed %v; want page.html refused in gatepost's words", got.Failed)
+				}
+				if stored := st.getObject(t, "uppy/"+big); !bytes.Equal(stored, pattern(size, 5)) {
+					t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
+				}
+				if calls := log.since(0); !slices.Contains(calls, "POST /v1/multipart/complete") || slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "GET /s3/") }) {
+					t.Errorf("calls %v; want gatepost's own multipart routes, not the Companion ones", calls)
+				}
+			})
+		})
+	}
 }

@@ -67,12 +67,20 @@ export async function use(file: File): Promise<string> {
   }
 }
 `)
+	write("uppy.ts", `import { gatepostUploader, type GatepostUploaderOptions } from "@gatepost/client/uppy";
+class BasePlugin { constructor(public uppy: unknown, public opts: unknown) {} }
+export const Plugin = gatepostUploader(BasePlugin);
+export const opts: GatepostUploaderOptions = { endpoint: "", token: async () => "t", profile: "p", multipartThreshold: 1 << 20, key: (f) => f.id };
+`)
 	write("bad.ts", `import { uploadFile } from "@gatepost/client";
 export const x = uploadFile(new File([], "a"), { concurrency: "4" });
 `)
 	flags := []string{"--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom"}
 	if out, err := run(project, tsc, append(flags, "ok.ts")...); err != nil {
 		t.Errorf("tsc on a correct use: %v\n%s", err, out)
+	}
+	if out, err := run(project, tsc, append(flags, "uppy.ts")...); err != nil {
+		t.Errorf("tsc on a use of the Uppy plugin: %v\n%s", err, out)
 	}
 	if out, err := run(project, tsc, append(flags, "bad.ts")...); err == nil || !strings.Contains(out, "concurrency") {
 		t.Errorf("tsc accepted a wrong option (concurrency on uploadFile): %v\n%s", err, out)
@@ -81,12 +89,18 @@ export const x = uploadFile(new File([], "a"), { concurrency: "4" });
 	if err != nil || strings.TrimSpace(out) != "UploadError,finalize,presign,uploadFile,uploadLargeFile" {
 		t.Errorf("node import: %v %q", err, out)
 	}
-	packed, err := os.ReadFile(filepath.Join(project, "node_modules", "@gatepost", "client", "gatepost.js"))
-	if err != nil {
-		t.Fatal(err)
+	out, err = run(project, "node", "--input-type=module", "-e", `import * as m from "@gatepost/client/uppy"; console.log(Object.keys(m).join(","))`)
+	if err != nil || strings.TrimSpace(out) != "gatepostUploader" {
+		t.Errorf("node import of @gatepost/client/uppy: %v %q", err, out)
 	}
-	served, _ := web.ReadFile("web/gatepost.js")
-	if !bytes.Equal(packed, served) {
-		t.Error("the package's gatepost.js is not the one the server serves")
+	for _, name := range []string{"gatepost.js", "gatepost-uppy.js"} {
+		packed, err := os.ReadFile(filepath.Join(project, "node_modules", "@gatepost", "client", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		served, _ := web.ReadFile("web/" + name)
+		if !bytes.Equal(packed, served) {
+			t.Errorf("the package's %s is not the one the server serves", name)
+		}
 	}
 }

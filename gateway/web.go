@@ -6,7 +6,8 @@ import (
 	"net/http"
 )
 
-// web holds the demo page and the browser helper gatepost.js, embedded so
+// web holds the demo page and the browser helpers gatepost.js and
+// gatepost-uppy.js (gatepost as Uppy's uploader), embedded so
 // the binary needs no files and the page no CDN.
 //
 //go:embed web
@@ -14,10 +15,11 @@ var web embed.FS
 
 // contentTypes of the embedded files, by name.
 var contentTypes = map[string]string{
-	"index.html":  "text/html; charset=utf-8",
-	"gatepost.js": "text/javascript; charset=utf-8",
-	"demo.js":     "text/javascript; charset=utf-8",
-	"demo.css":    "text/css; charset=utf-8",
+	"index.html":       "text/html; charset=utf-8",
+	"gatepost.js":      "text/javascript; charset=utf-8",
+	"gatepost-uppy.js": "text/javascript; charset=utf-8",
+	"demo.js":          "text/javascript; charset=utf-8",
+	"demo.css":         "text/css; charset=utf-8",
 }
 
 // pageCSP keeps the demo page to its own scripts and styles; uploads go to
@@ -46,7 +48,7 @@ func serveWeb(mux *http.ServeMux) {
 		}
 	}
 	mux.HandleFunc("GET /{$}", file("index.html"))
-	for _, name := range []string{"gatepost.js", "demo.js", "demo.css"} {
+	for _, name := range []string{"gatepost.js", "gatepost-uppy.js", "demo.js", "demo.css"} {
 		mux.HandleFunc("GET /"+name, file(name))
 	}
 }

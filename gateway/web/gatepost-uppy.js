@@ -1,0 +1,97 @@
+// gatepost-uppy.js: gatepost as Uppy's uploader, for the strongest
+// guarantees gatepost gives. Unlike Uppy's own AwsS3 plugin on gatepost's
+// Companion routes, every upload declares its size: small files get a
+// presigned POST whose policy holds the exact size, large ones a multipart
+// upload whose part size gatepost chooses and whose every part URL pins its
+// exact length (and the guard headers, on every store); parts that fail are
+// sent again; and each upload ends with gatepost's verdict on what arrived
+// (FinalizeUpload), which becomes Uppy's upload result or error. It works
+// with Uppy 5 and Uppy 6: pass the BasePlugin of your own @uppy/core.
+//
+//   import Uppy, { BasePlugin } from "@uppy/core";
+//   import { gatepostUploader } from "@gatepost/client/uppy"; // or "/gatepost-uppy.js"
+//   const uppy = new Uppy().use(gatepostUploader(BasePlugin), {
+//     endpoint: "https://uploads.example.com",  // gatepost ("" for the page's origin)
+//     token: () => getAccessToken(),            // a string, or a function (may be async)
+//     profile: "videos",                        // optional
+//   });
+//
+// Options: endpoint, token, profile, key(file) (default: the file's name),
+// metadata(file) (default: none), multipartThreshold (bytes; default 100
+// MiB), concurrency (parts in flight; default 4), resume (as uploadLargeFile:
+// true for localStorage). Removing a file or cancelling aborts its upload.
+import { uploadFile, uploadLargeFile } from "./gatepost.js";
+
+/**
+ * Returns the Uppy uploader plugin class built on the given BasePlugin
+ * (from @uppy/core 5 or 6).
+ */
+export function gatepostUploader(BasePlugin) {
+  return class GatepostUploader extends BasePlugin {
+    static VERSION = "0.1.0";
+
+    constructor(uppy, opts) {
+      super(uppy, { endpoint: "", multipartThreshold: 100 * 1024 * 1024, concurrency: 4, resume: false, ...opts });
+      this.id = this.opts.id || "GatepostUploader";
+      this.type = "uploader";
+      this.controllers = new Map();
+    }
+
+    upload = async (fileIDs) => {
+      const files = fileIDs.map((id) => this.uppy.getFile(id)).filter((f) => f && !f.error);
+      if (files.length === 0) return;
+      this.uppy.emit("upload-start", files);
+      await Promise.allSettled(files.map((f) => this.uploadOne(f)));
+    };
+
+    async uploadOne(file) {
+      const o = this.opts;
+      const stop = new AbortController();
+      this.controllers.set(file.id, stop);
+      const started = Date.now();
+      try {
+        const options = {
+          endpoint: o.endpoint,
+          token: typeof o.token === "function" ? await o.token() : o.token,
+          profile: o.profile,
+          key: o.key ? o.key(file) : file.name,
+          contentType: file.type || "application/octet-stream",
+          metadata: o.metadata ? o.metadata(file) : undefined,
+          concurrency: o.concurrency,
+          resume: o.resume,
+          signal: stop.signal,
+          onProgress: (p) => {
+            const current = this.uppy.getFile(file.id);
+            if (current) {
+              this.uppy.emit("upload-progress", current, { uploader: this, uploadStarted: started, bytesUploaded: p.loaded, bytesTotal: p.total });
+            }
+          },
+        };
+        const done = file.size > o.multipartThreshold ? await uploadLargeFile(file.data, options) : await uploadFile(file.data, options);
+        const current = this.uppy.getFile(file.id);
+        if (current) this.uppy.emit("upload-success", current, { status: 200, body: done, uploadURL: done.location });
+      } catch (err) {
+        const current = this.uppy.getFile(file.id);
+        if (current && !stop.signal.aborted) this.uppy.emit("upload-error", current, err);
+      } finally {
+        this.controllers.delete(file.id);
+      }
+    }
+
+    #removed = (file) => this.controllers.get(file.id)?.abort();
+
+    #cancelled = () => this.controllers.forEach((c) => c.abort());
+
+    install() {
+      this.uppy.addUploader(this.upload);
+      this.uppy.on("file-removed", this.#removed);
+      this.uppy.on("cancel-all", this.#cancelled);
+    }
+
+    uninstall() {
+      this.uppy.removeUploader(this.upload);
+      this.uppy.off("file-removed", this.#removed);
+      this.uppy.off("cancel-all", this.#cancelled);
+    }
+  };
+}
