@@ -518,7 +518,9 @@ func TestUppy6(t *testing.T) {
 // file goes up by POST and a 21 MiB one as a multipart upload of declared
 // size (gatepost's part size, each part URL pinning its length and guard
 // headers, so MinIO too), each ending with gatepost's verdict as Uppy's
-// response body; a refused type fails with gatepost's words.
+// response body; a refused type and a file over the profile's maximum fail
+// with gatepost's words before anything is sent, and a cancelled upload is
+// aborted with nothing left.
 func TestUppyHelper(t *testing.T) {
 	for _, major := range []struct{ name, modules string }{{"Uppy5", "."}, {"Uppy6", "uppy6"}} {
 		t.Run(major.name, func(t *testing.T) {
@@ -537,6 +539,7 @@ func TestUppyHelper(t *testing.T) {
 				  { name: ` + strconv.Quote(small) + `, type: "text/plain", body: "uploaded by gatepost's Uppy plugin\n" },
 				  { name: ` + strconv.Quote(big) + `, type: "application/octet-stream", size: ` + itoa(size) + `, seed: 5 },
 				  { name: "page.html", type: "text/html", body: "<html></html>" },
+				  { name: "helper-over.bin", type: "application/octet-stream", size: ` + itoa(25<<20) + `, seed: 6 },
 				])`
 				got, err := chromedp.Run(browser, chromedp.Evaluate[uppyResult](script, chromedp.EvalAwaitPromise))
 				if err != nil {
@@ -545,11 +548,27 @@ func TestUppyHelper(t *testing.T) {
 				if len(got.Ok) != 2 || slices.ContainsFunc(got.States, func(s string) bool { return s != "UPLOAD_STATE_VERIFIED" }) {
 					t.Errorf("uploaded %v with verdicts %v, failed %v; want both verified", got.Ok, got.States, got.Failed)
 				}
-				if len(got.Failed) != 1 || !strings.Contains(got.Failed[0], `page.html: The upload request was refused: content_type: "text/html" is not allowed by profile "uppy"`) {
-					t.Errorf("failed %v; want page.html refused in gatepost's words", got.Failed)
+				failed := strings.Join(got.Failed, "\n")
+				if len(got.Failed) != 2 || !strings.Contains(failed, `page.html: The upload request was refused: content_type: "text/html" is not allowed by profile "uppy"`) ||
+					!strings.Contains(failed, "helper-over.bin: The upload request was refused: total_size: 26214400 bytes is over") {
+					t.Errorf("failed %v; want page.html and helper-over.bin refused in gatepost's words", got.Failed)
+				}
+				if st.headObject(t, "uppy/helper-over.bin") != nil || len(st.multipartUploadsOf(t, "uppy/helper-over.bin")) != 0 {
+					t.Error("the over-limit file left an object or an upload")
 				}
 				if stored := st.getObject(t, "uppy/"+big); !bytes.Equal(stored, pattern(size, 5)) {
 					t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
+				}
+				// Cancelled mid-way: gatepost.js aborts the upload.
+				cancelled := "helper-cancelled-" + major.name + ".bin"
+				if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.cancelWithHelper(`+strconv.Quote(endpoint)+`, `+strconv.Quote(apiKey)+`, { name: `+strconv.Quote(cancelled)+`, type: "application/octet-stream", size: `+itoa(size)+`, seed: 7 })`, chromedp.EvalAwaitPromise)); err != nil {
+					t.Fatal(err)
+				}
+				if !eventually(func() bool { return len(st.multipartUploadsOf(t, "uppy/"+cancelled)) == 0 }) || st.headObject(t, "uppy/"+cancelled) != nil {
+					t.Errorf("the cancelled upload left %v or an object", st.multipartUploadsOf(t, "uppy/"+cancelled))
+				}
+				if calls := log.since(0); !slices.Contains(calls, "POST /v1/multipart/abort") {
+					t.Errorf("calls %v; want the cancelled upload aborted", calls)
 				}
 				if calls := log.since(0); !slices.Contains(calls, "POST /v1/multipart/complete") || slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "GET /s3/") }) {
 					t.Errorf("calls %v; want gatepost's own multipart routes, not the Companion ones", calls)

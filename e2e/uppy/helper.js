@@ -14,13 +14,17 @@ const blobOf = (f) => new Blob([f.body !== undefined ? f.body : pattern(f.size, 
 
 // uploadWithHelper uploads files through gatepost's plugin and reports
 // which succeeded (with gatepost's verdict) and why the others failed.
-window.uploadWithHelper = async (endpoint, token, files) => {
-  const uppy = new Uppy().use(gatepostUploader(BasePlugin), {
+const make = (endpoint, token) =>
+  new Uppy().use(gatepostUploader(BasePlugin), {
     endpoint,
     token: async () => token,
     profile: "uppy",
     multipartThreshold: 8 * 1024 * 1024,
+    concurrency: 1,
   });
+
+window.uploadWithHelper = async (endpoint, token, files) => {
+  const uppy = make(endpoint, token);
   for (const f of files) uppy.addFile({ name: f.name, type: f.type, data: blobOf(f) });
   const result = await uppy.upload();
   return {
@@ -30,3 +34,18 @@ window.uploadWithHelper = async (endpoint, token, files) => {
     states: result.successful.map((f) => (f.response && f.response.body && f.response.body.state) || ""),
   };
 };
+
+// cancelWithHelper starts a multipart upload and cancels it, as a user
+// pressing "cancel", once some of its bytes are stored.
+window.cancelWithHelper = (endpoint, token, file) =>
+  new Promise((resolve) => {
+    const uppy = make(endpoint, token);
+    uppy.on("upload-progress", (f, p) => {
+      if (p.bytesUploaded >= 8 * 1024 * 1024) {
+        uppy.cancelAll();
+        resolve("cancelled");
+      }
+    });
+    uppy.addFile({ name: file.name, type: file.type, data: blobOf(file) });
+    uppy.upload();
+  });
