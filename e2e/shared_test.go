@@ -55,6 +55,7 @@ profiles:
     rate_limit: {requests_per_second: 100, burst: 100}
     quota: {bytes: 10485760, per: 1h}
     expires: 2s
+    allow_unsized_multipart: true
 `, "us-east-1", st.Endpoint, st.kind, st.kind == "seaweedfs", auth.HashKey(apiKey), redisURL, bucket, bucket)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -195,13 +196,9 @@ func TestSharedLimits(t *testing.T) {
 			t.Errorf("complete on replica 2, with the token from replica 0: %d %s", code, body)
 		}
 
-		// A POST without a declared size reserves the profile's 1 MiB;
-		// GetUpload on another replica corrects it to the 10 bytes sent.
-		var p presigned
-		code, body, _ = rs[0].call(t, http.MethodGet, "/v1/presign?profile=big&key=small.bin&content_type=application/octet-stream", nil)
-		if code != http.StatusOK || json.Unmarshal(body, &p) != nil {
-			t.Fatalf("presign in big: %d %s", code, body)
-		}
+		// A multipart upload of undeclared size reserves the profile's 1
+		// MiB; completing it on another replica corrects the reservation
+		// to the 7 bytes it holds.
 		usedBig := func() string {
 			_, body, _ := rr().call(t, http.MethodGet, "/v1/quota?profile=big", nil)
 			var q struct {
@@ -214,8 +211,38 @@ func TestSharedLimits(t *testing.T) {
 			}
 			return q.Quotas[0].UsedBytes
 		}
+		unsized := []byte("unsized")
+		code, body, _ = rs[0].call(t, http.MethodPost, "/v1/multipart", map[string]any{
+			"profile": "big", "key": "u.bin", "content_type": "application/octet-stream"})
+		if code != http.StatusOK || json.Unmarshal(body, &up) != nil {
+			t.Fatalf("create of undeclared size on replica 0: %d %s", code, body)
+		}
 		if got, want := usedBig(), fmt.Sprint(len(data)+1048576); got != want {
-			t.Errorf("after the multipart upload and a POST of no declared size: used %s, want %s", got, want)
+			t.Errorf("after a multipart upload of undeclared size started: used %s, want %s", got, want)
+		}
+		code, body, _ = rs[1].call(t, http.MethodPost, "/v1/multipart/parts", map[string]any{"upload_token": up.UploadToken, "part_numbers": []int{1}})
+		if code != http.StatusOK || json.Unmarshal(body, &parts) != nil || len(parts.Parts) != 1 {
+			t.Fatalf("parts on replica 1: %d %s", code, body)
+		}
+		if status, s3code := put(t, parts.Parts[0].URL, parts.Parts[0].Headers, unsized); status != http.StatusOK {
+			t.Fatalf("part upload: %d %s", status, s3code)
+		}
+		if code, body, _ := rs[2].call(t, http.MethodPost, "/v1/multipart/complete", map[string]any{"upload_token": up.UploadToken}); code != http.StatusOK {
+			t.Fatalf("complete on replica 2: %d %s", code, body)
+		}
+		if got, want := usedBig(), fmt.Sprint(len(data)+len(unsized)); got != want {
+			t.Errorf("after completing it: used %s, want %s (corrected to the real size)", got, want)
+		}
+
+		// A POST without a declared size reserves the profile's 1 MiB;
+		// GetUpload on another replica corrects it to the 10 bytes sent.
+		var p presigned
+		code, body, _ = rs[0].call(t, http.MethodGet, "/v1/presign?profile=big&key=small.bin&content_type=application/octet-stream", nil)
+		if code != http.StatusOK || json.Unmarshal(body, &p) != nil {
+			t.Fatalf("presign in big: %d %s", code, body)
+		}
+		if got, want := usedBig(), fmt.Sprint(len(data)+len(unsized)+1048576); got != want {
+			t.Errorf("after the multipart uploads and a POST of no declared size: used %s, want %s", got, want)
 		}
 		fields := fieldsOf(p)
 		if status, s3code := postForm(t, p.URL, fields, []byte("0123456789")); status != http.StatusNoContent {
@@ -227,7 +254,7 @@ func TestSharedLimits(t *testing.T) {
 		if code, body, _ := rs[2].call(t, http.MethodGet, "/v1/uploads/"+p.Key+"?profile=big", nil); code != http.StatusOK {
 			t.Fatalf("GetUpload on replica 2: %d %s", code, body)
 		}
-		if got, want := usedBig(), fmt.Sprint(len(data)+10); got != want {
+		if got, want := usedBig(), fmt.Sprint(len(data)+len(unsized)+10); got != want {
 			t.Errorf("after GetUpload: used %s, want %s (corrected to the real size)", got, want)
 		}
 
