@@ -131,6 +131,46 @@ func TestPartURLCannotCopy(t *testing.T) {
 	})
 }
 
+// TestBarePartURLCannotCopy: a bare part URL (no signed headers, for Uppy
+// 6) is only signed where the store refuses a holder's unsigned
+// x-amz-copy-source: SeaweedFS refuses the copy, and on MinIO, which would
+// perform it, gatepost refuses to sign the URL at all.
+func TestBarePartURLCannotCopy(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, st *target) {
+		st.putSecret(t)
+		c := st.client(t)
+		up, err := c.CreateMultipartUpload(as(t, apiKey), &gatepostv1.CreateMultipartUploadRequest{Key: "attack/bare-copy.bin", ContentType: "application/octet-stream", Profile: "unsized"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, err := c.PresignUploadParts(as(t, apiKey), &gatepostv1.PresignUploadPartsRequest{UploadToken: up.GetUploadToken(), PartNumbers: []int32{1}, Bare: true})
+		if st.kind == config.StoreMinIO {
+			wantCode(t, err, codes.FailedPrecondition, "a bare part URL on MinIO")
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := parts.GetParts()[0]
+		if len(p.GetHeaders()) != 0 {
+			t.Errorf("a bare part URL carries headers %v", p.GetHeaders())
+		}
+		copyHeaders := map[string]string{"X-Amz-Copy-Source": "/" + bucket + "/" + secretKey, "X-Amz-Copy-Source-Range": "bytes=0-999"}
+		if status, _ := put(t, p.GetUrl(), copyHeaders, randomBytes(t, 1000)); status < 400 {
+			t.Errorf("bare part PUT with x-amz-copy-source answered %d", status)
+		}
+		listed, err := c.ListUploadedParts(as(t, apiKey), &gatepostv1.ListUploadedPartsRequest{UploadToken: up.GetUploadToken()})
+		if err != nil || len(listed.GetParts()) != 0 {
+			t.Errorf("parts after a refused copy: %v, %v", listed.GetParts(), err)
+		}
+		// Without the copy source the same URL takes the part.
+		if status, code := put(t, p.GetUrl(), nil, []byte("plain part")); status != 200 {
+			t.Errorf("bare part PUT: %d %s", status, code)
+		}
+	})
+}
+
 // TestPresignedPutPinsWhatIsStored (finding 2): headers a holder adds to a
 // PUT URL cannot choose tags, storage class or the pinned standard
 // headers, and the signed ones cannot be left out. Each case changes or

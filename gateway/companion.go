@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -65,10 +66,10 @@ func (c *Companion) register(mux *http.ServeMux, api http.Handler, sessions *Ses
 	route("GET /s3/multipart/{uploadId}", c.listParts(api))
 	route("POST /s3/multipart/{uploadId}/complete", c.completeMultipart(api))
 	route("DELETE /s3/multipart/{uploadId}", c.abortMultipart(api))
-	mux.HandleFunc("/s3/sts", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/s3/sts", func(w http.ResponseWriter, r *http.Request) {
 		// Companion hands out temporary store credentials here; gatepost
 		// never does, since they would allow any upload to the bucket.
-		companionError(w, codes.NotFound, "s3/sts: gatepost does not hand out store credentials; leave getTemporarySecurityCredentials off")
+		companionError(w, r, codes.NotFound, "s3/sts: gatepost does not hand out store credentials; leave getTemporarySecurityCredentials off")
 	})
 }
 
@@ -112,7 +113,7 @@ func (c *Companion) createMultipart(api http.Handler) http.HandlerFunc {
 			return
 		}
 		if fromSession(r.Context()) && !c.BarePartURLs {
-			companionError(w, codes.FailedPrecondition, "multipart: this store would let part URLs that pin no headers copy other objects, and a caller signed in by gatepost's session cookie (Uppy 6) cannot send the headers that guard them; on this store, send files this large with an Authorization header (Uppy 5's headers option)")
+			companionError(w, r, codes.FailedPrecondition, "multipart: this store would let part URLs that pin no headers copy other objects, and a caller signed in by gatepost's session cookie (Uppy 6) cannot send the headers that guard them; on this store, send files this large with an Authorization header (Uppy 5's headers option)")
 			return
 		}
 		metadata := map[string]string{}
@@ -144,7 +145,7 @@ func (c *Companion) signPart(api http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(r.PathValue("partNumber"), 10, 32)
 		if err != nil || n < 1 {
-			companionError(w, codes.InvalidArgument, "partNumber: "+strconv.Quote(r.PathValue("partNumber"))+" is not a part number (1 or more)")
+			companionError(w, r, codes.InvalidArgument, "partNumber: "+strconv.Quote(r.PathValue("partNumber"))+" is not a part number (1 or more)")
 			return
 		}
 		var out struct {
@@ -158,7 +159,7 @@ func (c *Companion) signPart(api http.Handler) http.HandlerFunc {
 			return
 		}
 		if len(out.Parts) != 1 {
-			companionError(w, codes.Internal, "gatepost signed no part URL")
+			companionError(w, r, codes.Internal, "gatepost signed no part URL")
 			return
 		}
 		companionJSON(w, map[string]any{"url": out.Parts[0].URL, "headers": out.Parts[0].Headers})
@@ -226,7 +227,7 @@ func (c *Companion) completeMultipart(api http.Handler) http.HandlerFunc {
 			return
 		}
 		if done.State == "UPLOAD_STATE_REJECTED" {
-			companionError(w, codes.InvalidArgument, "file: the upload was rejected: "+strings.Join(done.Reasons, "; "))
+			companionError(w, r, codes.InvalidArgument, "file: the upload was rejected: "+strings.Join(done.Reasons, "; "))
 			return
 		}
 		size, _ := strconv.ParseInt(done.Size, 10, 64)
@@ -266,17 +267,19 @@ func call(w http.ResponseWriter, r *http.Request, api http.Handler, method, targ
 	if body != nil {
 		var err error
 		if payload, err = json.Marshal(body); err != nil {
-			companionError(w, codes.Internal, "gatepost could not build its own request")
+			companionError(w, r, codes.Internal, "gatepost could not build its own request")
 			return false
 		}
 	}
 	inner, err := http.NewRequestWithContext(r.Context(), method, target, bytes.NewReader(payload))
 	if err != nil {
-		companionError(w, codes.Internal, "gatepost could not build its own request")
+		companionError(w, r, codes.Internal, "gatepost could not build its own request")
 		return false
 	}
 	inner.Header = r.Header.Clone()
-	inner.Header.Del("Content-Length")
+	for _, name := range []string{"Content-Length", "Transfer-Encoding", "Te", "Trailer", "Connection", "Keep-Alive", "Upgrade"} {
+		inner.Header.Del(name) // the outer request's framing, not the inner one's
+	}
 	if body != nil {
 		inner.Header.Set("Content-Type", "application/json")
 	}
@@ -292,11 +295,11 @@ func call(w http.ResponseWriter, r *http.Request, api http.Handler, method, targ
 			Message string `json:"message"`
 		}
 		_ = json.Unmarshal(rec.Body.Bytes(), &e)
-		writeError(w, rec.Code, rec.Body.Bytes(), e.Message)
+		writeError(w, r, rec.Code, rec.Body.Bytes(), e.Message)
 		return false
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-		companionError(w, codes.Internal, "gatepost could not read its own answer")
+		companionError(w, r, codes.Internal, "gatepost could not read its own answer")
 		return false
 	}
 	return true
@@ -308,13 +311,13 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		companionError(w, codes.InvalidArgument, fmt.Sprintf("body: over %d bytes", maxCompanionBody))
+		companionError(w, r, codes.InvalidArgument, fmt.Sprintf("body: over %d bytes", maxCompanionBody))
 		return false
 	case errors.Is(err, io.EOF):
-		companionError(w, codes.InvalidArgument, "body: required (JSON)")
+		companionError(w, r, codes.InvalidArgument, "body: required (JSON)")
 		return false
 	case err != nil:
-		companionError(w, codes.InvalidArgument, "body: not the JSON this route takes: "+err.Error())
+		companionError(w, r, codes.InvalidArgument, "body: not the JSON this route takes: "+err.Error())
 		return false
 	}
 	return true
@@ -330,11 +333,11 @@ func companionJSON(w http.ResponseWriter, v any) {
 // companionError writes an error as gatepost's REST routes do (the HTTP
 // status of code, and {code, message, details}), whose message Uppy 5
 // shows.
-func companionError(w http.ResponseWriter, code codes.Code, message string) {
+func companionError(w http.ResponseWriter, r *http.Request, code codes.Code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	body, _ := json.Marshal(map[string]any{"code": code, "message": message, "details": []any{}})
-	writeError(w, runtime.HTTPStatusFromCode(code), append(body, '\n'), message)
+	writeError(w, r, runtime.HTTPStatusFromCode(code), append(body, '\n'), message)
 }
 
 // maxReason bounds the reason phrase an error carries.
@@ -348,13 +351,17 @@ const maxReason = 400
 // answer and closed after it. Over HTTP/2, which has no reason phrase, or
 // where the connection cannot be taken over, the answer is written as
 // usual.
-func writeError(w http.ResponseWriter, status int, body []byte, message string) {
-	if reason := reasonPhrase(message); reason != "" {
+func writeError(w http.ResponseWriter, r *http.Request, status int, body []byte, message string) {
+	if reason := reasonPhrase(message); reason != "" && r.Method != http.MethodHead && r.ProtoMajor == 1 && drained(r) {
 		if conn, buf, err := http.NewResponseController(w).Hijack(); err == nil {
 			defer conn.Close()
 			h := w.Header().Clone()
+			for _, name := range []string{"Transfer-Encoding", "Trailer", "Connection", "Keep-Alive", "Content-Length"} {
+				h.Del(name) // this answer's own framing only
+			}
 			h.Set("Content-Length", strconv.Itoa(len(body)))
 			h.Set("Connection", "close")
+			h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 			_, _ = fmt.Fprintf(buf, "HTTP/1.1 %03d %s\r\n", status, reason)
 			_ = h.Write(buf)
 			_, _ = buf.WriteString("\r\n")
@@ -365,6 +372,14 @@ func writeError(w http.ResponseWriter, status int, body []byte, message string) 
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// drained reads what is left of r's body (up to maxCompanionBody), so that
+// closing the connection after the answer does not reset it before the
+// client reads the answer; false when more is left.
+func drained(r *http.Request) bool {
+	n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, maxCompanionBody+1))
+	return n <= maxCompanionBody
 }
 
 // reasonPhrase makes message fit a status line: printable ASCII (others

@@ -3,12 +3,15 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
@@ -192,4 +195,30 @@ func TestCompanionMultipart(t *testing.T) {
 // normalize removes the spaces protojson.Format puts in.
 func normalize(s string) string {
 	return strings.Join(strings.Fields(s), "")
+}
+
+// TestCompanionErrorFraming: an error answer written with its own status
+// line has one framing (Content-Length), whatever the request asked
+// (TE: trailers once made grpc-gateway add chunked encoding too), and a
+// HEAD gets no body.
+func TestCompanionErrorFraming(t *testing.T) {
+	t.Parallel()
+	ts := newGateway(t, &multipartService{}, gateway.Options{Companion: &gateway.Companion{Profile: "uppy"}})
+	for _, method := range []string{"GET", "HEAD"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "%s /s3/multipart/refused/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\nTE: trailers\r\nConnection: close\r\n\r\n", method)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		raw, _ := io.ReadAll(conn)
+		conn.Close()
+		head, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+		if !strings.HasPrefix(head, "HTTP/1.1 403") || strings.Contains(strings.ToLower(head), "transfer-encoding") || !strings.Contains(head, "Content-Length: ") {
+			t.Errorf("%s: answer head %q", method, head)
+		}
+		if (method == "HEAD") != (body == "") {
+			t.Errorf("%s: body %q", method, body)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,8 +12,16 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// SessionCookie is the cookie that carries a browser session.
-const SessionCookie = "gatepost_session"
+// SessionCookie is the cookie that carries a browser session over HTTPS:
+// the __Host- prefix makes browsers refuse one set by another host (a
+// sibling subdomain) or without Secure, so no other site can plant its own
+// session in a user's browser.
+const SessionCookie = "__Host-gatepost_session"
+
+// plainSessionCookie carries a session over plain HTTP (a page on
+// localhost), where __Host- cookies cannot be set. It is read only when no
+// SessionCookie is present.
+const plainSessionCookie = "gatepost_session"
 
 // maxSessionToken bounds the credential a session carries: sealed, it
 // must fit in a cookie (browsers keep 4 KB per cookie).
@@ -54,7 +63,13 @@ type session struct {
 func (s *Sessions) register(mux *http.ServeMux, api http.Handler) {
 	mux.HandleFunc("POST /v1/session", s.start(api))
 	mux.HandleFunc("DELETE /v1/session", func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, s.cookie(r, "", -1))
+		if !sameOrigin(r) {
+			companionError(w, r, codes.PermissionDenied, "session: only pages of gatepost's own origin may end its session")
+			return
+		}
+		// Both names: the one this page uses, and any left from plain HTTP.
+		http.SetCookie(w, s.cookie(r, SessionCookie, "", -1))
+		http.SetCookie(w, s.cookie(r, plainSessionCookie, "", -1))
 		companionJSON(w, struct{}{})
 	})
 }
@@ -66,36 +81,73 @@ func (s *Sessions) start(api http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		authz := r.Header.Get("Authorization")
 		switch {
+		case !sameOrigin(r):
+			companionError(w, r, codes.PermissionDenied, "session: only pages of gatepost's own origin may start its session")
+			return
 		case authz == "":
-			companionError(w, codes.Unauthenticated, "authorization: required (Bearer <token>): the session carries this credential")
+			companionError(w, r, codes.Unauthenticated, "authorization: required (Bearer <token>): the session carries this credential")
 			return
 		case len(authz) > maxSessionToken:
-			companionError(w, codes.InvalidArgument, "authorization: a credential over 2048 bytes does not fit in a session cookie")
+			companionError(w, r, codes.InvalidArgument, "authorization: a credential over 2048 bytes does not fit in a session cookie")
 			return
 		}
 		var quota struct{}
 		if !call(w, r, api, http.MethodGet, "/v1/quota", nil, &quota) {
 			return
 		}
-		value, err := s.codec.Encode(SessionCookie, session{Authorization: authz})
+		name := plainSessionCookie
+		if secure(r) {
+			name = SessionCookie
+		}
+		value, err := s.codec.Encode(name, session{Authorization: authz})
 		if err != nil {
-			companionError(w, codes.Internal, "gatepost could not seal the session")
+			// The sealed value would not fit in a cookie (securecookie's
+			// limit): a credential of unusual characters.
+			companionError(w, r, codes.InvalidArgument, "authorization: the credential does not fit in a session cookie")
 			return
 		}
-		http.SetCookie(w, s.cookie(r, value, int(s.lifetime.Seconds())))
+		http.SetCookie(w, s.cookie(r, name, value, int(s.lifetime.Seconds())))
 		companionJSON(w, map[string]any{"expires_at": time.Now().Add(s.lifetime).UTC().Format(time.RFC3339)})
 	}
 }
 
-// cookie is the session cookie with value; maxAge -1 deletes it. It is
-// Secure when the page is served over HTTPS (to gatepost or to the proxy
-// in front of it).
-func (s *Sessions) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
+// cookie is the session cookie called name with value; maxAge -1 deletes
+// it. It is Secure when the page is served over HTTPS (to gatepost or to
+// the proxy in front of it), as the __Host- name requires.
+func (s *Sessions) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name: SessionCookie, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil || strings.HasPrefix(r.Header.Get("Origin"), "https://"),
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: name == SessionCookie || secure(r),
 	}
+}
+
+// secure reports whether the page that sent r was served over HTTPS: TLS to
+// gatepost, or an https Origin (browsers send one with every POST).
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(r.Header.Get("Origin"), "https://")
+}
+
+// sessionCookie returns the request's session cookie: the __Host- one if
+// any, else the plain one; more than one of a name is refused, since a
+// planted cookie would be among them.
+func sessionCookie(r *http.Request) (*http.Cookie, error) {
+	for _, name := range []string{SessionCookie, plainSessionCookie} {
+		var found []*http.Cookie
+		for _, c := range r.Cookies() {
+			if c.Name == name {
+				found = append(found, c)
+			}
+		}
+		switch len(found) {
+		case 0:
+			continue
+		case 1:
+			return found[0], nil
+		default:
+			return nil, errors.New("session: the request carries more than one gatepost session cookie; sign out (DELETE /v1/session) and in again")
+		}
+	}
+	return nil, http.ErrNoCookie
 }
 
 // viaSession marks a request authenticated by the session cookie.
@@ -114,18 +166,22 @@ func fromSession(ctx context.Context) bool {
 // gatepost answers 401).
 func (s *Sessions) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(SessionCookie)
-		if r.Header.Get("Authorization") != "" || err != nil {
+		c, err := sessionCookie(r)
+		if r.Header.Get("Authorization") != "" || errors.Is(err, http.ErrNoCookie) {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if err != nil {
+			companionError(w, r, codes.InvalidArgument, err.Error())
+			return
+		}
 		if !sameOrigin(r) {
-			companionError(w, codes.PermissionDenied, "session: the gatepost session cookie is only accepted from pages of gatepost's own origin")
+			companionError(w, r, codes.PermissionDenied, "session: the gatepost session cookie is only accepted from pages of gatepost's own origin")
 			return
 		}
 		var sess session
-		if err := s.codec.Decode(SessionCookie, c.Value, &sess); err != nil {
-			companionError(w, codes.Unauthenticated, "session: the gatepost session has expired or is not valid; start a new one (POST /v1/session)")
+		if err := s.codec.Decode(c.Name, c.Value, &sess); err != nil {
+			companionError(w, r, codes.Unauthenticated, "session: the gatepost session has expired or is not valid; start a new one (POST /v1/session)")
 			return
 		}
 		r = r.Clone(context.WithValue(r.Context(), viaSession{}, true))
@@ -135,21 +191,19 @@ func (s *Sessions) authenticate(next http.Handler) http.Handler {
 }
 
 // sameOrigin reports whether a browser sent r from a page of r's own
-// origin (Fetch Metadata, else Origin), or no browser sent it at all (no
-// Sec-Fetch-Site and no Origin: no page could have made it). Written here
-// because net/http's CrossOriginProtection exempts GET and HEAD, and the
-// Companion GET routes have effects.
+// origin: Fetch Metadata (every current browser), else an Origin of r's
+// host. A request with neither is refused: an old browser's request from a
+// sibling subdomain would look like that (non-browser clients send
+// Authorization instead). Written here because net/http's
+// CrossOriginProtection lets GET, HEAD and requests with neither header
+// through, and the Companion GET routes have effects.
 func sameOrigin(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "same-origin", "none":
 		return true
 	case "":
-		origin := r.Header.Get("Origin")
-		if origin == "" {
-			return true
-		}
-		u, err := url.Parse(origin)
-		return err == nil && u.Host == r.Host
+		u, err := url.Parse(r.Header.Get("Origin"))
+		return err == nil && u.Host != "" && u.Host == r.Host
 	default:
 		return false
 	}

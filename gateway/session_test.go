@@ -26,7 +26,7 @@ type sessionService struct {
 
 func authorized(ctx context.Context) (string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get("authorization"); len(v) == 1 && v[0] == "Bearer good" {
+	if v := md.Get("authorization"); len(v) == 1 && strings.HasPrefix(v[0], "Bearer good") {
 		return v[0], nil
 	}
 	return "", status.Error(codes.Unauthenticated, "authentication failed")
@@ -88,18 +88,34 @@ func TestSessions(t *testing.T) {
 		return resp
 	}
 
-	if resp := do("POST", "/v1/session", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+	same := func(h map[string]string) map[string]string {
+		h["Sec-Fetch-Site"] = "same-origin"
+		return h
+	}
+	if resp := do("POST", "/v1/session", same(map[string]string{}), nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no credential: %d", resp.StatusCode)
 	}
-	if resp := do("POST", "/v1/session", map[string]string{"Authorization": "Bearer bad"}, nil); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+	if resp := do("POST", "/v1/session", same(map[string]string{"Authorization": "Bearer bad"}), nil); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 		t.Errorf("a bad credential: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
-	resp := do("POST", "/v1/session", map[string]string{"Authorization": "Bearer good"}, nil)
+	if resp := do("POST", "/v1/session", map[string]string{"Authorization": "Bearer good", "Sec-Fetch-Site": "cross-site"}, nil); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+		t.Errorf("a cross-site sign-in: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	if resp := do("POST", "/v1/session", same(map[string]string{"Authorization": "Bearer good" + strings.Repeat("<", 2100)}), nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a credential too large for a cookie: %d", resp.StatusCode)
+	}
+	// From an HTTPS page: the __Host- cookie, Secure.
+	resp := do("POST", "/v1/session", same(map[string]string{"Authorization": "Bearer good", "Origin": "https://app.test"}), nil)
+	if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 1 || resp.Cookies()[0].Name != gateway.SessionCookie || !resp.Cookies()[0].Secure {
+		t.Fatalf("session from an HTTPS page: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	// From a plain-HTTP page (localhost): the plain name.
+	resp = do("POST", "/v1/session", same(map[string]string{"Authorization": "Bearer good"}), nil)
 	if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 1 {
 		t.Fatalf("session: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
 	c := resp.Cookies()[0]
-	if c.Name != gateway.SessionCookie || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.MaxAge != 3600 || strings.Contains(c.Value, "good") {
+	if c.Name != "gatepost_session" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.MaxAge != 3600 || strings.Contains(c.Value, "good") {
 		t.Errorf("cookie %+v", c)
 	}
 
@@ -111,28 +127,47 @@ func TestSessions(t *testing.T) {
 		headers  map[string]string
 		cookie   *http.Cookie
 		want     int
-		wantPart string // the part request gatepost saw
+		wantPart string       // the part request gatepost saw
+		planted  *http.Cookie // a second cookie of the same name
 	}{
-		{"the cookie, same-origin", sameOrigin, c, 200, "Bearer good bare=true"},
-		{"the cookie, from no browser", nil, c, 200, "Bearer good bare=true"},
-		{"the cookie, Origin of the same host", map[string]string{"Origin": ts.URL}, c, 200, "Bearer good bare=true"},
-		{"the cookie, cross-site", map[string]string{"Sec-Fetch-Site": "cross-site"}, c, 403, ""},
-		{"the cookie, same-site but another origin", map[string]string{"Sec-Fetch-Site": "same-site"}, c, 403, ""},
-		{"the cookie, another Origin", map[string]string{"Origin": "http://evil.test"}, c, 403, ""},
-		{"a tampered cookie", sameOrigin, &tampered, 401, ""},
-		{"a header wins over the cookie", map[string]string{"Authorization": "Bearer good", "Sec-Fetch-Site": "cross-site"}, c, 200, "Bearer good bare=false"},
-		{"neither", sameOrigin, nil, 401, ""},
+		{"the cookie, same-origin", sameOrigin, c, 200, "Bearer good bare=true", nil},
+		{"the cookie, with no Fetch Metadata and no Origin", nil, c, 403, "", nil},
+		{"the cookie, Sec-Fetch-Site none (typed in)", map[string]string{"Sec-Fetch-Site": "none"}, c, 200, "Bearer good bare=true", nil},
+		{"the cookie, Origin of the same host", map[string]string{"Origin": ts.URL}, c, 200, "Bearer good bare=true", nil},
+		{"the cookie, cross-site", map[string]string{"Sec-Fetch-Site": "cross-site"}, c, 403, "", nil},
+		{"the cookie, same-site but another origin", map[string]string{"Sec-Fetch-Site": "same-site"}, c, 403, "", nil},
+		{"the cookie, another Origin", map[string]string{"Origin": "http://evil.test"}, c, 403, "", nil},
+		{"a tampered cookie", sameOrigin, &tampered, 401, "", nil},
+		{"a header wins over the cookie", map[string]string{"Authorization": "Bearer good", "Sec-Fetch-Site": "cross-site"}, c, 200, "Bearer good bare=false", nil},
+		{"neither", sameOrigin, nil, 401, "", nil},
+		{"two session cookies (one planted)", sameOrigin, c, 400, "", &http.Cookie{Name: c.Name, Value: c.Value}},
 	} {
 		_, before := svc.partsSince(0)
-		resp := do("GET", "/s3/multipart/tok/1", tt.headers, tt.cookie)
+		req, _ := http.NewRequest("GET", ts.URL+"/s3/multipart/tok/1", nil)
+		for k, v := range tt.headers {
+			req.Header.Set(k, v)
+		}
+		for _, cookie := range []*http.Cookie{tt.cookie, tt.planted} {
+			if cookie != nil {
+				req.AddCookie(cookie)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
 		got, _ := svc.partsSince(before)
 		if resp.StatusCode != tt.want || got != tt.wantPart {
 			t.Errorf("%s: %d, gatepost saw %q; want %d, %q", tt.name, resp.StatusCode, got, tt.want, tt.wantPart)
 		}
 	}
 
-	resp = do("DELETE", "/v1/session", nil, c)
-	if len(resp.Cookies()) != 1 || resp.Cookies()[0].MaxAge >= 0 {
+	if resp := do("DELETE", "/v1/session", map[string]string{"Sec-Fetch-Site": "cross-site"}, c); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+		t.Errorf("a cross-site sign-out: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	resp = do("DELETE", "/v1/session", same(map[string]string{}), c)
+	if len(resp.Cookies()) != 2 || resp.Cookies()[0].MaxAge >= 0 || resp.Cookies()[1].MaxAge >= 0 {
 		t.Errorf("DELETE /v1/session: cookies %v", resp.Cookies())
 	}
 }

@@ -51,6 +51,7 @@ type fakeStore struct {
 	aborted     []string        // bucket/key of every aborted upload
 	heads       []string        // bucket/key of every Head
 	bareUnsafe  bool            // refuse bare part URLs, as MinIO's store would
+	abortErr    error           // what AbortMultipart answers
 }
 
 func (f *fakeStore) SignPost(ctx context.Context, p *uploadpolicy.Post) (*uploadpolicy.Signed, error) {
@@ -133,8 +134,11 @@ func (f *fakeStore) CompleteMultipart(_ context.Context, bucket, key, _ string, 
 
 func (f *fakeStore) AbortMultipart(_ context.Context, bucket, key, _ string) error {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.abortErr != nil {
+		return f.abortErr
+	}
 	f.aborted = append(f.aborted, bucket+"/"+key)
-	f.mu.Unlock()
 	return nil
 }
 

@@ -322,7 +322,13 @@ func (s *Service) checkParts(ctx context.Context, id *auth.Identity, u *uploadto
 	if !errors.Is(err, uploadpolicy.ErrOverLimit) {
 		return status.Errorf(codes.FailedPrecondition, "parts: %v; upload the missing parts, then complete again", err)
 	}
-	if abortErr := s.store.AbortMultipart(context.WithoutCancel(ctx), u.Bucket, u.StoreKey(), u.UploadID); abortErr != nil && !errors.Is(abortErr, objectstore.ErrNoSuchUpload) {
+	abortErr := s.store.AbortMultipart(context.WithoutCancel(ctx), u.Bucket, u.StoreKey(), u.UploadID)
+	if errors.Is(abortErr, objectstore.ErrNoSuchUpload) {
+		// Completed (or aborted) by another call since the list: that call
+		// owns the reservation and what was stored.
+		return status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
+	}
+	if abortErr != nil {
 		s.logger.WarnContext(ctx, "an upload over its profile's limit could not be aborted", "bucket", u.Bucket, "key", u.Key, "error", abortErr, "request_id", RequestIDFrom(ctx))
 		return status.Errorf(codes.FailedPrecondition, "parts: %s; abort the upload", strings.TrimPrefix(err.Error(), uploadpolicy.ErrOverLimit.Error()+": "))
 	}

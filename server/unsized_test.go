@@ -153,3 +153,62 @@ func TestBarePartURLs(t *testing.T) {
 		t.Errorf("bare URL on a store that cannot take it: %v", st)
 	}
 }
+
+// TestUnsizedQuota: an upload of undeclared size reserves the profile's
+// maximum; completion sets the reservation to the real size, an abort for
+// being over the maximum releases it, and an upload completed by another
+// call in between (the abort finds no upload) keeps it, since that call
+// stored the object.
+func TestUnsizedQuota(t *testing.T) {
+	t.Parallel()
+	profiles := multipartProfiles(t)
+	profiles["uppy"] = config.Profile{
+		Bucket: "videos", KeyPrefix: "uppy/", KeyMode: config.KeyModeClient, MinBytes: 1, MaxBytes: 12 * mib,
+		ContentTypes: []string{"video/mp4"}, Expires: time.Minute, AllowUnsizedMultipart: true,
+		Quota: &config.Quota{Bytes: 1 << 30, Per: 24 * time.Hour},
+	}
+	ctx := anonymous(t.Context())
+	used := func(svc *Service) int64 {
+		t.Helper()
+		q, err := svc.GetQuota(ctx, &gatepostv1.GetQuotaRequest{Profile: "uppy"})
+		if err != nil || len(q.GetQuotas()) != 1 {
+			t.Fatalf("GetQuota: %v, %v", q, err)
+		}
+		return q.GetQuotas()[0].GetUsedBytes()
+	}
+	over := []uploadpolicy.Part{{Number: 1, Size: 5 * mib}, {Number: 2, Size: 5 * mib}, {Number: 3, Size: 3 * mib}}
+	for _, tt := range []struct {
+		name     string
+		parts    []uploadpolicy.Part
+		abortErr error
+		want     codes.Code
+		wantUsed int64
+	}{
+		{"completed", []uploadpolicy.Part{{Number: 1, Size: 100}}, nil, codes.OK, 100},
+		{"over the maximum, aborted", over, nil, codes.FailedPrecondition, 0},
+		{"over the maximum, completed by another call meanwhile", over, objectstore.ErrNoSuchUpload, codes.NotFound, 12 * mib},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			store := &fakeStore{abortErr: tt.abortErr}
+			svc := NewService(profiles, store, discardLogger(), WithQuotas(nil, nil))
+			up, err := svc.CreateMultipartUpload(ctx, &gatepostv1.CreateMultipartUploadRequest{Profile: "uppy", Key: "clip.mp4", ContentType: "video/mp4"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := used(svc); got != 12*mib {
+				t.Errorf("reserved %d, want the profile's maximum", got)
+			}
+			store.mu.Lock()
+			store.parts = tt.parts
+			store.mu.Unlock()
+			_, err = svc.CompleteMultipartUpload(ctx, &gatepostv1.CompleteMultipartUploadRequest{UploadToken: up.GetUploadToken()})
+			if status.Code(err) != tt.want {
+				t.Fatalf("CompleteMultipartUpload: %v, want %s", err, tt.want)
+			}
+			if got := used(svc); got != tt.wantUsed {
+				t.Errorf("quota holds %d, want %d", got, tt.wantUsed)
+			}
+		})
+	}
+}

@@ -98,7 +98,9 @@ func start(ctx context.Context, binary, dir string) (*Server, error) {
 		"-s3.config="+confPath,
 		"-filer.localSocket="+filepath.Join(dir, "filer.sock"),
 		"-s3.localSocket="+filepath.Join(dir, "s3.sock"),
-		"-master.volumeSizeLimitMB=64", "-volume.max=4",
+		// Room for the suite (the browser tests send many 21 MiB files;
+		// deleted bytes are not reclaimed): 32 volumes of 64 MiB at most.
+		"-master.volumeSizeLimitMB=64", "-volume.max=32",
 		"-master.telemetry=false",
 	)
 	logPath := filepath.Join(dir, "weed.log")

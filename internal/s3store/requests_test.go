@@ -133,12 +133,23 @@ func TestSignUploadPartAnyLength(t *testing.T) {
 func TestSignUploadPartBare(t *testing.T) {
 	t.Parallel()
 	bare := objectstore.PartURL{Size: objectstore.AnyPartLength, Expires: time.Minute, Bare: true}
-	if _, err := newSigner(t, staticProvider("")).SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 1, bare); !errors.Is(err, objectstore.ErrBareUnsafe) {
-		t.Errorf("an unknown store signed a bare URL: %v", err)
-	}
-	for _, kind := range []config.Store{config.StoreSeaweedFS, config.StoreAWS} {
-		cfg := testS3
+	for _, kind := range []config.Store{"", config.StoreMinIO, config.StoreOther} {
+		cfg := testS3 // with an endpoint: not AWS itself
 		cfg.Store = kind
+		s, err := s3store.New(t.Context(), cfg, awsconfig.WithCredentialsProvider(staticProvider("")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SignUploadPart(t.Context(), testBucket, "big.bin", "upload-1", 1, bare); !errors.Is(err, objectstore.ErrBareUnsafe) {
+			t.Errorf("store %q with an endpoint signed a bare URL: %v", kind, err)
+		}
+	}
+	for _, cfg := range []config.S3{
+		{Region: testRegion, Endpoint: testEndpoint, PathStyle: true, Store: config.StoreSeaweedFS},
+		{Region: testRegion, Endpoint: testEndpoint, PathStyle: true, Store: config.StoreAWS},
+		{Region: testRegion}, // AWS S3 itself
+	} {
+		kind := cfg.Store
 		s, err := s3store.New(t.Context(), cfg, awsconfig.WithCredentialsProvider(staticProvider("")))
 		if err != nil {
 			t.Fatal(err)
