@@ -577,3 +577,56 @@ func TestUppyHelper(t *testing.T) {
 		})
 	}
 }
+
+// browserFlowSnippet returns the README's three-step browser flow (plain
+// fetch and FormData, no gatepost code), exactly as the README shows it.
+func browserFlowSnippet(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "### The browser flow (three steps)\n\n```js\n")
+	snippet, _, closed := strings.Cut(after, "```\n")
+	if !ok || !closed {
+		t.Fatal("README.md has no browser flow snippet")
+	}
+	return snippet
+}
+
+// TestBrowserFlowSnippet: the README's plain fetch + FormData snippet, run
+// unchanged in Chromium on a page served with gatepost's routes, uploads a
+// file to both stores, and a refused type throws gatepost's message.
+func TestBrowserFlowSnippet(t *testing.T) {
+	snippet := browserFlowSnippet(t)
+	forEachStoreInTurn(t, func(t *testing.T, st *target) {
+		var log companionLog
+		page, behind := sameOriginApp(t, nil, &log)
+		behind(startUppyGatepost(t, st, "default", page.URL, nil))
+		browser := newBrowser(t)
+		if err := chromedp.Do(browser, chromedp.Navigate(page.URL+"/")); err != nil {
+			t.Fatal(err)
+		}
+		run := func(name, typ, body string) string {
+			t.Helper()
+			script := `(async (file, token) => { try {
+` + snippet + `
+return "status " + up.status; } catch (e) { return "threw " + e.message; } })(new File([` + strconv.Quote(body) + `], ` + strconv.Quote(name) + `, { type: ` + strconv.Quote(typ) + ` }), ` + strconv.Quote(apiKey) + `)`
+			got, err := chromedp.Run(browser, chromedp.Evaluate[string](script, chromedp.EvalAwaitPromise))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		name := "snippet-" + strings.ToLower(st.name) + ".txt"
+		if got := run(name, "text/plain", "sent by the README's snippet\n"); got != "status 204" {
+			t.Errorf("the snippet: %s, want status 204", got)
+		}
+		if stored := st.getObject(t, "user-uploads/"+name); string(stored) != "sent by the README's snippet\n" {
+			t.Errorf("stored %q", stored)
+		}
+		if got := run("page.html", "text/html", "<html></html>"); !strings.HasPrefix(got, `threw content_type: "text/html" is not allowed by profile "default"`) {
+			t.Errorf("the snippet with a refused type: %s", got)
+		}
+	})
+}
