@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -139,8 +141,18 @@ func (l *companionLog) proxy(t *testing.T, addr string) string {
 	target, _ := url.Parse("http://" + addr)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		call := r.Method + " " + r.URL.Path
+		if call == "POST /v1/multipart/parts" { // gatepost's own part URLs: which parts
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var asked struct {
+				PartNumbers []int `json:"part_numbers"`
+			}
+			_ = json.Unmarshal(body, &asked)
+			call += " " + fmt.Sprint(asked.PartNumbers)
+		}
 		l.mu.Lock()
-		l.calls = append(l.calls, r.Method+" "+r.URL.Path)
+		l.calls = append(l.calls, call)
 		l.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
@@ -162,13 +174,22 @@ func (l *companionLog) since(mark int) []string {
 	return slices.Clone(l.calls[mark:])
 }
 
-// partsSigned returns the part numbers of the part URLs in calls.
+var partsCall = regexp.MustCompile(`^POST /v1/multipart/parts \[([\d ]*)\]$`)
+
+// partsSigned returns the part numbers of the part URLs in calls (the
+// Companion route or gatepost's own).
 func partsSigned(calls []string) []int {
 	var parts []int
 	for _, c := range calls {
 		if m := partPath.FindStringSubmatch(c); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			parts = append(parts, n)
+		}
+		if m := partsCall.FindStringSubmatch(c); m != nil {
+			for _, f := range strings.Fields(m[1]) {
+				n, _ := strconv.Atoi(f)
+				parts = append(parts, n)
+			}
 		}
 	}
 	return parts
@@ -570,6 +591,33 @@ func TestUppyHelper(t *testing.T) {
 				if calls := log.since(0); !slices.Contains(calls, "POST /v1/multipart/abort") {
 					t.Errorf("calls %v; want the cancelled upload aborted", calls)
 				}
+				// Paused after the first part, the page reloaded: Golden
+				// Retriever restores the file and the plugin resumes, sending
+				// only the parts the store does not hold.
+				resumed := "helper-resumed-" + major.name + ".bin"
+				before := log.mark()
+				if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.startThenLeave(`+strconv.Quote(endpoint)+`, `+strconv.Quote(apiKey)+`, { name: `+strconv.Quote(resumed)+`, type: "application/octet-stream", size: `+itoa(size)+`, seed: 8 })`, chromedp.EvalAwaitPromise)); err != nil {
+					t.Fatal(err)
+				}
+				if err := chromedp.Do(browser, chromedp.Reload()); err != nil {
+					t.Fatal(err)
+				}
+				reloaded := log.mark()
+				got, err = chromedp.Run(browser, chromedp.Evaluate[uppyResult](`window.resumeAfterReload(`+strconv.Quote(endpoint)+`, `+strconv.Quote(apiKey)+`)`, chromedp.EvalAwaitPromise))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got.Ok) != 1 || got.Ok[0] != resumed || got.States[0] != "UPLOAD_STATE_VERIFIED" {
+					t.Fatalf("resumed %v (%v), failed %v", got.Ok, got.States, got.Failed)
+				}
+				if stored := st.getObject(t, "uppy/"+resumed); !bytes.Equal(stored, pattern(size, 8)) {
+					t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
+				}
+				first, after := partsSigned(log.since(before)[:reloaded-before]), partsSigned(log.since(reloaded))
+				if !slices.Contains(first, 1) || slices.Contains(after, 1) || !slices.Contains(after, 3) {
+					t.Errorf("parts signed before the reload %v, after %v; want 1 before only", first, after)
+				}
+
 				if calls := log.since(0); !slices.Contains(calls, "POST /v1/multipart/complete") || slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "GET /s3/") }) {
 					t.Errorf("calls %v; want gatepost's own multipart routes, not the Companion ones", calls)
 				}

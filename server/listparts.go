@@ -60,8 +60,9 @@ func (s *Service) ListUploadedParts(ctx context.Context, req *gatepostv1.ListUpl
 	return resp, nil
 }
 
-// listParts lists the parts the store holds for u, or answers NotFound for
-// an upload that is gone, Unavailable for a store that fails.
+// listParts lists the parts the store holds for u (a part listed twice,
+// once of its planned size, as that one), or answers NotFound for an
+// upload that is gone, Unavailable for a store that fails.
 func (s *Service) listParts(ctx context.Context, u *uploadtoken.Upload) ([]uploadpolicy.Part, error) {
 	parts, err := s.store.ListParts(ctx, u.Bucket, u.StoreKey(), u.UploadID)
 	if errors.Is(err, objectstore.ErrNoSuchUpload) {
@@ -70,5 +71,6 @@ func (s *Service) listParts(ctx context.Context, u *uploadtoken.Upload) ([]uploa
 	if err != nil {
 		return nil, s.storeFailed(ctx, "listing the parts", err)
 	}
-	return parts, nil
+	_, length := s.partPlan(u)
+	return uploadpolicy.ResolveDuplicates(parts, length), nil
 }

@@ -20,6 +20,9 @@
 // metadata(file) (default: none), multipartThreshold (bytes; default 100
 // MiB), concurrency (parts in flight; default 4), resume (as uploadLargeFile:
 // true for localStorage). Removing a file or cancelling aborts its upload.
+// Pausing stops it; with resume, resuming (or Golden Retriever after a
+// reload) sends only the parts the store does not hold yet, and without it
+// the upload starts again.
 import { uploadFile, uploadLargeFile } from "./gatepost.js";
 
 /**
@@ -35,6 +38,8 @@ export function gatepostUploader(BasePlugin) {
       this.id = this.opts.id || "GatepostUploader";
       this.type = "uploader";
       this.controllers = new Map();
+      this.paused = new Set();
+      this.resumers = new Map();
     }
 
     upload = async (fileIDs) => {
@@ -44,54 +49,106 @@ export function gatepostUploader(BasePlugin) {
       await Promise.allSettled(files.map((f) => this.uploadOne(f)));
     };
 
+    // uploadOne uploads one file; paused, it waits to be resumed and goes
+    // on (so that Uppy's upload stays in progress meanwhile).
     async uploadOne(file) {
       const o = this.opts;
-      const stop = new AbortController();
-      this.controllers.set(file.id, stop);
       const started = Date.now();
-      try {
-        const options = {
-          endpoint: o.endpoint,
-          token: typeof o.token === "function" ? await o.token() : o.token,
-          profile: o.profile,
-          key: o.key ? o.key(file) : file.name,
-          contentType: file.type || "application/octet-stream",
-          metadata: o.metadata ? o.metadata(file) : undefined,
-          concurrency: o.concurrency,
-          resume: o.resume,
-          signal: stop.signal,
-          onProgress: (p) => {
-            const current = this.uppy.getFile(file.id);
-            if (current) {
-              this.uppy.emit("upload-progress", current, { uploader: this, uploadStarted: started, bytesUploaded: p.loaded, bytesTotal: p.total });
-            }
-          },
-        };
-        const done = file.size > o.multipartThreshold ? await uploadLargeFile(file.data, options) : await uploadFile(file.data, options);
-        const current = this.uppy.getFile(file.id);
-        if (current) this.uppy.emit("upload-success", current, { status: 200, body: done, uploadURL: done.location });
-      } catch (err) {
-        const current = this.uppy.getFile(file.id);
-        if (current && !stop.signal.aborted) this.uppy.emit("upload-error", current, err);
-      } finally {
-        this.controllers.delete(file.id);
+      const token = typeof o.token === "function" ? await o.token() : o.token;
+      for (;;) {
+        const stop = new AbortController();
+        this.controllers.set(file.id, stop);
+        try {
+          const options = {
+            endpoint: o.endpoint,
+            token,
+            profile: o.profile,
+            key: o.key ? o.key(file) : file.name,
+            contentType: file.type || "application/octet-stream",
+            metadata: o.metadata ? o.metadata(file) : undefined,
+            concurrency: o.concurrency,
+            resume: o.resume,
+            signal: stop.signal,
+            onProgress: (p) => {
+              const current = this.uppy.getFile(file.id);
+              if (current) {
+                this.uppy.emit("upload-progress", current, { uploader: this, uploadStarted: started, bytesUploaded: p.loaded, bytesTotal: p.total });
+              }
+            },
+          };
+          const done = file.size > o.multipartThreshold ? await uploadLargeFile(file.data, options) : await uploadFile(file.data, options);
+          const current = this.uppy.getFile(file.id);
+          if (current) this.uppy.emit("upload-success", current, { status: 200, body: done, uploadURL: done.location });
+          return;
+        } catch (err) {
+          if (this.paused.has(file.id)) {
+            // true: resumed; false: removed or cancelled while paused.
+            if (await new Promise((settle) => this.resumers.set(file.id, settle))) continue;
+            return;
+          }
+          const current = this.uppy.getFile(file.id);
+          if (current && !stop.signal.aborted) this.uppy.emit("upload-error", current, err);
+          return;
+        } finally {
+          if (this.controllers.get(file.id) === stop) this.controllers.delete(file.id);
+        }
       }
     }
 
-    #removed = (file) => this.controllers.get(file.id)?.abort();
+    #removed = (file) => {
+      this.paused.delete(file.id);
+      this.controllers.get(file.id)?.abort();
+      this.resumers.get(file.id)?.(false);
+      this.resumers.delete(file.id);
+    };
 
-    #cancelled = () => this.controllers.forEach((c) => c.abort());
+    #cancelled = () => {
+      this.paused.clear();
+      this.resumers.forEach((settle) => settle(false));
+      this.resumers.clear();
+      this.controllers.forEach((c) => c.abort());
+    };
+
+    #pause = (ids) => {
+      for (const id of ids) {
+        const stop = this.controllers.get(id);
+        if (!stop) continue;
+        this.paused.add(id);
+        stop.abort();
+      }
+    };
+
+    #resume = (ids) => {
+      for (const id of ids) {
+        this.paused.delete(id);
+        this.resumers.get(id)?.(true);
+        this.resumers.delete(id);
+      }
+    };
+
+    #pauseAll = () => this.#pause([...this.controllers.keys()]);
+
+    #resumeAll = () => this.#resume([...this.paused]);
+
+    #pauseOne = (file, isPaused) => (isPaused ? this.#pause([file.id]) : this.#resume([file.id]));
 
     install() {
       this.uppy.addUploader(this.upload);
       this.uppy.on("file-removed", this.#removed);
       this.uppy.on("cancel-all", this.#cancelled);
+      this.uppy.on("pause-all", this.#pauseAll);
+      this.uppy.on("resume-all", this.#resumeAll);
+      this.uppy.on("upload-pause", this.#pauseOne);
+      this.uppy.setState({ capabilities: { ...this.uppy.getState().capabilities, resumableUploads: true } });
     }
 
     uninstall() {
       this.uppy.removeUploader(this.upload);
       this.uppy.off("file-removed", this.#removed);
       this.uppy.off("cancel-all", this.#cancelled);
+      this.uppy.off("pause-all", this.#pauseAll);
+      this.uppy.off("resume-all", this.#resumeAll);
+      this.uppy.off("upload-pause", this.#pauseOne);
     }
   };
 }

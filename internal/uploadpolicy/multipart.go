@@ -124,3 +124,34 @@ func CheckUnsizedParts(parts []Part, minBytes, maxBytes int64, maxParts int32) e
 	}
 	return nil
 }
+
+// ResolveDuplicates drops, of a part number a store lists more than once
+// (SeaweedFS keeps the entry of an upload aborted mid-way beside the
+// part's upload again), the entries whose size is not the planned one
+// (length gives it, or a negative number when no size is planned), when
+// exactly one entry has it. Other duplicates are left for CheckParts to
+// refuse: gatepost does not guess which bytes the client meant.
+func ResolveDuplicates(parts []Part, length func(n int32) int64) []Part {
+	count := make(map[int32]int, len(parts))
+	for _, p := range parts {
+		count[p.Number]++
+	}
+	out := make([]Part, 0, len(parts))
+	for _, p := range parts {
+		if count[p.Number] == 1 {
+			out = append(out, p)
+			continue
+		}
+		want := length(p.Number)
+		matching := 0
+		for _, q := range parts {
+			if q.Number == p.Number && want >= 0 && q.Size == want {
+				matching++
+			}
+		}
+		if matching != 1 || p.Size == want {
+			out = append(out, p)
+		}
+	}
+	return out
+}

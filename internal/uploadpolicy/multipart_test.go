@@ -72,3 +72,36 @@ func TestCheckUnsizedParts(t *testing.T) {
 		})
 	}
 }
+
+func TestResolveDuplicates(t *testing.T) {
+	plan := func(n int32) int64 { return map[int32]int64{1: 8, 2: 8, 3: 4}[n] }
+	unplanned := func(int32) int64 { return -1 }
+	p := func(n int32, size int64, etag string) uploadpolicy.Part {
+		return uploadpolicy.Part{Number: n, Size: size, ETag: etag}
+	}
+	tests := []struct {
+		name   string
+		parts  []uploadpolicy.Part
+		length func(int32) int64
+		want   []uploadpolicy.Part
+	}{
+		{"none", []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}, plan, []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}},
+		{"an aborted entry beside the real one", []uploadpolicy.Part{p(1, 8, "a"), p(2, 3, "x"), p(2, 8, "b")}, plan, []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}},
+		{"two of the planned size", []uploadpolicy.Part{p(2, 8, "x"), p(2, 8, "b")}, plan, []uploadpolicy.Part{p(2, 8, "x"), p(2, 8, "b")}},
+		{"none of the planned size", []uploadpolicy.Part{p(2, 3, "x"), p(2, 5, "b")}, plan, []uploadpolicy.Part{p(2, 3, "x"), p(2, 5, "b")}},
+		{"no planned size", []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}, unplanned, []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}},
+	}
+	for _, tt := range tests {
+		got := uploadpolicy.ResolveDuplicates(tt.parts, tt.length)
+		if len(got) != len(tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+				break
+			}
+		}
+	}
+}
