@@ -158,7 +158,8 @@ function verdictOf(answer) {
  * aborted, so no parts are left behind. Completion is verification: it
  * resolves with the verdict, or rejects as uploadFile does. A part that
  * fails for a dropped connection or the store's 5xx is sent again (up to 3
- * times, waiting 1, 2, 4 s, with a fresh URL).
+ * times, waiting 1, 2, 4 s, or the store's Retry-After when longer, with a
+ * fresh URL).
  *
  * options.resume (true: the browser's localStorage; or any object with
  * getItem/setItem/removeItem) keeps the upload token, by profile, key, size
@@ -254,7 +255,9 @@ export async function uploadLargeFile(file, options = {}) {
               const transient = err.source === "network" || (err.source === "s3" && err.status >= 500);
               if (!transient || attempt >= partRetries) throw err;
               loaded[p.part_number] = 0;
-              await sleep(1000 * 2 ** attempt, signal);
+              // The back-off, or the store's Retry-After when longer (at
+              // most 30 s).
+              await sleep(Math.max(1000 * 2 ** attempt, Math.min((err.retryAfter || 0) * 1000, 30000)), signal);
               p = (await presignParts([p.part_number])).parts[0];
             }
           }
@@ -373,8 +376,10 @@ function send(method, url, body, size, onProgress, signal, headers = {}) {
         return;
       }
       const { code, message } = s3Error(xhr.responseText);
+      // Readable only when the bucket's CORS rule exposes it.
+      const retryAfter = Number(xhr.getResponseHeader("Retry-After")) || undefined;
       reject(new UploadError(s3Words[code] || `The storage refused the upload: ${code || xhr.status} ${message || ""}`.trim(), {
-        source: "s3", code: code || String(xhr.status), status: xhr.status, detail: message,
+        source: "s3", code: code || String(xhr.status), status: xhr.status, detail: message, retryAfter,
       }));
     };
     xhr.onerror = () => reject(new UploadError(signed

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -171,8 +172,12 @@ func (c *Client) uploadParts(ctx context.Context, up *gatepostv1.CreateMultipart
 }
 
 // partRetries is how often a part is sent again after a transient failure
-// (a dropped connection, the store's 5xx), after waits of 1, 2 and 4 s.
+// (a dropped connection, the store's 5xx), after waits of 1, 2 and 4 s, or
+// the store's Retry-After when longer (at most maxPartRetryAfter).
 const partRetries = 3
+
+// maxPartRetryAfter bounds the wait a store's Retry-After may ask for.
+const maxPartRetryAfter = 30 * time.Second
 
 // putPartRetrying PUTs part p from r, again after a transient failure
 // with a fresh URL (the first may have expired meanwhile).
@@ -188,7 +193,12 @@ func (c *Client) putPartRetrying(ctx context.Context, up *gatepostv1.CreateMulti
 		if err == nil || !transient(err) || attempt == partRetries || ctx.Err() != nil {
 			return err
 		}
-		if serr := c.sleep(ctx, wait); serr != nil {
+		pause := wait
+		var s *StoreError
+		if errors.As(err, &s) && s.RetryAfter > pause {
+			pause = min(s.RetryAfter, maxPartRetryAfter) // the store asked for longer
+		}
+		if serr := c.sleep(ctx, pause); serr != nil {
 			return err
 		}
 		wait *= 2
@@ -262,7 +272,14 @@ func (c *Client) putPart(ctx context.Context, p *gatepostv1.PresignedPart, body 
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("upload part %d: %w", p.GetPartNumber(), storeErrorFrom(resp.StatusCode, raw))
+		serr := storeErrorFrom(resp.StatusCode, raw)
+		var s *StoreError
+		if errors.As(serr, &s) {
+			if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+				s.RetryAfter = time.Duration(secs) * time.Second
+			}
+		}
+		return fmt.Errorf("upload part %d: %w", p.GetPartNumber(), serr)
 	}
 	return nil
 }

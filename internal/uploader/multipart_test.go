@@ -88,6 +88,8 @@ type fakeStore struct {
 	parts  map[int]storedPart
 	// fail503 lists parts whose next PUT answers 503 (once each).
 	fail503 map[int]bool
+	// retryAfter, when set, is the Retry-After of those 503s.
+	retryAfter string
 }
 
 func newFakeStore(t *testing.T, ev *events) *fakeStore {
@@ -106,6 +108,9 @@ func newFakeStore(t *testing.T, ev *events) *fakeStore {
 		if fail {
 			_, _ = io.Copy(io.Discard, r.Body)
 			ev.add("503 %d", n)
+			if s.retryAfter != "" {
+				w.Header().Set("Retry-After", s.retryAfter)
+			}
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprint(w, "<Error><Code>SlowDown</Code><Message>slow down</Message></Error>")
 			return
@@ -507,6 +512,29 @@ func TestUploadMultipartRetriesParts(t *testing.T) {
 				t.Errorf("waits %v, events %v; want one wait of 1s and part 2 presigned again", waits, ev.all())
 			}
 		})
+	}
+}
+
+// TestUploadMultipartPartRetryAfter: a part the store answers 503 with a
+// Retry-After longer than the back-off is sent again after the store's
+// wait, capped at 30 s.
+func TestUploadMultipartPartRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		retryAfter string
+		want       time.Duration
+	}{{"7", 7 * time.Second}, {"3600", 30 * time.Second}, {"0", time.Second}, {"soon", time.Second}} {
+		f, store, _ := newFake(t, 10, 25)
+		store.fail503 = map[int]bool{2: true}
+		store.retryAfter = tt.retryAfter
+		c := f.serve(t)["gRPC"]
+		var waits []time.Duration
+		c.wait = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+		if _, err := c.UploadMultipart(t.Context(), &gatepostv1.CreateMultipartUploadRequest{Key: "k"}, bytes.NewReader(testData(25)), 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(waits, []time.Duration{tt.want}) {
+			t.Errorf("Retry-After %q: waits %v, want %v", tt.retryAfter, waits, tt.want)
+		}
 	}
 }
 

@@ -56,6 +56,8 @@ type StoreError struct {
 	HTTPStatus int
 	Code       string // S3 error code, e.g. "EntityTooLarge"
 	Message    string
+	// RetryAfter is the store's Retry-After, when it sent one.
+	RetryAfter time.Duration
 }
 
 func (e *StoreError) Error() string {
