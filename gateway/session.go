@@ -18,9 +18,9 @@ import (
 // session in a user's browser.
 const SessionCookie = "__Host-gatepost_session"
 
-// plainSessionCookie carries a session over plain HTTP (a page on
-// localhost), where __Host- cookies cannot be set. It is read only when no
-// SessionCookie is present.
+// plainSessionCookie carries a session over plain HTTP to a loopback host
+// (a page on localhost), where __Host- cookies cannot be set. It is issued
+// and read for loopback hosts only, so that nobody can plant one elsewhere.
 const plainSessionCookie = "gatepost_session"
 
 // maxSessionToken bounds the credential a session carries: sealed, it
@@ -95,9 +95,13 @@ func (s *Sessions) start(api http.Handler) http.HandlerFunc {
 		if !call(w, r, api, http.MethodGet, "/v1/quota", nil, &quota) {
 			return
 		}
-		name := plainSessionCookie
-		if secure(r) {
-			name = SessionCookie
+		name := SessionCookie
+		if !secure(r) {
+			if !loopbackHost(r.Host) {
+				companionError(w, r, codes.FailedPrecondition, "session: gatepost's session cookie needs HTTPS (a Secure __Host- cookie); only a page on a loopback host may have one over plain HTTP")
+				return
+			}
+			name = plainSessionCookie
 		}
 		value, err := s.codec.Encode(name, session{Authorization: authz})
 		if err != nil {
@@ -131,7 +135,11 @@ func secure(r *http.Request) bool {
 // any, else the plain one; more than one of a name is refused, since a
 // planted cookie would be among them.
 func sessionCookie(r *http.Request) (*http.Cookie, error) {
-	for _, name := range []string{SessionCookie, plainSessionCookie} {
+	names := []string{SessionCookie}
+	if loopbackHost(r.Host) {
+		names = append(names, plainSessionCookie)
+	}
+	for _, name := range names {
 		var found []*http.Cookie
 		for _, c := range r.Cookies() {
 			if c.Name == name {

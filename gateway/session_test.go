@@ -119,6 +119,32 @@ func TestSessions(t *testing.T) {
 		t.Errorf("cookie %+v", c)
 	}
 
+	// Plain HTTP to a host that is not loopback: no session cookie (it
+	// could not be __Host-), and a plain one is not read there.
+	onHost := func(method, path, host string, headers map[string]string, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, ts.URL+path, nil)
+		req.Host = host
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := onHost("POST", "/v1/session", "app.example", same(map[string]string{"Authorization": "Bearer good"}), nil); resp.StatusCode != http.StatusBadRequest || len(resp.Cookies()) != 0 {
+		t.Errorf("a plain-HTTP session on app.example: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	if resp := onHost("GET", "/s3/multipart/tok/1", "app.example", same(map[string]string{}), c); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a plain session cookie on app.example: %d, want 401 (not read)", resp.StatusCode)
+	}
+
 	sameOrigin := map[string]string{"Sec-Fetch-Site": "same-origin"}
 	tampered := *c
 	tampered.Value = c.Value[:len(c.Value)-4] + "AAAA"

@@ -26,7 +26,7 @@ func (s *Service) ListUploadedParts(ctx context.Context, req *gatepostv1.ListUpl
 	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
-	parts, err := s.listParts(ctx, u)
+	parts, err := s.listParts(ctx, u, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +60,11 @@ func (s *Service) ListUploadedParts(ctx context.Context, req *gatepostv1.ListUpl
 	return resp, nil
 }
 
-// listParts lists the parts the store holds for u (a part listed twice,
-// once of its planned size, as that one), or answers NotFound for an
-// upload that is gone, Unavailable for a store that fails.
-func (s *Service) listParts(ctx context.Context, u *uploadtoken.Upload) ([]uploadpolicy.Part, error) {
+// listParts lists the parts the store holds for u (a part listed twice read
+// as one where uploadpolicy.ResolveDuplicates can tell which, by the
+// client's ETags given at completion or the planned size), or answers
+// NotFound for an upload that is gone, Unavailable for a store that fails.
+func (s *Service) listParts(ctx context.Context, u *uploadtoken.Upload, given map[int32]string) ([]uploadpolicy.Part, error) {
 	parts, err := s.store.ListParts(ctx, u.Bucket, u.StoreKey(), u.UploadID)
 	if errors.Is(err, objectstore.ErrNoSuchUpload) {
 		return nil, status.Error(codes.NotFound, "upload_token: the upload no longer exists (completed or aborted)")
@@ -72,5 +73,5 @@ func (s *Service) listParts(ctx context.Context, u *uploadtoken.Upload) ([]uploa
 		return nil, s.storeFailed(ctx, "listing the parts", err)
 	}
 	_, length := s.partPlan(u)
-	return uploadpolicy.ResolveDuplicates(parts, length), nil
+	return uploadpolicy.ResolveDuplicates(parts, length, given), nil
 }

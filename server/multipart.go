@@ -267,7 +267,11 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, req *gatepostv1.C
 	if err := s.allow(ctx, id, u.Profile); err != nil {
 		return nil, err
 	}
-	parts, err := s.listParts(ctx, u)
+	given := make(map[int32]string, len(req.GetParts()))
+	for _, p := range req.GetParts() {
+		given[p.GetPartNumber()] = p.GetEtag()
+	}
+	parts, err := s.listParts(ctx, u, given)
 	if err != nil {
 		return nil, err
 	}

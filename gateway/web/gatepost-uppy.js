@@ -25,6 +25,9 @@
 // the upload starts again.
 import { uploadFile, uploadLargeFile } from "./gatepost.js";
 
+// paused is the abort reason of a pause (as opposed to a removal or cancel).
+const paused = new Error("paused");
+
 /**
  * Returns the Uppy uploader plugin class built on the given BasePlugin
  * (from @uppy/core 5 or 6).
@@ -40,6 +43,7 @@ export function gatepostUploader(BasePlugin) {
       this.controllers = new Map();
       this.paused = new Set();
       this.resumers = new Map();
+      this.finishing = new Set();
     }
 
     upload = async (fileIDs) => {
@@ -50,15 +54,18 @@ export function gatepostUploader(BasePlugin) {
     };
 
     // uploadOne uploads one file; paused, it waits to be resumed and goes
-    // on (so that Uppy's upload stays in progress meanwhile).
+    // on (so that Uppy's upload stays in progress meanwhile). Once every
+    // byte is sent (gatepost completes and verifies), pausing is ignored.
     async uploadOne(file) {
       const o = this.opts;
       const started = Date.now();
-      const token = typeof o.token === "function" ? await o.token() : o.token;
       for (;;) {
         const stop = new AbortController();
         this.controllers.set(file.id, stop);
         try {
+          // Asked on every attempt: a token may expire during a pause.
+          const token = typeof o.token === "function" ? await o.token() : o.token;
+          stop.signal.throwIfAborted();
           const options = {
             endpoint: o.endpoint,
             token,
@@ -70,6 +77,7 @@ export function gatepostUploader(BasePlugin) {
             resume: o.resume,
             signal: stop.signal,
             onProgress: (p) => {
+              if (p.total > 0 && p.loaded >= p.total) this.finishing.add(file.id);
               const current = this.uppy.getFile(file.id);
               if (current) {
                 this.uppy.emit("upload-progress", current, { uploader: this, uploadStarted: started, bytesUploaded: p.loaded, bytesTotal: p.total });
@@ -81,9 +89,10 @@ export function gatepostUploader(BasePlugin) {
           if (current) this.uppy.emit("upload-success", current, { status: 200, body: done, uploadURL: done.location });
           return;
         } catch (err) {
-          if (this.paused.has(file.id)) {
-            // true: resumed; false: removed or cancelled while paused.
-            if (await new Promise((settle) => this.resumers.set(file.id, settle))) continue;
+          if (stop.signal.reason === paused) {
+            // Resumed already (pause and resume in one tick), or wait:
+            // true when resumed, false when removed or cancelled.
+            if (!this.paused.has(file.id) || (await new Promise((settle) => this.resumers.set(file.id, settle)))) continue;
             return;
           }
           const current = this.uppy.getFile(file.id);
@@ -91,6 +100,7 @@ export function gatepostUploader(BasePlugin) {
           return;
         } finally {
           if (this.controllers.get(file.id) === stop) this.controllers.delete(file.id);
+          this.finishing.delete(file.id);
         }
       }
     }
@@ -112,9 +122,9 @@ export function gatepostUploader(BasePlugin) {
     #pause = (ids) => {
       for (const id of ids) {
         const stop = this.controllers.get(id);
-        if (!stop) continue;
+        if (!stop || this.finishing.has(id)) continue;
         this.paused.add(id);
-        stop.abort();
+        stop.abort(paused);
       }
     };
 
@@ -130,7 +140,9 @@ export function gatepostUploader(BasePlugin) {
 
     #resumeAll = () => this.#resume([...this.paused]);
 
-    #pauseOne = (file, isPaused) => (isPaused ? this.#pause([file.id]) : this.#resume([file.id]));
+    #pauseOne = (file, isPaused) => {
+      if (file) (isPaused ? this.#pause : this.#resume)([file.id]);
+    };
 
     install() {
       this.uppy.addUploader(this.upload);
@@ -143,6 +155,7 @@ export function gatepostUploader(BasePlugin) {
     }
 
     uninstall() {
+      this.#cancelled();
       this.uppy.removeUploader(this.upload);
       this.uppy.off("file-removed", this.#removed);
       this.uppy.off("cancel-all", this.#cancelled);

@@ -3,6 +3,8 @@ package uploadpolicy
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // S3's multipart limits.
@@ -100,6 +102,12 @@ var ErrOverLimit = errors.New("over the limit")
 // maxBytes or maxParts (the upload can only be aborted); otherwise more or
 // other parts could still mend it.
 func CheckUnsizedParts(parts []Part, minBytes, maxBytes int64, maxParts int32) error {
+	for i := 1; i < len(parts); i++ {
+		if parts[i].Number == parts[i-1].Number {
+			// Before the total, which would count it twice.
+			return fmt.Errorf("part %d is listed twice", parts[i].Number)
+		}
+	}
 	total := TotalOf(parts)
 	switch {
 	case total > maxBytes:
@@ -111,8 +119,6 @@ func CheckUnsizedParts(parts []Part, minBytes, maxBytes int64, maxParts int32) e
 	}
 	for i, p := range parts {
 		switch {
-		case i > 0 && p.Number == parts[i-1].Number:
-			return fmt.Errorf("part %d is listed twice", p.Number)
 		case p.Number != int32(i+1):
 			return fmt.Errorf("part %d is missing", i+1)
 		case i < len(parts)-1 && p.Size < MinPartSize:
@@ -125,33 +131,57 @@ func CheckUnsizedParts(parts []Part, minBytes, maxBytes int64, maxParts int32) e
 	return nil
 }
 
-// ResolveDuplicates drops, of a part number a store lists more than once
+// ResolveDuplicates reads a part number a store lists more than once
 // (SeaweedFS keeps the entry of an upload aborted mid-way beside the
-// part's upload again), the entries whose size is not the planned one
-// (length gives it, or a negative number when no size is planned), when
-// exactly one entry has it. Other duplicates are left for CheckParts to
-// refuse: gatepost does not guess which bytes the client meant.
-func ResolveDuplicates(parts []Part, length func(n int32) int64) []Part {
-	count := make(map[int32]int, len(parts))
+// part's upload again, and one entry per retry of the same bytes) as one
+// part: entries that are the same (size and ETag) are one; otherwise the
+// entry whose ETag the client gave for that number (given, may be nil),
+// else the one entry of the planned size (length gives it, or a negative
+// number when no size is planned). Other duplicates are left for the
+// checks to refuse: gatepost does not guess which bytes the client meant.
+func ResolveDuplicates(parts []Part, length func(n int32) int64, given map[int32]string) []Part {
+	byNumber := make(map[int32][]Part, len(parts))
+	var order []int32
 	for _, p := range parts {
-		count[p.Number]++
+		if _, seen := byNumber[p.Number]; !seen {
+			order = append(order, p.Number)
+		}
+		if !slices.ContainsFunc(byNumber[p.Number], func(q Part) bool { return q.Size == p.Size && trimETag(q.ETag) == trimETag(p.ETag) }) {
+			byNumber[p.Number] = append(byNumber[p.Number], p)
+		}
 	}
 	out := make([]Part, 0, len(parts))
-	for _, p := range parts {
-		if count[p.Number] == 1 {
-			out = append(out, p)
-			continue
-		}
-		want := length(p.Number)
-		matching := 0
-		for _, q := range parts {
-			if q.Number == p.Number && want >= 0 && q.Size == want {
-				matching++
+	for _, n := range order {
+		entries := byNumber[n]
+		if len(entries) > 1 {
+			if etag, ok := given[n]; ok {
+				if one := onlyOne(entries, func(p Part) bool { return trimETag(p.ETag) == trimETag(etag) }); one != nil {
+					entries = []Part{*one}
+				}
+			} else if want := length(n); want >= 0 {
+				if one := onlyOne(entries, func(p Part) bool { return p.Size == want }); one != nil {
+					entries = []Part{*one}
+				}
 			}
 		}
-		if matching != 1 || p.Size == want {
-			out = append(out, p)
-		}
+		out = append(out, entries...)
 	}
 	return out
 }
+
+// onlyOne returns the one part that matches, or nil for none or several.
+func onlyOne(parts []Part, match func(Part) bool) *Part {
+	var found *Part
+	for i := range parts {
+		if match(parts[i]) {
+			if found != nil {
+				return nil
+			}
+			found = &parts[i]
+		}
+	}
+	return found
+}
+
+// trimETag drops an ETag's quotes.
+func trimETag(etag string) string { return strings.Trim(etag, `"`) }

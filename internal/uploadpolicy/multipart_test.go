@@ -49,6 +49,7 @@ func TestCheckUnsizedParts(t *testing.T) {
 		{"a gap", []uploadpolicy.Part{{Number: 1, Size: 5 * mib}, {Number: 3, Size: 1}}, 1, 64 * mib, "part 2 is missing", false},
 		{"no part 1", []uploadpolicy.Part{{Number: 2, Size: 1}}, 1, 64 * mib, "part 1 is missing", false},
 		{"listed twice", []uploadpolicy.Part{{Number: 1, Size: 5 * mib}, {Number: 1, Size: 5 * mib}}, 1, 64 * mib, "part 1 is listed twice", false},
+		{"listed twice near the maximum", []uploadpolicy.Part{{Number: 1, Size: 6 * mib}, {Number: 1, Size: 6 * mib}}, 1, 10 * mib, "part 1 is listed twice", false},
 		{"a short part before the last", parts(4*mib, 5*mib), 1, 64 * mib, "part 1 is 4194304 bytes; every part but the last must be at least", false},
 		{"under the minimum", parts(10), 100, 64 * mib, "the parts hold 10 bytes, under the profile's minimum of 100", false},
 		{"over the maximum", parts(5*mib, 5*mib, 1), 1, 10 * mib, "the parts hold 10485761 bytes, over the profile's maximum of 10485760", true},
@@ -83,16 +84,21 @@ func TestResolveDuplicates(t *testing.T) {
 		name   string
 		parts  []uploadpolicy.Part
 		length func(int32) int64
+		given  map[int32]string
 		want   []uploadpolicy.Part
 	}{
-		{"none", []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}, plan, []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}},
-		{"an aborted entry beside the real one", []uploadpolicy.Part{p(1, 8, "a"), p(2, 3, "x"), p(2, 8, "b")}, plan, []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}},
-		{"two of the planned size", []uploadpolicy.Part{p(2, 8, "x"), p(2, 8, "b")}, plan, []uploadpolicy.Part{p(2, 8, "x"), p(2, 8, "b")}},
-		{"none of the planned size", []uploadpolicy.Part{p(2, 3, "x"), p(2, 5, "b")}, plan, []uploadpolicy.Part{p(2, 3, "x"), p(2, 5, "b")}},
-		{"no planned size", []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}, unplanned, []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}},
+		{"none", []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}, plan, nil, []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}},
+		{"an aborted entry beside the real one", []uploadpolicy.Part{p(1, 8, "a"), p(2, 3, "x"), p(2, 8, "b")}, plan, nil, []uploadpolicy.Part{p(1, 8, "a"), p(2, 8, "b")}},
+		{"the same bytes twice (a retry)", []uploadpolicy.Part{p(2, 8, `"b"`), p(2, 8, "b")}, plan, nil, []uploadpolicy.Part{p(2, 8, `"b"`)}},
+		{"two of the planned size", []uploadpolicy.Part{p(2, 8, "x"), p(2, 8, "b")}, plan, nil, []uploadpolicy.Part{p(2, 8, "x"), p(2, 8, "b")}},
+		{"two of the planned size, the client's ETag", []uploadpolicy.Part{p(2, 8, "x"), p(2, 8, "b")}, plan, map[int32]string{2: `"b"`}, []uploadpolicy.Part{p(2, 8, "b")}},
+		{"none of the planned size", []uploadpolicy.Part{p(2, 3, "x"), p(2, 5, "b")}, plan, nil, []uploadpolicy.Part{p(2, 3, "x"), p(2, 5, "b")}},
+		{"no planned size", []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}, unplanned, nil, []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}},
+		{"no planned size, the client's ETag", []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}, unplanned, map[int32]string{2: "b"}, []uploadpolicy.Part{p(2, 8, "b")}},
+		{"the client's ETag matches none", []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}, plan, map[int32]string{2: "zz"}, []uploadpolicy.Part{p(2, 3, "x"), p(2, 8, "b")}},
 	}
 	for _, tt := range tests {
-		got := uploadpolicy.ResolveDuplicates(tt.parts, tt.length)
+		got := uploadpolicy.ResolveDuplicates(tt.parts, tt.length, tt.given)
 		if len(got) != len(tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 			continue
