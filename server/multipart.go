@@ -31,7 +31,10 @@ func WithUploadTokens(s *uploadtoken.Sealer) ServiceOption {
 }
 
 // CreateMultipartUpload starts a multipart upload of a declared size that
-// fits the profile, with a part size the server chooses.
+// fits the profile, with a part size the server chooses, or, on a profile
+// that allows it, one of undeclared size: the quota then reserves the
+// profile's maximum until completion sets the real size, and the parts are
+// checked at completion.
 func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest) (*gatepostv1.CreateMultipartUploadResponse, error) {
 	id, err := s.caller(ctx)
 	if err != nil {
@@ -41,30 +44,33 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	if err != nil {
 		return nil, err
 	}
-	if req.TotalSize == nil {
-		if !o.profile.AllowUnsizedMultipart {
-			return nil, invalid("total_size", "required (the size of the whole object): profile %q does not take multipart uploads of unknown size", o.profileName)
+	// total and partSize stay 0 for an upload of undeclared size.
+	var total, partSize int64
+	unsized := req.TotalSize == nil
+	reserved, declared, field, audit := o.profile.MaxBytes, int64(-1), "", "multipart upload of undeclared size started"
+	if unsized && !o.profile.AllowUnsizedMultipart {
+		return nil, invalid("total_size", "required (the size of the whole object): profile %q does not take multipart uploads of unknown size", o.profileName)
+	}
+	if !unsized {
+		total = req.GetTotalSize()
+		if total == 0 {
+			return nil, invalid("total_size", "must be at least 1 byte")
 		}
-		return s.createUnsized(ctx, id, o)
+		if err := checkSize("total_size", total, o, config.MaxObjectBytes, "S3 object"); err != nil {
+			return nil, err
+		}
+		if partSize, err = uploadpolicy.PartSize(total); err != nil {
+			return nil, invalid("total_size", "%v", err)
+		}
+		reserved, declared, field, audit = total, total, "total_size", "multipart upload started"
 	}
-	total := req.GetTotalSize()
-	if total == 0 {
-		return nil, invalid("total_size", "must be at least 1 byte")
-	}
-	if err := checkSize("total_size", total, o, config.MaxObjectBytes, "S3 object"); err != nil {
-		return nil, err
-	}
-	partSize, err := uploadpolicy.PartSize(total)
-	if err != nil {
-		return nil, invalid("total_size", "%v", err)
-	}
-	reservation, release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, "total_size", total)
+	reservation, release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, field, reserved)
 	if err != nil {
 		return nil, err
 	}
 	started := time.Now()
 	uploadID, err := s.store.CreateMultipart(ctx, &uploadpolicy.Multipart{
-		Bucket: o.profile.Bucket, Key: o.storeKey, ContentType: o.contentType, Metadata: o.credentialMetadata(id, total, "", s.now()),
+		Bucket: o.profile.Bucket, Key: o.storeKey, ContentType: o.contentType, Metadata: o.credentialMetadata(id, declared, "", s.now()),
 		TotalSize: total, PartSize: partSize, Headers: pinnedHeaders(&o.profile),
 	})
 	s.metrics.Signed("multipart_create", time.Since(started))
@@ -75,54 +81,24 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 	s.metrics.Issued(o.profileName, "multipart")
 	token, expiresAt, err := s.tokens.Seal(uploadtoken.Upload{
 		Subject: id.Subject, Profile: o.profileName, Bucket: o.profile.Bucket, Key: o.key,
-		UploadID: uploadID, TotalSize: total, PartSize: partSize, Reservation: reservation, Staged: o.profile.Verify.Staging,
+		UploadID: uploadID, TotalSize: total, PartSize: partSize, Reservation: reservation, Staged: o.profile.Verify.Staging, Unsized: unsized,
 	}, s.now())
 	if err != nil {
 		release()
 		_ = s.store.AbortMultipart(context.WithoutCancel(ctx), o.profile.Bucket, o.storeKey, uploadID)
 		return nil, s.storeFailed(ctx, "sealing the upload token", err)
 	}
-	s.auditLine(ctx, "multipart upload started", id, o.profileName, o.profile.Bucket, o.key, total, expiresAt)
-	return &gatepostv1.CreateMultipartUploadResponse{
-		UploadToken: token, Key: o.key, Bucket: o.profile.Bucket, PartSize: partSize,
-		PartCount: uploadpolicy.PartCount(total, partSize), TotalSize: total, ExpiresAt: timestamppb.New(expiresAt),
-		PartsPerCall: s.partsPerCall(o.profileName),
-	}, nil
-}
-
-// createUnsized starts a multipart upload that declared no size, on a
-// profile that allows it: the quota reserves the profile's maximum until
-// completion sets the real size, and the parts are checked then.
-func (s *Service) createUnsized(ctx context.Context, id *auth.Identity, o *object) (*gatepostv1.CreateMultipartUploadResponse, error) {
-	reservation, release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, "", o.profile.MaxBytes)
-	if err != nil {
-		return nil, err
+	s.auditLine(ctx, audit, id, o.profileName, o.profile.Bucket, o.key, reserved, expiresAt)
+	resp := &gatepostv1.CreateMultipartUploadResponse{
+		UploadToken: token, Key: o.key, Bucket: o.profile.Bucket, PartSize: partSize, TotalSize: total,
+		ExpiresAt: timestamppb.New(expiresAt), PartsPerCall: s.partsPerCall(o.profileName),
 	}
-	started := time.Now()
-	uploadID, err := s.store.CreateMultipart(ctx, &uploadpolicy.Multipart{
-		Bucket: o.profile.Bucket, Key: o.storeKey, ContentType: o.contentType, Metadata: o.credentialMetadata(id, -1, "", s.now()),
-		Headers: pinnedHeaders(&o.profile),
-	})
-	s.metrics.Signed("multipart_create", time.Since(started))
-	if err != nil {
-		release()
-		return nil, s.storeFailed(ctx, "starting the multipart upload", err)
+	if unsized {
+		resp.MaxPartCount = uploadpolicy.UnsizedPartLimit(o.profile.MaxBytes)
+	} else {
+		resp.PartCount = uploadpolicy.PartCount(total, partSize)
 	}
-	s.metrics.Issued(o.profileName, "multipart")
-	token, expiresAt, err := s.tokens.Seal(uploadtoken.Upload{
-		Subject: id.Subject, Profile: o.profileName, Bucket: o.profile.Bucket, Key: o.key,
-		UploadID: uploadID, Reservation: reservation, Staged: o.profile.Verify.Staging, Unsized: true,
-	}, s.now())
-	if err != nil {
-		release()
-		_ = s.store.AbortMultipart(context.WithoutCancel(ctx), o.profile.Bucket, o.storeKey, uploadID)
-		return nil, s.storeFailed(ctx, "sealing the upload token", err)
-	}
-	s.auditLine(ctx, "multipart upload of undeclared size started", id, o.profileName, o.profile.Bucket, o.key, o.profile.MaxBytes, expiresAt)
-	return &gatepostv1.CreateMultipartUploadResponse{
-		UploadToken: token, Key: o.key, Bucket: o.profile.Bucket, ExpiresAt: timestamppb.New(expiresAt),
-		PartsPerCall: s.partsPerCall(o.profileName), MaxPartCount: uploadpolicy.UnsizedPartLimit(o.profile.MaxBytes),
-	}, nil
+	return resp, nil
 }
 
 // partPlan is the number of the last part of u, and each part's

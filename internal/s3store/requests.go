@@ -206,14 +206,14 @@ func (s *Store) SignUploadPart(ctx context.Context, bucket, key, uploadID string
 	in := &s3.UploadPartInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID), PartNumber: aws.Int32(part),
 	}
-	must := pinnedPartHeaders
-	presignOpts := []func(*s3.PresignOptions){s3.WithPresignExpires(d), pinned(false)}
-	if opts.Bare {
-		must, presignOpts = nil, presignOpts[:1]
-	}
-	if opts.Size != objectstore.AnyPartLength && !opts.Bare {
-		in.ContentLength = aws.Int64(opts.Size)
-		must = append([]string{"Content-Length"}, must...)
+	var must []string
+	presignOpts := []func(*s3.PresignOptions){s3.WithPresignExpires(d)}
+	if !opts.Bare {
+		must, presignOpts = pinnedPartHeaders, append(presignOpts, pinned(false))
+		if opts.Size != objectstore.AnyPartLength {
+			in.ContentLength = aws.Int64(opts.Size)
+			must = append([]string{"Content-Length"}, must...)
+		}
 	}
 	req, err := s.presign.PresignUploadPart(ctx, in, presignOpts...)
 	if err != nil {
