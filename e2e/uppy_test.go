@@ -56,14 +56,18 @@ func uppyBundle(t *testing.T, modules, entry string) []byte {
 	if err := os.Symlink(web, filepath.Join(dir, "gatepost-web")); err != nil { // gatepost's own browser helpers
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile(filepath.Join("uppy", entry))
-	if err != nil {
-		t.Fatal(err)
+	// The page scripts and the modules they share (page.js, companion.js).
+	scripts, _ := filepath.Glob(filepath.Join("uppy", "*.js"))
+	for _, script := range scripts {
+		src, err := os.ReadFile(script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(script)), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "entry.js"), src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(esbuild, "entry.js", "--bundle", "--format=iife", "--outfile=bundle.js", "--log-level=warning")
+	cmd := exec.Command(esbuild, entry, "--bundle", "--format=iife", "--outfile=bundle.js", "--log-level=warning")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("esbuild: %v\n%s", err, out)
@@ -141,23 +145,29 @@ func (l *companionLog) proxy(t *testing.T, addr string) string {
 	target, _ := url.Parse("http://" + addr)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		call := r.Method + " " + r.URL.Path
-		if call == "POST /v1/multipart/parts" { // gatepost's own part URLs: which parts
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			var asked struct {
-				PartNumbers []int `json:"part_numbers"`
-			}
-			_ = json.Unmarshal(body, &asked)
-			call += " " + fmt.Sprint(asked.PartNumbers)
-		}
-		l.mu.Lock()
-		l.calls = append(l.calls, call)
-		l.mu.Unlock()
+		l.record(r)
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// record notes r as "METHOD /path", with the part numbers asked of
+// gatepost's own POST /v1/multipart/parts.
+func (l *companionLog) record(r *http.Request) {
+	call := r.Method + " " + r.URL.Path
+	if call == "POST /v1/multipart/parts" {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var asked struct {
+			PartNumbers []int `json:"part_numbers"`
+		}
+		_ = json.Unmarshal(body, &asked)
+		call += " " + fmt.Sprint(asked.PartNumbers)
+	}
+	l.mu.Lock()
+	l.calls = append(l.calls, call)
+	l.mu.Unlock()
 }
 
 // mark returns how many calls were made so far.
@@ -253,7 +263,7 @@ func TestUppyCompanionParams(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := "uppy-" + strings.ToLower(st.name) + ".txt"
-		script := `window.uploadWithUppy(` + strconv.Quote("http://"+addr) + `, ` + strconv.Quote(apiKey) + `, [
+		script := `window.connect(` + strconv.Quote("http://"+addr) + `, ` + strconv.Quote(apiKey) + `), window.uploadWithUppy([
 	  { name: ` + strconv.Quote(name) + `, type: "text/plain", body: "uploaded by Uppy 5 through gatepost\n" },
 	  { name: "page.html", type: "text/html", body: "<html></html>" },
 	  { name: "too-big.txt", type: "text/plain", body: "x".repeat(2000) },
@@ -306,10 +316,16 @@ func TestUppy5Multipart(t *testing.T) {
 			}
 			return got
 		}
-		args := strconv.Quote(endpoint) + `, ` + strconv.Quote(apiKey)
+		connect := func() {
+			t.Helper()
+			if _, err := chromedp.Run(browser, chromedp.Evaluate[any](`window.connect(`+strconv.Quote(endpoint)+`, `+strconv.Quote(apiKey)+`)`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		connect()
 		const size = 21 << 20
 
-		got := run(`window.uploadWithUppy(` + args + `, [
+		got := run(`window.uploadWithUppy([
 		  { name: "big.bin", type: "application/octet-stream", size: ` + itoa(size) + `, seed: 1 },
 		  { name: "over.bin", type: "application/octet-stream", size: ` + itoa(25<<20) + `, seed: 2 },
 		])`)
@@ -329,46 +345,63 @@ func TestUppy5Multipart(t *testing.T) {
 		if signed := partsSigned(log.since(0)); !slices.Contains(signed, 5) || slices.Contains(signed, 6) {
 			t.Errorf("parts signed %v; want parts 1 to 5 of each file", signed)
 		}
-
-		// Cancel once the first part is stored: Uppy aborts the upload.
-		if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.cancelAfterOnePart(`+args+`, { name: "cancelled.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 4 })`, chromedp.EvalAwaitPromise)); err != nil {
-			t.Fatal(err)
-		}
-		if !eventually(func() bool { return len(st.multipartUploadsOf(t, "uppy/cancelled.bin")) == 0 }) {
-			t.Errorf("the cancelled upload is still in the store: %v", st.multipartUploadsOf(t, "uppy/cancelled.bin"))
-		}
-		if st.headObject(t, "uppy/cancelled.bin") != nil {
-			t.Error("the cancelled upload was stored")
-		}
-		if calls := log.since(0); !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "DELETE /s3/multipart/") }) {
-			t.Errorf("Uppy never aborted: %v", calls)
-		}
-
-		// Reload mid-upload; Golden Retriever resumes it.
-		before := log.mark()
-		if _, err := chromedp.Run(browser, chromedp.Evaluate[int](`window.startThenLeave(`+args+`, { name: "resumed.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 3 })`, chromedp.EvalAwaitPromise)); err != nil {
-			t.Fatal(err)
-		}
-		if err := chromedp.Do(browser, chromedp.Reload()); err != nil {
-			t.Fatal(err)
-		}
-		reloaded := log.mark()
-		got = run(`window.resumeAfterReload(` + args + `)`)
-		if len(got.Ok) != 1 || got.Ok[0] != "resumed.bin" {
-			logs, _ := chromedp.Run(browser, chromedp.Evaluate[[]string](`window.uppyLogs`))
-			t.Fatalf("resumed %v, failed %v; Uppy's log %q", got.Ok, got.Failed, logs)
-		}
-		if stored := st.getObject(t, "uppy/resumed.bin"); !bytes.Equal(stored, pattern(size, 3)) {
-			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
-		}
-		first, after := partsSigned(log.since(before)[:reloaded-before]), partsSigned(log.since(reloaded))
-		if !slices.Contains(first, 2) || slices.Contains(after, 1) || slices.Contains(after, 2) || !slices.Contains(after, 5) {
-			t.Errorf("parts signed before the reload %v, after %v; want 1 and 2 before only", first, after)
-		}
-		if calls := log.since(reloaded); !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "GET /s3/multipart/") && strings.Count(c, "/") == 3 }) {
-			t.Errorf("the resumed upload did not list its parts: %v", calls)
-		}
+		checkCancelAndResume(t, browser, st, &log, "u5-", connect)
 	})
+}
+
+// checkCancelAndResume runs the Companion flows of uppy5.js and uppy6.js
+// (companion.js) that leave a multipart upload mid-way, with files named
+// prefix...: a cancel once the first part is stored aborts the upload
+// (nothing left in the store), and a reload after two parts is resumed by
+// Golden Retriever, which lists the parts and sends only the missing ones.
+// connect signs the page in again after the reload.
+func checkCancelAndResume(t *testing.T, browser context.Context, st *target, log *companionLog, prefix string, connect func()) {
+	t.Helper()
+	const size = 21 << 20
+	cancelled, resumed := prefix+"cancelled.bin", prefix+"resumed.bin"
+	file := func(name string, seed int) string {
+		return `{ name: ` + strconv.Quote(name) + `, type: "application/octet-stream", size: ` + itoa(size) + `, seed: ` + itoa(seed) + ` }`
+	}
+	if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.cancelAfterOnePart(`+file(cancelled, 4)+`)`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(func() bool { return len(st.multipartUploadsOf(t, "uppy/"+cancelled)) == 0 }) {
+		t.Errorf("the cancelled upload is still in the store: %v", st.multipartUploadsOf(t, "uppy/"+cancelled))
+	}
+	if st.headObject(t, "uppy/"+cancelled) != nil {
+		t.Error("the cancelled upload was stored")
+	}
+	if calls := log.since(0); !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "DELETE /s3/multipart/") }) {
+		t.Errorf("Uppy never aborted: %v", calls)
+	}
+
+	before := log.mark()
+	if _, err := chromedp.Run(browser, chromedp.Evaluate[int](`window.startThenLeave(`+file(resumed, 3)+`)`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(browser, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	connect()
+	reloaded := log.mark()
+	got, err := chromedp.Run(browser, chromedp.Evaluate[uppyResult](`window.resumeAfterReload()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Ok) != 1 || got.Ok[0] != resumed {
+		logs, _ := chromedp.Run(browser, chromedp.Evaluate[[]string](`window.uppyLogs`))
+		t.Fatalf("resumed %v, failed %v; Uppy's log %q", got.Ok, got.Failed, logs)
+	}
+	if stored := st.getObject(t, "uppy/"+resumed); !bytes.Equal(stored, pattern(size, 3)) {
+		t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
+	}
+	first, after := partsSigned(log.since(before)[:reloaded-before]), partsSigned(log.since(reloaded))
+	if !slices.Contains(first, 2) || slices.Contains(after, 1) || slices.Contains(after, 2) || !slices.Contains(after, 5) {
+		t.Errorf("parts signed before the reload %v, after %v; want 1 and 2 before only", first, after)
+	}
+	if calls := log.since(reloaded); !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "GET /s3/multipart/") && strings.Count(c, "/") == 3 }) {
+		t.Errorf("the resumed upload did not list its parts: %v", calls)
+	}
 }
 
 // sameOriginApp serves the page and, under the same origin, gatepost's
@@ -383,9 +416,7 @@ func sameOriginApp(t *testing.T, bundle []byte, log *companionLog) (app *httptes
 			w.Header().Set("Content-Type", "text/javascript")
 			_, _ = w.Write(bundle)
 		case strings.HasPrefix(r.URL.Path, "/s3/") || strings.HasPrefix(r.URL.Path, "/v1/"):
-			log.mu.Lock()
-			log.calls = append(log.calls, r.Method+" "+r.URL.Path)
-			log.mu.Unlock()
+			log.record(r)
 			forwardKeepingReason(t, w, r, upstream.Load())
 		default:
 			w.Header().Set("Content-Type", "text/html")
@@ -501,36 +532,7 @@ func TestUppy6(t *testing.T) {
 			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
 		}
 
-		if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.cancelAfterOnePart({ name: "u6-cancelled.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 4 })`, chromedp.EvalAwaitPromise)); err != nil {
-			t.Fatal(err)
-		}
-		if !eventually(func() bool { return len(st.multipartUploadsOf(t, "uppy/u6-cancelled.bin")) == 0 }) {
-			t.Errorf("the cancelled upload is still in the store: %v", st.multipartUploadsOf(t, "uppy/u6-cancelled.bin"))
-		}
-		if st.headObject(t, "uppy/u6-cancelled.bin") != nil {
-			t.Error("the cancelled upload was stored")
-		}
-
-		before := log.mark()
-		if _, err := chromedp.Run(browser, chromedp.Evaluate[int](`window.startThenLeave({ name: "u6-resumed.bin", type: "application/octet-stream", size: `+itoa(size)+`, seed: 3 })`, chromedp.EvalAwaitPromise)); err != nil {
-			t.Fatal(err)
-		}
-		if err := chromedp.Do(browser, chromedp.Reload()); err != nil {
-			t.Fatal(err)
-		}
-		reloaded := log.mark()
-		got = run(`window.resumeAfterReload()`)
-		if len(got.Ok) != 1 || got.Ok[0] != "u6-resumed.bin" {
-			logs, _ := chromedp.Run(browser, chromedp.Evaluate[[]string](`window.uppyLogs`))
-			t.Fatalf("resumed %v, failed %v; Uppy's log %q", got.Ok, got.Failed, logs)
-		}
-		if stored := st.getObject(t, "uppy/u6-resumed.bin"); !bytes.Equal(stored, pattern(size, 3)) {
-			t.Errorf("stored %d bytes that differ from the %d sent", len(stored), size)
-		}
-		first, after := partsSigned(log.since(before)[:reloaded-before]), partsSigned(log.since(reloaded))
-		if !slices.Contains(first, 2) || slices.Contains(after, 1) || slices.Contains(after, 2) || !slices.Contains(after, 5) {
-			t.Errorf("parts signed before the reload %v, after %v; want 1 and 2 before only", first, after)
-		}
+		checkCancelAndResume(t, browser, st, &log, "u6-", func() {}) // the session cookie outlives the reload
 	})
 }
 

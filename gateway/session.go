@@ -174,8 +174,12 @@ func fromSession(ctx context.Context) bool {
 // gatepost answers 401).
 func (s *Sessions) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		c, err := sessionCookie(r)
-		if r.Header.Get("Authorization") != "" || errors.Is(err, http.ErrNoCookie) {
+		if errors.Is(err, http.ErrNoCookie) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -71,14 +71,21 @@ func TestSessions(t *testing.T) {
 		Companion: &gateway.Companion{Profile: "uppy"},
 		Sessions:  gateway.NewSessions(key, key, time.Hour),
 	})
-	do := func(method, path string, headers map[string]string, cookie *http.Cookie) *http.Response {
+	// onHost sends a request with Host host ("": the server's address)
+	// and the non-nil cookies.
+	onHost := func(method, path, host string, headers map[string]string, cookies ...*http.Cookie) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest(method, ts.URL+path, nil)
+		if host != "" {
+			req.Host = host
+		}
 		for k, v := range headers {
 			req.Header.Set(k, v)
 		}
-		if cookie != nil {
-			req.AddCookie(cookie)
+		for _, c := range cookies {
+			if c != nil {
+				req.AddCookie(c)
+			}
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -86,6 +93,10 @@ func TestSessions(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp
+	}
+	do := func(method, path string, headers map[string]string, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		return onHost(method, path, "", headers, cookie)
 	}
 
 	same := func(h map[string]string) map[string]string {
@@ -121,23 +132,6 @@ func TestSessions(t *testing.T) {
 
 	// Plain HTTP to a host that is not loopback: no session cookie (it
 	// could not be __Host-), and a plain one is not read there.
-	onHost := func(method, path, host string, headers map[string]string, cookie *http.Cookie) *http.Response {
-		t.Helper()
-		req, _ := http.NewRequest(method, ts.URL+path, nil)
-		req.Host = host
-		for k, v := range headers {
-			req.Header.Set(k, v)
-		}
-		if cookie != nil {
-			req.AddCookie(cookie)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
 	if resp := onHost("POST", "/v1/session", "app.example", same(map[string]string{"Authorization": "Bearer good"}), nil); resp.StatusCode != http.StatusBadRequest || len(resp.Cookies()) != 0 {
 		t.Errorf("a plain-HTTP session on app.example: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
@@ -169,20 +163,7 @@ func TestSessions(t *testing.T) {
 		{"two session cookies (one planted)", sameOrigin, c, 400, "", &http.Cookie{Name: c.Name, Value: c.Value}},
 	} {
 		_, before := svc.partsSince(0)
-		req, _ := http.NewRequest("GET", ts.URL+"/s3/multipart/tok/1", nil)
-		for k, v := range tt.headers {
-			req.Header.Set(k, v)
-		}
-		for _, cookie := range []*http.Cookie{tt.cookie, tt.planted} {
-			if cookie != nil {
-				req.AddCookie(cookie)
-			}
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := onHost("GET", "/s3/multipart/tok/1", "", tt.headers, tt.cookie, tt.planted)
 		got, _ := svc.partsSince(before)
 		if resp.StatusCode != tt.want || got != tt.wantPart {
 			t.Errorf("%s: %d, gatepost saw %q; want %d, %q", tt.name, resp.StatusCode, got, tt.want, tt.wantPart)
