@@ -188,3 +188,109 @@ func TestRedisQuotaLeavesNoStrayKeys(t *testing.T) {
 		t.Errorf("keys left: %v, %v", keys, err)
 	}
 }
+
+// TestRedisQuotaCorrections: in Redis, Set corrects a reservation by id,
+// Correct the object's latest reservation made by then, and a window
+// that passes for some reservations only leaves the others and their
+// corrections working.
+func TestRedisQuotaCorrections(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	r := quota.NewRedis(srv.Client(), "test:")
+	ctx := t.Context()
+	lim := quota.Limit{Bytes: 1000, Per: 1500 * time.Millisecond}
+	reserve := func(object string, n int64) string {
+		t.Helper()
+		res, err := r.Reserve(ctx, "k", object, n, lim)
+		if err != nil || !res.OK {
+			t.Fatalf("reserve %d for %s: %+v, %v", n, object, res, err)
+		}
+		return res.ID
+	}
+	usage := func(want int64, what string) {
+		t.Helper()
+		if u, err := r.Usage(ctx, "k", lim); err != nil || u != want {
+			t.Errorf("%s: used %d, %v; want %d", what, u, err, want)
+		}
+	}
+	first := reserve("b/x", 10)
+	reserve("b/x", 20)
+	reserve("b/y", 30)
+	usage(60, "three reservations")
+	for _, step := range []struct {
+		name string
+		do   func() error
+		want int64
+	}{
+		{"Set the first to 5", func() error { return r.Set(ctx, "k", first, 5, lim) }, 55},
+		{"Set an unknown id", func() error { return r.Set(ctx, "k", "b/x\x00unknown", 500, lim) }, 55},
+		{"Correct b/x: its latest", func() error { return r.Correct(ctx, "k", "b/x", 7, time.Now(), lim) }, 42},
+		{"Correct b/y by an hour ago: made later", func() error {
+			return r.Correct(ctx, "k", "b/y", 1, time.Now().Add(-time.Hour), lim)
+		}, 42},
+		{"Correct an unknown object", func() error { return r.Correct(ctx, "k", "b/z", 1, time.Now(), lim) }, 42},
+		{"Set the first to 0", func() error { return r.Set(ctx, "k", first, 0, lim) }, 37},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		usage(step.want, step.name)
+	}
+	time.Sleep(lim.Per / 2)
+	later := reserve("b/x", 100)
+	usage(137, "a later reservation")
+	time.Sleep(lim.Per/2 + 300*time.Millisecond)
+	usage(100, "once the first three have left the window")
+	if err := r.Correct(ctx, "k", "b/x", 40, time.Now(), lim); err != nil {
+		t.Fatal(err)
+	}
+	usage(40, "the later one corrected by object")
+	if err := r.Set(ctx, "k", first, 900, lim); err != nil {
+		t.Fatal(err)
+	}
+	usage(40, "a reservation that has left is not brought back")
+	if err := r.Set(ctx, "k", later, 50, lim); err != nil {
+		t.Fatal(err)
+	}
+	usage(50, "the later one set by id")
+}
+
+// TestRedisQuotaFull: a key holds at most MaxReservations in Redis; past
+// it a reservation is refused as full, with a retry within the window; and
+// a window's worth of reservations leaving at once goes within a few calls
+// and takes the keys with it.
+func TestRedisQuotaFull(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client()
+	r := quota.NewRedis(client, "test:")
+	ctx := t.Context()
+	lim := quota.Limit{Bytes: 1 << 40, Per: 3 * time.Second}
+	start := time.Now()
+	for i := range quota.MaxReservations {
+		if res, err := r.Reserve(ctx, "k", "b/o", 1, lim); err != nil || !res.OK {
+			t.Fatalf("reservation %d: %+v, %v", i+1, res, err)
+		}
+	}
+	end := time.Now()
+	if end.Sub(start) >= lim.Per {
+		t.Skip("reserving took longer than the window on this machine")
+	}
+	res, err := r.Reserve(ctx, "k", "b/o", 1, lim)
+	if err != nil || res.OK || !res.Full || res.RetryAfter <= 0 || res.RetryAfter > lim.Per || res.Used != quota.MaxReservations {
+		t.Errorf("past MaxReservations: %+v, %v; want refused, full, used %d, a retry within the window", res, err, quota.MaxReservations)
+	}
+	time.Sleep(time.Until(end.Add(lim.Per + 200*time.Millisecond)))
+	used := int64(-1)
+	for range quota.MaxReservations/1000 + 1 {
+		if used, err = r.Usage(ctx, "k", lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if used != 0 {
+		t.Errorf("after the window: used %d, want 0", used)
+	}
+	if keys, err := client.Keys(ctx, "test:*").Result(); err != nil || len(keys) != 0 {
+		t.Errorf("keys left: %v, %v", keys, err)
+	}
+}
