@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatepost/gatepost/internal/quota"
 	"github.com/gatepost/gatepost/internal/redistest"
 )
@@ -167,9 +169,7 @@ func TestMemoryQuotaBounds(t *testing.T) {
 // key whose reservations have all left is removed.
 func TestRedisQuotaLeavesNoStrayKeys(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	client := srv.Client()
-	r := quota.NewRedis(client, "test:")
+	r, client := startRedisStore(t)
 	ctx := t.Context()
 	lim := quota.Limit{Bytes: 100, Per: 300 * time.Millisecond}
 	for range 10 {
@@ -184,9 +184,7 @@ func TestRedisQuotaLeavesNoStrayKeys(t *testing.T) {
 	if u, err := r.Usage(ctx, "k", lim); err != nil || u != 0 {
 		t.Fatalf("after the window: %d, %v", u, err)
 	}
-	if keys, err := client.Keys(ctx, "test:*").Result(); err != nil || len(keys) != 0 {
-		t.Errorf("keys left: %v, %v", keys, err)
-	}
+	checkNoKeysLeft(t, client)
 }
 
 // TestRedisQuotaCorrections: in Redis, Set corrects a reservation by id,
@@ -195,8 +193,7 @@ func TestRedisQuotaLeavesNoStrayKeys(t *testing.T) {
 // corrections working.
 func TestRedisQuotaCorrections(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	r := quota.NewRedis(srv.Client(), "test:")
+	r, _ := startRedisStore(t)
 	ctx := t.Context()
 	lim := quota.Limit{Bytes: 1000, Per: 1500 * time.Millisecond}
 	reserve := func(object string, n int64) string {
@@ -261,9 +258,7 @@ func TestRedisQuotaCorrections(t *testing.T) {
 // and takes the keys with it.
 func TestRedisQuotaFull(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	client := srv.Client()
-	r := quota.NewRedis(client, "test:")
+	r, client := startRedisStore(t)
 	ctx := t.Context()
 	lim := quota.Limit{Bytes: 1 << 40, Per: 3 * time.Second}
 	start := time.Now()
@@ -290,7 +285,21 @@ func TestRedisQuotaFull(t *testing.T) {
 	if used != 0 {
 		t.Errorf("after the window: used %d, want 0", used)
 	}
-	if keys, err := client.Keys(ctx, "test:*").Result(); err != nil || len(keys) != 0 {
+	checkNoKeysLeft(t, client)
+}
+
+// startRedisStore starts redis-server and returns a Store in it, with
+// the client, under the prefix "test:".
+func startRedisStore(t *testing.T) (*quota.Redis, *redis.Client) {
+	t.Helper()
+	client := redistest.Start(t).Client()
+	return quota.NewRedis(client, "test:"), client
+}
+
+// checkNoKeysLeft fails the test if the store left any key in Redis.
+func checkNoKeysLeft(t *testing.T, client *redis.Client) {
+	t.Helper()
+	if keys, err := client.Keys(t.Context(), "test:*").Result(); err != nil || len(keys) != 0 {
 		t.Errorf("keys left: %v, %v", keys, err)
 	}
 }
