@@ -36,6 +36,9 @@ const (
 	// (grpc-go's default is 120 s), like the HTTP listener's read-header
 	// timeout.
 	handshakeTimeout = 5 * time.Second
+	// streamWorkersPerCPU sizes the pool of goroutines that run calls (see
+	// NewGRPCServer): idle workers cost a few KiB of stack each.
+	streamWorkersPerCPU = 32
 )
 
 // connectionLimits close connections that hold nothing or live too long:
@@ -85,8 +88,11 @@ func NewGRPCServer(svc gatepostv1.UploadServiceServer, authn auth.Authenticator,
 		grpc.KeepaliveEnforcementPolicy(connectionLimits.policy),
 		// Reuse a pool of goroutines for streams: a fresh goroutine per call
 		// grows its stack anew each time, which profiling showed as ~10%
-		// of the CPU at high rates.
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		// of the CPU at high rates. gRPC hands a stream to a worker only if
+		// one is idle, else starts a goroutine, so the pool must be larger
+		// than the calls in flight at saturation: with one worker per core,
+		// 64 connections still started a goroutine for most calls.
+		grpc.NumStreamWorkers(uint32(streamWorkersPerCPU * runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(interceptors...),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoverPanics(logger)),
