@@ -404,6 +404,20 @@ func checkCancelAndResume(t *testing.T, browser context.Context, st *target, log
 	}
 }
 
+// openSameOriginApp starts sameOriginApp (with bundle) in front of a
+// gatepost for profile on st and opens its page in a new browser, which it
+// returns. log records the page's calls.
+func openSameOriginApp(t *testing.T, st *target, profile string, bundle []byte, log *companionLog) context.Context {
+	t.Helper()
+	page, behind := sameOriginApp(t, bundle, log)
+	behind(startUppyGatepost(t, st, profile, page.URL, nil))
+	browser := newBrowser(t)
+	if err := chromedp.Do(browser, chromedp.Navigate(page.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	return browser
+}
+
 // sameOriginApp serves the page and, under the same origin, gatepost's
 // routes (as an application's reverse proxy does), recording them in log;
 // gatepost is set once it runs.
@@ -475,12 +489,7 @@ func TestUppy6(t *testing.T) {
 	bundle := uppyBundle(t, "uppy6", "uppy6.js")
 	forEachStoreInTurn(t, func(t *testing.T, st *target) {
 		var log companionLog
-		page, behind := sameOriginApp(t, bundle, &log)
-		behind(startUppyGatepost(t, st, "uppy", page.URL, nil))
-		browser := newBrowser(t)
-		if err := chromedp.Do(browser, chromedp.Navigate(page.URL+"/")); err != nil {
-			t.Fatal(err)
-		}
+		browser := openSameOriginApp(t, st, "uppy", bundle, &log)
 		run := func(script string) uppyResult {
 			t.Helper()
 			got, err := chromedp.Run(browser, chromedp.Evaluate[uppyResult](script, chromedp.EvalAwaitPromise))
@@ -651,12 +660,7 @@ func TestBrowserFlowSnippet(t *testing.T) {
 	snippet := browserFlowSnippet(t)
 	forEachStoreInTurn(t, func(t *testing.T, st *target) {
 		var log companionLog
-		page, behind := sameOriginApp(t, nil, &log)
-		behind(startUppyGatepost(t, st, "default", page.URL, nil))
-		browser := newBrowser(t)
-		if err := chromedp.Do(browser, chromedp.Navigate(page.URL+"/")); err != nil {
-			t.Fatal(err)
-		}
+		browser := openSameOriginApp(t, st, "default", nil, &log)
 		run := func(name, typ, body string) string {
 			t.Helper()
 			script := `(async (file, token) => { try {
