@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatepost/gatepost/internal/quota"
+	"github.com/gatepost/gatepost/internal/ratelimit"
 	"github.com/gatepost/gatepost/internal/redistest"
 )
 
@@ -301,5 +302,77 @@ func checkNoKeysLeft(t *testing.T, client *redis.Client) {
 	t.Helper()
 	if keys, err := client.Keys(t.Context(), "test:*").Result(); err != nil || len(keys) != 0 {
 		t.Errorf("keys left: %v, %v", keys, err)
+	}
+}
+
+// TestRedisQuotaKeysOutliveTheirWindow: the keys' expiry is set again only
+// now and then, but never so rarely that a reservation's keys could
+// expire before its window ends, and never left unset.
+func TestRedisQuotaKeysOutliveTheirWindow(t *testing.T) {
+	t.Parallel()
+	r, client := startRedisStore(t)
+	ctx := t.Context()
+	lim := quota.Limit{Bytes: 1 << 40, Per: 400 * time.Millisecond}
+	for i := range 12 {
+		if _, err := r.Reserve(ctx, "k", "o", 1, lim); err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{"test:k:made", "test:k:state"} {
+			ttl, err := client.PTTL(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ttl < lim.Per || ttl > 2*lim.Per {
+				t.Errorf("reservation %d: %s expires in %s; want between the window (%s) and twice it", i, key, ttl, lim.Per)
+			}
+		}
+		time.Sleep(lim.Per / 4)
+	}
+}
+
+// TestRedisReserveCharged: a reservation that charges a rate limit in the
+// same script takes the token from the bucket ratelimit.Redis uses, and
+// reserves nothing once the rate refuses.
+func TestRedisReserveCharged(t *testing.T) {
+	t.Parallel()
+	r, client := startRedisStore(t)
+	buckets := ratelimit.NewRedis(client, "test:rate:")
+	ctx := t.Context()
+	lim := quota.Limit{Bytes: 100, Per: time.Minute}
+	const perSecond, burst = 0.5, 3 // a token every 2 s: none comes back during the test
+	if ok, _, err := buckets.AllowN(ctx, "alice", 1, perSecond, burst); !ok || err != nil {
+		t.Fatalf("first token, through ratelimit.Redis: %t, %v", ok, err)
+	}
+	call := buckets.Call("alice", 1, perSecond, burst)
+	for i, want := range []int64{20, 30} {
+		res, err := r.ReserveCharged(ctx, call, "alice", "o", 20, lim)
+		if err != nil || !res.OK || res.RateLimited || res.Used != want || res.ID == "" {
+			t.Fatalf("charged reservation %d within the burst: %+v, %v; want reserved, used %d", i+1, res, err, want)
+		}
+		if i == 0 {
+			// The id corrects the reservation as Reserve's does.
+			if err := r.Set(ctx, "alice", res.ID, 10, lim); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err := r.ReserveCharged(ctx, call, "alice", "o", 20, lim)
+	if err != nil || res.OK || !res.RateLimited || res.RetryAfter <= 0 || res.RetryAfter > 2*time.Second {
+		t.Errorf("past the burst: %+v, %v; want rate limited, retry within 2s", res, err)
+	}
+	if used, err := r.Usage(ctx, "alice", lim); err != nil || used != 30 {
+		t.Errorf("a refused charge reserved something: used %d, %v; want 30", used, err)
+	}
+	if ok, _, _ := buckets.AllowN(ctx, "alice", 1, perSecond, burst); ok {
+		t.Error("ratelimit.Redis sees tokens the charged reservations took")
+	}
+	// Over the quota but within the rate: the token is spent, as when the
+	// rate is charged before a separate reservation.
+	other := buckets.Call("bob", 1, perSecond, burst)
+	if res, _ := r.ReserveCharged(ctx, other, "bob", "o", 101, lim); res.OK || res.RateLimited {
+		t.Errorf("more than the quota: %+v; want refused by the quota", res)
+	}
+	if ok, _, _ := buckets.AllowN(ctx, "bob", burst, perSecond, burst); ok {
+		t.Error("a reservation refused by the quota gave its token back")
 	}
 }

@@ -2,26 +2,28 @@ package quota
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatepost/gatepost/internal/ratelimit/gcra"
 )
 
 // Redis is a Store in Redis, shared by every replica using the same Redis
 // and prefix. Each key is two Redis keys: a sorted set of reservation ids
 // by the time they were made (they leave the window in that order), and a
 // hash holding each reservation's bytes (field: the id), each object's
-// latest reservation (field: NUL and the object) and the running total
-// (field: totalField). Ids are the object, a NUL and a nonce; objects are
-// a bucket, a slash and a key, never holding a NUL, so no field is ever
-// two of these ("total" holds no slash). Each operation is one script, on Redis's clock.
+// latest reservation (field: NUL and the object), the running total
+// (field: NUL "total") and when the two keys expire (field: NUL "ttl").
+// Ids are the object, a NUL and a nonce; objects are a bucket, a slash and
+// a key, never holding a NUL, so no field is ever two of these ("total"
+// and "ttl" hold no slash). Each operation is one script, on Redis's
+// clock.
 //
 // Redis runs every replica's scripts one at a time, so a script's cost is
 // the deployment's: each does its work in as few Redis calls as it can
-// (a reservation in the steady state of a busy key makes ten), measured by
+// (a reservation in the steady state of a busy key makes eight), measured by
 // BenchmarkRedisReserve.
 type Redis struct {
 	client redis.Scripter
@@ -36,10 +38,13 @@ func NewRedis(client redis.Scripter, prefix string) *Redis {
 }
 
 // expireLua drops up to expireBatch reservations that have left the
-// window (made <= now - per) and returns the total and the number of
-// reservations left. It creates no key: with nothing left, both go.
+// window (made <= now - per) and returns the total, the number of
+// reservations left (-1: not counted) and when the keys expire (the
+// ttlField; 0 when unknown). A total that changed is not written: the
+// caller writes it with what it writes anyway (written_total says how),
+// one HSET instead of two. It creates no key: with nothing left, both go.
 var expireLua = `
-local total_field = '\0total'
+local total_field, ttl_field = '\0total', '\0ttl'
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -47,38 +52,44 @@ end
 local function expire(z, h, now, per)
   local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now - per, 'LIMIT', 0, ` + expireBatchLua + `)
   if #gone == 0 then
-    return tonumber(redis.call('HGET', h, total_field) or '0'), -1
+    local v = redis.call('HMGET', h, total_field, ttl_field)
+    return tonumber(v[1] or '0'), -1, tonumber(v[2] or '0'), false
   end
-  local fields, objects = {total_field}, {}
+  local fields, objects = {total_field, ttl_field}, {}
   for i, id in ipairs(gone) do
     objects[i] = '\0' .. (string.match(id, '^(.*)%z') or '')
-    fields[2 * i], fields[2 * i + 1] = id, objects[i]
+    fields[2 * i + 1], fields[2 * i + 2] = id, objects[i]
   end
   local v = redis.call('HMGET', h, unpack(fields))
   local total, drop = tonumber(v[1] or '0'), {}
   for i, id in ipairs(gone) do
-    total = total - tonumber(v[2 * i] or '0')
+    total = total - tonumber(v[2 * i + 1] or '0')
     drop[#drop + 1] = id
-    if v[2 * i + 1] == id then drop[#drop + 1] = objects[i] end
+    if v[2 * i + 2] == id then drop[#drop + 1] = objects[i] end
   end
   local left = redis.call('ZCARD', z) - #gone
   if left <= 0 then
     redis.call('DEL', z, h)
-    return 0, 0
+    return 0, 0, 0, false
   end
   redis.call('ZREM', z, unpack(gone))
   if total < 0 then total = 0 end
   redis.call('HDEL', h, unpack(drop))
-  redis.call('HSET', h, total_field, total)
-  return total, left
+  return total, left, tonumber(v[2] or '0'), true
 end
 local function count(z, left)
   if left >= 0 then return left end
   return redis.call('ZCARD', z)
 end
-local function set_bytes(h, total, id, n)
+local function write_total(h, total, changed)
+  if changed then redis.call('HSET', h, total_field, total) end
+end
+local function set_bytes(h, total, changed, id, n)
   local old = tonumber(redis.call('HGET', h, id) or '-1')
-  if old < 0 then return 0 end
+  if old < 0 then
+    write_total(h, total, changed)
+    return 0
+  end
   redis.call('HSET', h, id, n, total_field, total + n - old)
   return 1
 end
@@ -86,18 +97,33 @@ end
 
 var expireBatchLua = fmt.Sprint(expireBatch)
 
-var reserveScript = redis.NewScript(expireLua + `
+// reserveScript makes a reservation. The keys live 2*per from when their
+// expiry was last set; it is set again (two PEXPIREs) only when fewer than
+// per would be left, so a reservation always outlives its window while a
+// busy key pays for it about once a window instead of on every call.
+var reserveScript = redis.NewScript(expireLua + reserveLua)
+
+// reserveLua is the body of a reservation, for reserveScript and
+// chargedReserveScript: KEYS[1] and KEYS[2] are the key's sorted set and
+// hash, ARGV[1..6] the id, the object, the bytes, the quota, its window
+// in milliseconds and MaxReservations.
+var reserveLua = `
 local z, h = KEYS[1], KEYS[2]
 local id, object = ARGV[1], ARGV[2]
 local n, cap, per, most = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
-local total, left = expire(z, h, now, per)
-if n > cap then return {0, total, 0, 0} end
+local total, left, ttl, changed = expire(z, h, now, per)
+if n > cap then
+  write_total(h, total, changed)
+  return {0, total, 0, 0}
+end
 if count(z, left) >= most then
+  write_total(h, total, changed)
   local oldest = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
   return {0, total, tonumber(oldest[2]) + per - now, 1}
 end
 if total + n > cap then
+  write_total(h, total, changed)
   local need, freed, retry = total + n - cap, 0, per
   local oldest = redis.call('ZRANGE', z, 0, 9999, 'WITHSCORES')
   for i = 1, #oldest, 2 do
@@ -108,31 +134,53 @@ if total + n > cap then
 end
 redis.call('ZADD', z, now, id)
 total = total + n
-redis.call('HSET', h, id, n, '\0' .. object, id, total_field, total)
-redis.call('PEXPIRE', z, 2 * per)
-redis.call('PEXPIRE', h, 2 * per)
+if ttl < now + per then
+  redis.call('HSET', h, id, n, '\0' .. object, id, total_field, total, ttl_field, now + 2 * per)
+  redis.call('PEXPIRE', z, 2 * per)
+  redis.call('PEXPIRE', h, 2 * per)
+else
+  redis.call('HSET', h, id, n, '\0' .. object, id, total_field, total)
+end
 return {1, total, 0, 0}
-`)
+`
+
+// chargedReserveScript is reserveScript after a rate limit's GCRA charge
+// (redis_rate's own script, see internal/ratelimit/gcra), in one script:
+// KEYS[3] is the bucket, ARGV[7..10] its arguments. A refused charge
+// reserves nothing and answers a fifth value, 1.
+var chargedReserveScript = redis.NewScript("local function gcra(KEYS, ARGV)\n" + gcra.Script + "\nend\n" + expireLua + `
+local rate = gcra({KEYS[3]}, {ARGV[7], ARGV[8], ARGV[9], ARGV[10]})
+if rate[1] == 0 then
+  return {0, 0, math.ceil(tonumber(rate[3]) * 1000), 0, 1}
+end
+` + reserveLua)
 
 var setScript = redis.NewScript(expireLua + `
 local z, h = KEYS[1], KEYS[2]
-local total = expire(z, h, now_ms(), tonumber(ARGV[3]))
-return set_bytes(h, total, ARGV[1], tonumber(ARGV[2]))
+local total, _, _, changed = expire(z, h, now_ms(), tonumber(ARGV[3]))
+return set_bytes(h, total, changed, ARGV[1], tonumber(ARGV[2]))
 `)
 
 var correctScript = redis.NewScript(expireLua + `
 local z, h = KEYS[1], KEYS[2]
 local object, n, made_by, per = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local total = expire(z, h, now_ms(), per)
+local total, _, _, changed = expire(z, h, now_ms(), per)
 local id = redis.call('HGET', h, '\0' .. object)
-if not id then return 0 end
+if not id then
+  write_total(h, total, changed)
+  return 0
+end
 local made = tonumber(redis.call('ZSCORE', z, id) or '0')
-if math.floor(made / 1000) > made_by then return 0 end
-return set_bytes(h, total, id, n)
+if math.floor(made / 1000) > made_by then
+  write_total(h, total, changed)
+  return 0
+end
+return set_bytes(h, total, changed, id, n)
 `)
 
 var usageScript = redis.NewScript(expireLua + `
-local total = expire(KEYS[1], KEYS[2], now_ms(), tonumber(ARGV[1]))
+local total, _, _, changed = expire(KEYS[1], KEYS[2], now_ms(), tonumber(ARGV[1]))
+write_total(KEYS[2], total, changed)
 return total
 `)
 
@@ -143,18 +191,38 @@ func (r *Redis) keys(key string) []string {
 
 // Reserve implements Store.
 func (r *Redis) Reserve(ctx context.Context, key, object string, n int64, l Limit) (Result, error) {
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
-	id := object + "\x00" + hex.EncodeToString(nonce)
+	id := object + "\x00" + newID()
 	v, err := reserveScript.Run(ctx, r.client, r.keys(key), id, object, n, l.Bytes, l.Per.Milliseconds(), MaxReservations).Int64Slice()
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	return result(v, id), nil
+}
+
+// ReserveCharged is Reserve after charging a rate limit's bucket (see
+// ratelimit.Redis.Call), in one script: one round trip to Redis for both.
+// When the rate refuses, nothing is reserved.
+func (r *Redis) ReserveCharged(ctx context.Context, rate gcra.Call, key, object string, n int64, l Limit) (Result, error) {
+	id := object + "\x00" + newID()
+	keys := append(r.keys(key), rate.Key)
+	args := append([]any{id, object, n, l.Bytes, l.Per.Milliseconds(), MaxReservations}, rate.Args...)
+	v, err := chargedReserveScript.Run(ctx, r.client, keys, args...).Int64Slice()
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if len(v) == 5 && v[4] == 1 {
+		return Result{RateLimited: true, RetryAfter: max(time.Duration(v[2])*time.Millisecond, time.Millisecond)}, nil
+	}
+	return result(v, id), nil
+}
+
+// result reads a reservation script's answer.
+func result(v []int64, id string) Result {
 	res := Result{OK: v[0] == 1, Used: v[1], RetryAfter: time.Duration(v[2]) * time.Millisecond, Full: v[3] == 1}
 	if res.OK {
 		res.ID = id
 	}
-	return res, nil
+	return res
 }
 
 // Set implements Store.

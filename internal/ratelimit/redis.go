@@ -3,11 +3,12 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatepost/gatepost/internal/ratelimit/gcra"
 )
 
 // Redis is Buckets in Redis, shared by every replica that uses the same
@@ -44,7 +45,7 @@ func (r *Redis) AllowN(ctx context.Context, key string, n int, perSecond float64
 	if n > burst {
 		return false, 0, nil
 	}
-	res, err := r.limiter.AllowN(ctx, r.prefix+key, gcraLimit(perSecond, burst), n)
+	res, err := r.limiter.AllowN(ctx, r.prefix+key, gcra.Limit(perSecond, burst), n)
 	if err != nil {
 		return false, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -54,17 +55,9 @@ func (r *Redis) AllowN(ctx context.Context, key string, n int, perSecond float64
 	return false, max(res.RetryAfter, time.Millisecond), nil
 }
 
-// gcraLimit writes a rate in tokens per second as redis_rate's whole
-// number of tokens per period, to a millisecond per token.
-func gcraLimit(perSecond float64, burst int) redis_rate.Limit {
-	if perSecond <= 0 {
-		// No refill: one token a century, in effect.
-		return redis_rate.Limit{Rate: 1, Period: 100 * 365 * 24 * time.Hour, Burst: burst}
-	}
-	if perSecond >= 1 && perSecond == math.Trunc(perSecond) {
-		return redis_rate.Limit{Rate: int(perSecond), Period: time.Second, Burst: burst}
-	}
-	// One token per interval.
-	interval := time.Duration(float64(time.Second) / perSecond).Round(time.Millisecond)
-	return redis_rate.Limit{Rate: 1, Period: max(interval, time.Millisecond), Burst: burst}
+// Call returns the GCRA call AllowN makes for these arguments (n at most
+// burst), for a script that charges the bucket in the same step as its
+// own work.
+func (r *Redis) Call(key string, n int, perSecond float64, burst int) gcra.Call {
+	return gcra.NewCall(r.prefix+key, gcra.Limit(perSecond, burst), n)
 }
