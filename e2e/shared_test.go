@@ -166,6 +166,13 @@ func TestSharedLimits(t *testing.T) {
 		if code, body, _ := rr().call(t, http.MethodGet, "/v1/quota", nil); code != http.StatusTooManyRequests {
 			t.Errorf("sixth call across three replicas: %d %s; want 429 (not three bursts)", code, body)
 		}
+		// A presign charges its rate in the same script as its
+		// reservation: refused by the rate, not the quota, and not
+		// reserved.
+		code, body, header = rr().call(t, http.MethodGet, "/v1/presign?profile=limited&key=r.txt&content_type=text/plain&content_length=1", nil)
+		if code != http.StatusTooManyRequests || !strings.Contains(string(body), "rate limit exceeded") || header.Get("Retry-After") == "" {
+			t.Errorf("a presign past the shared burst: %d %s (Retry-After %q); want 429 for the rate limit", code, body, header.Get("Retry-After"))
+		}
 
 		// Upload token across replicas (profile big has its own rate), and
 		// a correction by GetUpload on another replica.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
+	"github.com/gatepost/gatepost/internal/quota"
 )
 
 // allow applies the profile's rate limit, or the global one, to the
@@ -26,19 +28,12 @@ func (s *Service) allow(ctx context.Context, id *auth.Identity, profile string) 
 // field names the request field that asked for n, for the message when n
 // is more than the limit's burst, which no wait could ever allow.
 func (s *Service) allowN(ctx context.Context, id *auth.Identity, profile string, n int, field string) error {
-	// Every RPC passes here once it knows caller and profile: the place to
-	// put them on the trace.
-	trace.SpanFromContext(ctx).SetAttributes(
-		attribute.String("gatepost.subject", id.Subject), attribute.String("gatepost.profile", profile))
+	traceCaller(ctx, id, profile)
 	limit, own := s.limitFor(profile)
-	key := id.Subject
-	if own {
-		key = id.Subject + "\x00" + profile
-	}
 	if limit.Disabled {
 		return nil
 	}
-	ok, wait, err := s.buckets.AllowN(ctx, key, n, limit.RequestsPerSecond, limit.Burst)
+	ok, wait, err := s.buckets.AllowN(ctx, bucketKey(id, profile, own), n, limit.RequestsPerSecond, limit.Burst)
 	if err != nil {
 		return limitStoreDown(ctx)
 	}
@@ -48,10 +43,93 @@ func (s *Service) allowN(ctx context.Context, id *auth.Identity, profile string,
 	if n > limit.Burst {
 		return invalid(field, "%d in one call is more than your rate limit allows at once (%d); ask for at most %d per call", n, limit.Burst, limit.Burst)
 	}
+	return s.rateLimited(ctx, id, profile, wait)
+}
+
+// traceCaller puts the caller and profile on the call's trace: every RPC
+// passes here once it knows them.
+func traceCaller(ctx context.Context, id *auth.Identity, profile string) {
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.String("gatepost.subject", id.Subject), attribute.String("gatepost.profile", profile))
+}
+
+// rateLimited is the answer to a call over its rate limit, which allows
+// one again after wait.
+func (s *Service) rateLimited(ctx context.Context, id *auth.Identity, profile string, wait time.Duration) error {
 	s.metrics.RateLimited(profile)
 	seconds := int(math.Ceil(wait.Seconds()))
 	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(seconds)))
 	return status.Errorf(codes.ResourceExhausted, "rate limit exceeded for subject %s; retry after %ds", echo(id.Subject), seconds)
+}
+
+// rateCharge is the rate charge of a call that issues one credential. The
+// charge may wait to be made in one step with the credential's quota
+// reservation (a quota.Charger: in Redis, one round trip instead of two),
+// but the call is answered as if it were made as soon as the profile is
+// known: a call that ends earlier, refused for anything else, is charged
+// then (settle), and a call over its rate is refused as such, whatever
+// else is wrong with it. Not safe for concurrent use: one per call.
+type rateCharge struct {
+	s       *Service
+	id      *auth.Identity
+	profile string
+	// deferred: the charge waits for the reservation; charged: it is made.
+	deferred, charged bool
+}
+
+// newCharge returns the rate charge of a call by id.
+func (s *Service) newCharge(id *auth.Identity) *rateCharge { return &rateCharge{s: s, id: id} }
+
+// profileKnown charges the rate of profile now, or defers it to the
+// reservation when both can be made in one step.
+func (c *rateCharge) profileKnown(ctx context.Context, profile string) error {
+	c.profile = profile
+	if c.s.chargesWithQuota(profile) {
+		traceCaller(ctx, c.id, profile)
+		c.deferred = true
+		return nil
+	}
+	c.charged = true
+	return c.s.allow(ctx, c.id, profile)
+}
+
+// settle makes a deferred charge that the call did not make, because it
+// ended before its reservation with err (never nil then): the answer is
+// the charge's refusal, if it refuses, else err.
+func (c *rateCharge) settle(ctx context.Context, err error) error {
+	if err == nil || !c.deferred || c.charged {
+		return err
+	}
+	c.charged = true
+	if refused := c.s.allow(ctx, c.id, c.profile); refused != nil {
+		return refused
+	}
+	return err
+}
+
+// reserve makes the reservation of a quota store, with the deferred
+// charge in the same step if there is one.
+func (c *rateCharge) reserve(ctx context.Context, store quota.Store, key, object string, n int64, l quota.Limit) (quota.Result, error) {
+	if !c.deferred || c.charged {
+		return store.Reserve(ctx, key, object, n, l)
+	}
+	c.charged = true
+	limit, own := c.s.limitFor(c.profile)
+	rate := quota.Rate{Key: bucketKey(c.id, c.profile, own), Tokens: 1, PerSecond: limit.RequestsPerSecond, Burst: limit.Burst}
+	return store.(quota.Charger).ReserveCharged(ctx, rate, key, object, n, l)
+}
+
+// chargesWithQuota reports whether a credential of profile can charge its
+// rate limit in one step with its quota reservation.
+func (s *Service) chargesWithQuota(profile string) bool {
+	if _, ok := s.quotas.(quota.Charger); !ok {
+		return false
+	}
+	if _, ok := s.quotaOf(profile); !ok {
+		return false
+	}
+	limit, _ := s.limitFor(profile)
+	return !limit.Disabled && limit.Burst >= 1
 }
 
 // limitFor returns the rate limit that applies to a profile: its own
@@ -61,6 +139,15 @@ func (s *Service) limitFor(profile string) (limit config.RateLimit, own bool) {
 		return *p, true
 	}
 	return s.globalRate, false
+}
+
+// bucketKey is the key of the caller's bucket for a limit: the subject,
+// and the profile when the limit is the profile's own.
+func bucketKey(id *auth.Identity, profile string, own bool) string {
+	if own {
+		return id.Subject + "\x00" + profile
+	}
+	return id.Subject
 }
 
 // limitStoreDown answers a call whose limit could not be checked because

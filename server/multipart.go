@@ -35,12 +35,14 @@ func WithUploadTokens(s *uploadtoken.Sealer) ServiceOption {
 // that allows it, one of undeclared size: the quota then reserves the
 // profile's maximum until completion sets the real size, and the parts are
 // checked at completion.
-func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest) (*gatepostv1.CreateMultipartUploadResponse, error) {
+func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.CreateMultipartUploadRequest) (_ *gatepostv1.CreateMultipartUploadResponse, err error) {
 	id, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.decideObject(ctx, id, config.MethodMultipart, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+	charge := s.newCharge(id)
+	defer func() { err = charge.settle(ctx, err) }()
+	o, err := s.decideObject(ctx, charge, config.MethodMultipart, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +66,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, req *gatepostv1.Cre
 		}
 		reserved, declared, field, audit = total, total, "total_size", "multipart upload started"
 	}
-	reservation, release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, field, reserved)
+	reservation, release, err := s.reserve(ctx, charge, o.profileName, o.profile.Bucket, o.key, field, reserved)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatepostv1 "github.com/gatepost/gatepost/gen/gatepost/v1"
-	"github.com/gatepost/gatepost/internal/auth"
 	"github.com/gatepost/gatepost/internal/config"
 	"github.com/gatepost/gatepost/internal/uploadpolicy"
 )
@@ -18,12 +17,14 @@ import (
 // PermissionDenied, a caller over its rate gets ResourceExhausted with a
 // retry-after header; nothing is signed for any of them. A signing failure
 // (for example no credentials) is Unavailable.
-func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (*gatepostv1.CreatePresignedPostResponse, error) {
+func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest) (_ *gatepostv1.CreatePresignedPostResponse, err error) {
 	id, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	post, final, profile, err := s.decide(ctx, req, id)
+	charge := s.newCharge(id)
+	defer func() { err = charge.settle(ctx, err) }()
+	post, final, profile, err := s.decide(ctx, req, charge)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +34,7 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 	if req.ContentLength != nil {
 		field = "content_length"
 	}
-	_, release, err := s.reserve(ctx, id, profile, post.Bucket, final, field, post.MaxBytes)
+	_, release, err := s.reserve(ctx, charge, profile, post.Bucket, final, field, post.MaxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -59,8 +60,9 @@ func (s *Service) CreatePresignedPost(ctx context.Context, req *gatepostv1.Creat
 // decide validates every field of a POST request against its profile and
 // the caller's rights, before anything is signed, and returns what the
 // policy must pin, the final key and the profile's name.
-func (s *Service) decide(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest, id *auth.Identity) (*uploadpolicy.Post, string, string, error) {
-	o, err := s.decideObject(ctx, id, config.MethodPost, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+func (s *Service) decide(ctx context.Context, req *gatepostv1.CreatePresignedPostRequest, c *rateCharge) (*uploadpolicy.Post, string, string, error) {
+	id := c.id
+	o, err := s.decideObject(ctx, c, config.MethodPost, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
 	if err != nil {
 		return nil, "", "", err
 	}

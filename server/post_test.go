@@ -425,7 +425,7 @@ func TestDecideDoesNotChangeRequest(t *testing.T) {
 		Metadata: map[string]string{"Origin": "web"},
 	}
 	before := proto.Clone(req)
-	if _, _, _, err := svc.decide(t.Context(), req, anyone); err != nil {
+	if _, _, _, err := svc.decide(t.Context(), req, svc.newCharge(anyone)); err != nil {
 		t.Fatalf("decide: %v", err)
 	}
 	if diff := cmp.Diff(before, req, protocmp.Transform()); diff != "" {
@@ -455,7 +455,7 @@ func FuzzDecide(f *testing.F) {
 			req.Metadata = map[string]string{mk1: mv1, mk2: mv2}
 		}
 
-		post, _, _, err := svc.decide(t.Context(), req, anyone)
+		post, _, _, err := svc.decide(t.Context(), req, svc.newCharge(anyone))
 		if err != nil {
 			if post != nil {
 				t.Errorf("decide returned %+v with an error", post)

@@ -13,12 +13,14 @@ import (
 
 // CreatePresignedPut returns a presigned PUT with the exact size, type,
 // metadata and checksum signed in.
-func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.CreatePresignedPutRequest) (*gatepostv1.CreatePresignedPutResponse, error) {
+func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.CreatePresignedPutRequest) (_ *gatepostv1.CreatePresignedPutResponse, err error) {
 	id, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.decideObject(ctx, id, config.MethodPut, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
+	charge := s.newCharge(id)
+	defer func() { err = charge.settle(ctx, err) }()
+	o, err := s.decideObject(ctx, charge, config.MethodPut, req.GetProfile(), req.GetKey(), req.GetContentType(), req.GetMetadata())
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +38,7 @@ func (s *Service) CreatePresignedPut(ctx context.Context, req *gatepostv1.Create
 	if err := checkChecksum(req.GetChecksumSha256()); err != nil {
 		return nil, err
 	}
-	_, release, err := s.reserve(ctx, id, o.profileName, o.profile.Bucket, o.key, "content_length", req.GetContentLength())
+	_, release, err := s.reserve(ctx, charge, o.profileName, o.profile.Bucket, o.key, "content_length", req.GetContentLength())
 	if err != nil {
 		return nil, err
 	}

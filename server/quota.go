@@ -56,16 +56,21 @@ func quotaObject(bucket, key string) string { return bucket + "/" + key }
 // free enough); field names the request field that n came from. It
 // returns the reservation's id ("" without a quota) and a release that
 // gives exactly these bytes back, for when the credential is not issued
-// after all.
-func (s *Service) reserve(ctx context.Context, id *auth.Identity, profile, bucket, key, field string, n int64) (reservation string, release func(), err error) {
+// after all. A rate charge c deferred to the reservation is made with it
+// (a call over its rate is refused as such).
+func (s *Service) reserve(ctx context.Context, c *rateCharge, profile, bucket, key, field string, n int64) (reservation string, release func(), err error) {
+	id := c.id
 	lim, ok := s.quotaOf(profile)
 	if !ok {
 		return "", func() {}, nil
 	}
 	qkey := quotaKey(id, profile)
-	r, err := s.quotas.Reserve(ctx, qkey, quotaObject(bucket, key), n, lim)
+	r, err := c.reserve(ctx, s.quotas, qkey, quotaObject(bucket, key), n, lim)
 	if err != nil {
 		return "", nil, limitStoreDown(ctx)
+	}
+	if r.RateLimited {
+		return "", nil, s.rateLimited(ctx, id, profile, r.RetryAfter)
 	}
 	if !r.OK {
 		s.metrics.QuotaExceeded(profile)

@@ -96,14 +96,16 @@ func (s *Service) resolveProfile(name string, id *auth.Identity, method config.M
 
 // decideObject validates the parts every upload request shares, in field
 // order, before anything is signed or sent to the store. The caller's rate
-// is charged as soon as the profile is known, before the rest is
-// validated, so that invalid requests are not free.
-func (s *Service) decideObject(ctx context.Context, id *auth.Identity, method config.Method, profileName, key, contentType string, metadata map[string]string) (*object, error) {
+// (c) is charged as soon as the profile is known, before the rest is
+// validated, so that invalid requests are not free (or deferred to the
+// quota reservation, and charged by then all the same: see rateCharge).
+func (s *Service) decideObject(ctx context.Context, c *rateCharge, method config.Method, profileName, key, contentType string, metadata map[string]string) (*object, error) {
+	id := c.id
 	name, profile, prefix, err := s.resolveProfile(profileName, id, method)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.allow(ctx, id, name); err != nil {
+	if err := c.profileKnown(ctx, name); err != nil {
 		return nil, err
 	}
 	if err := objectkey.Check(key); err != nil {

@@ -24,12 +24,12 @@ func newService(cfg *config.Config, store objectstore.Store, shared *sharedstate
 		return nil, nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
 	clients := server.NewClientAddresses(trusted)
-	buckets := shared.Buckets(time.Now)
+	limits := shared.Limits(time.Now)
 	svc := server.NewService(cfg.Profiles, store, logger,
 		server.WithRateLimit(cfg.RateLimit), server.WithUploadTokens(tokens), server.WithMetrics(m),
-		server.WithClientAddresses(clients), server.WithBuckets(buckets), server.WithQuotas(shared.Quotas(time.Now), cfg.Quota),
+		server.WithClientAddresses(clients), server.WithBuckets(limits.Buckets), server.WithQuotas(limits.Quotas, cfg.Quota),
 		server.WithVerifier(verifier))
-	return svc, server.NewFailureThrottle(cfg.FailureLimits, clients, buckets), nil
+	return svc, server.NewFailureThrottle(cfg.FailureLimits, clients, limits.Buckets), nil
 }
 
 // sharedSecretWait bounds how long start-up waits for Redis to hand out

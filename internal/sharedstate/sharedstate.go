@@ -115,14 +115,27 @@ func (s *State) Close() error {
 	return s.client.Close()
 }
 
-// Buckets returns the token buckets limits use: in Redis with the outage
-// policy applied, or in memory (on the clock now) without Redis.
-func (s *State) Buckets(now func() time.Time) ratelimit.Buckets {
-	memory := ratelimit.NewMemory(now)
+// Limits is where a deployment keeps its limits: token buckets (rate
+// limits and failure throttling) and byte quotas.
+type Limits struct {
+	Buckets ratelimit.Buckets
+	// Quotas is a quota.Charger when Redis is configured: a reservation
+	// then charges its rate limit in the same script.
+	Quotas quota.Store
+}
+
+// Limits returns the limits in Redis with the outage policy applied, or
+// in memory (on the clock now) without Redis. Their memory fallback is
+// one, so that a call charged in one step while Redis is down is counted
+// in the same buckets as the others.
+func (s *State) Limits(now func() time.Time) Limits {
+	buckets, quotas := ratelimit.NewMemory(now), quota.NewMemory(now)
 	if s.client == nil {
-		return memory
+		return Limits{Buckets: buckets, Quotas: quotas}
 	}
-	return &policyBuckets{state: s, redis: ratelimit.NewRedis(s.scripts, keyPrefix+"rate:"), memory: memory}
+	b := &policyBuckets{state: s, redis: ratelimit.NewRedis(s.scripts, keyPrefix+"rate:"), memory: buckets}
+	q := &policyQuotas{state: s, redis: quota.NewRedis(s.scripts, keyPrefix+"quota:"), memory: quotas, buckets: b}
+	return Limits{Buckets: b, Quotas: q}
 }
 
 // Ready says whether Redis answers, or nil without Redis.
@@ -219,24 +232,34 @@ func (p *policyBuckets) AllowN(ctx context.Context, key string, n int, perSecond
 	return a.ok, a.wait, err
 }
 
-// Quotas returns the byte quota store: in Redis with the outage policy
-// applied, or in memory (on the clock now) without Redis.
-func (s *State) Quotas(now func() time.Time) quota.Store {
-	memory := quota.NewMemory(now)
-	if s.client == nil {
-		return memory
-	}
-	return &policyQuotas{state: s, redis: quota.NewRedis(s.scripts, keyPrefix+"quota:"), memory: memory}
-}
-
-// policyQuotas is policyBuckets for quotas.
+// policyQuotas is policyBuckets for quotas; it charges rate limits in
+// buckets.
 type policyQuotas struct {
-	state  *State
-	redis  *quota.Redis
-	memory *quota.Memory
+	state   *State
+	redis   *quota.Redis
+	memory  *quota.Memory
+	buckets *policyBuckets
 }
 
-var _ quota.Store = (*policyQuotas)(nil)
+var _ quota.Charger = (*policyQuotas)(nil)
+
+// ReserveCharged implements quota.Charger: in Redis, one script; while
+// Redis is unreachable and the policy allows, the memory buckets and then
+// the memory quotas.
+func (p *policyQuotas) ReserveCharged(ctx context.Context, rate quota.Rate, key, object string, n int64, l quota.Limit) (quota.Result, error) {
+	return viaRedis(ctx, p.state, quota.ErrUnavailable,
+		func() (quota.Result, error) {
+			call := p.buckets.redis.Call(rate.Key, rate.Tokens, rate.PerSecond, rate.Burst)
+			return p.redis.ReserveCharged(ctx, call, key, object, n, l)
+		},
+		func() (quota.Result, error) {
+			ok, wait, err := p.buckets.memory.AllowN(ctx, rate.Key, rate.Tokens, rate.PerSecond, rate.Burst)
+			if err != nil || !ok {
+				return quota.Result{RateLimited: true, RetryAfter: wait}, err
+			}
+			return p.memory.Reserve(ctx, key, object, n, l)
+		})
+}
 
 func (p *policyQuotas) Reserve(ctx context.Context, key, object string, n int64, l quota.Limit) (quota.Result, error) {
 	return viaRedis(ctx, p.state, quota.ErrUnavailable,

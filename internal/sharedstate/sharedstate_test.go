@@ -38,7 +38,8 @@ func TestOutagePolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			buckets, quotas := s.Buckets(time.Now), s.Quotas(time.Now)
+			limits := s.Limits(time.Now)
+			buckets, quotas := limits.Buckets, limits.Quotas
 			ctx := t.Context()
 			ok, _, err := buckets.AllowN(ctx, "k", 1, 1, 5)
 			if policy == config.OnUnavailableDeny && !errors.Is(err, ratelimit.ErrUnavailable) {
@@ -53,6 +54,25 @@ func TestOutagePolicy(t *testing.T) {
 			}
 			if policy == config.OnUnavailableAllow && (!r.OK || err != nil) {
 				t.Errorf("allow, quotas: %+v, %v; want reserved in memory", r, err)
+			}
+			// A reservation that charges its rate in one step falls back to
+			// the same memory buckets.
+			charged, err := quotas.(quota.Charger).ReserveCharged(ctx, quota.Rate{Key: "c", Tokens: 1, PerSecond: 0.001, Burst: 1},
+				"c", "o", 10, quota.Limit{Bytes: 100, Per: time.Hour})
+			if policy == config.OnUnavailableDeny && !errors.Is(err, quota.ErrUnavailable) {
+				t.Errorf("deny, charged reservation: %+v, %v; want ErrUnavailable", charged, err)
+			}
+			if policy == config.OnUnavailableAllow {
+				if !charged.OK || err != nil {
+					t.Errorf("allow, charged reservation: %+v, %v; want reserved in memory", charged, err)
+				}
+				if ok, _, _ := buckets.AllowN(ctx, "c", 1, 0.001, 1); ok {
+					t.Error("allow: the charged reservation's token is not gone from the memory bucket")
+				}
+				if again, _ := quotas.(quota.Charger).ReserveCharged(ctx, quota.Rate{Key: "c", Tokens: 1, PerSecond: 0.001, Burst: 1},
+					"c", "o", 10, quota.Limit{Bytes: 100, Per: time.Hour}); !again.RateLimited || again.OK {
+					t.Errorf("allow, past the memory bucket's burst: %+v; want rate limited", again)
+				}
 			}
 			if s.Ready(ctx) == nil {
 				t.Error("Ready with Redis down")
@@ -71,10 +91,11 @@ func TestWithoutRedis(t *testing.T) {
 	if s.Shared() || s.Ready(t.Context()) != nil {
 		t.Errorf("shared %t, ready %v", s.Shared(), s.Ready(t.Context()))
 	}
-	if _, ok := s.Buckets(time.Now).(*ratelimit.Memory); !ok {
+	limits := s.Limits(time.Now)
+	if _, ok := limits.Buckets.(*ratelimit.Memory); !ok {
 		t.Error("buckets are not in memory")
 	}
-	if _, ok := s.Quotas(time.Now).(*quota.Memory); !ok {
+	if _, ok := limits.Quotas.(*quota.Memory); !ok {
 		t.Error("quotas are not in memory")
 	}
 }
