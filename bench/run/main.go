@@ -103,20 +103,23 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	presign := "/v1/presign?key=bench.txt&content_type=text/plain"
+	// The REST presign loads use profile metered: the rate limit and a
+	// byte quota, in memory or in Redis, the one difference between them.
+	presign := "/v1/presign?profile=metered&key=bench.txt&content_type=text/plain"
 	targets := []struct {
 		name, url, script string
 		into              *[]wrkResult
+		pids              []int // whose CPU per request is measured
 	}{
-		{"gatepost GET /v1/presign", "http://" + gp.httpAddr + presign, rotate, &r.RESTGatepost},
-		{"gatepost GET /v1/presign, limits and quota in Redis", "http://" + gpRedis.httpAddr + presign, rotate, &r.RESTRedis},
-		{"baseline GET /presign", "http://" + base.addr + "/presign?key=user-uploads/bench.txt", rotate, &r.RESTBaseline},
-		{"gatepost GET /healthz", "http://" + gp.httpAddr + "/healthz", "", &r.RESTHealthz},
+		{"gatepost GET /v1/presign", "http://" + gp.httpAddr + presign, rotate, &r.RESTGatepost, []int{gp.pid()}},
+		{"gatepost GET /v1/presign, limits and quota in Redis", "http://" + gpRedis.httpAddr + presign, rotate, &r.RESTRedis, []int{gpRedis.pid(), redisSrv.pid()}},
+		{"baseline GET /presign", "http://" + base.addr + "/presign?key=user-uploads/bench.txt", rotate, &r.RESTBaseline, []int{base.pid()}},
+		{"gatepost GET /healthz", "http://" + gp.httpAddr + "/healthz", "", &r.RESTHealthz, []int{gp.pid()}},
 	}
 	for i := range o.runs {
 		for _, tg := range targets {
 			fmt.Printf("bench: wrk run %d/%d: %s ...\n", i+1, o.runs, tg.name)
-			res, err := runWrk(ctx, o, tg.url, tg.script)
+			res, err := runWrk(ctx, o, tg.url, tg.script, tg.pids...)
 			if err != nil {
 				return err
 			}
@@ -196,6 +199,8 @@ type process struct {
 	stopped                  chan struct{}
 }
 
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
 func (p *process) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -263,7 +268,10 @@ func startRedis(ctx context.Context) (*process, error) {
 }
 
 // startGatepost starts gatepost for the load; with redisURL, its rate
-// limit and a byte quota (never reached) are kept in that Redis.
+// limit and byte quotas are kept in that Redis. Profile metered has a
+// quota (never reached), default none: the gRPC loads use one subject,
+// whose window would fill with quota.MaxReservations credentials within
+// a second.
 func startGatepost(ctx context.Context, bin, dir, redisURL string) (*process, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -283,20 +291,21 @@ func startGatepost(ctx context.Context, bin, dir, redisURL string) (*process, er
 			subject, key = "bench", benchKey
 		}
 		sum := sha256.Sum256([]byte(key))
-		keys = append(keys, fmt.Sprintf("{subject: %s, sha256: %q, profiles: [default]}", subject, hex.EncodeToString(sum[:])))
+		keys = append(keys, fmt.Sprintf("{subject: %s, sha256: %q, profiles: [default, metered]}", subject, hex.EncodeToString(sum[:])))
 	}
 	cfg := fmt.Sprintf(`grpc_addr: %q
 http_addr: %q
 s3: {region: us-east-1, endpoint: "http://127.0.0.1:9", path_style: true}
 profiles:
   default: {bucket: uploads, key_prefix: "user-uploads/", max_bytes: 10485760, content_types: ["text/plain", "image/png"]}
+  metered: {bucket: uploads, key_prefix: "metered-uploads/", max_bytes: 10485760, content_types: ["text/plain", "image/png"], quota: {bytes: 9000000000000000000, per: 1m}}
 auth:
   mode: api_key
   api_keys: [%s]
 rate_limit: {requests_per_second: 1000000000, burst: 1000000000}
 `, grpcAddr, httpAddr, strings.Join(keys, ", "))
 	if redisURL != "" {
-		cfg += fmt.Sprintf("shared_state: {redis_url: %q}\nquota: {bytes: 9000000000000000000, per: 1m}\n", redisURL)
+		cfg += fmt.Sprintf("shared_state: {redis_url: %q}\n", redisURL)
 	}
 	path := filepath.Join(dir, "gatepost.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -337,21 +346,31 @@ type wrkResult struct {
 	RPS      float64
 	P50, P99 time.Duration
 	Errors   int
+	// CPU is the CPU time per request of each measured process (the
+	// server, then Redis when there is one), and Load wrk's own.
+	CPU  []time.Duration
+	Load time.Duration
 }
 
 var (
-	wrkRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	wrkLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)`)
-	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
-	wrkSocket  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
+	wrkLatency  = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)`)
+	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkSocket   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
-func runWrk(ctx context.Context, o options, url, script string) (wrkResult, error) {
+func runWrk(ctx context.Context, o options, url, script string, pids ...int) (wrkResult, error) {
 	args := []string{"-t2", "-c" + strconv.Itoa(o.connections), "-d" + o.duration.String(), "--latency"}
 	if script != "" {
 		args = append(args, "-s", script)
 	}
-	out, err := exec.CommandContext(ctx, o.wrk, append(args, url)...).CombinedOutput()
+	before := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		before[i] = cpuTime(pid)
+	}
+	cmd := exec.CommandContext(ctx, o.wrk, append(args, url)...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", url, err, out)
 	}
@@ -361,6 +380,14 @@ func runWrk(ctx context.Context, o options, url, script string) (wrkResult, erro
 		return r, fmt.Errorf("wrk output without Requests/sec:\n%s", out)
 	}
 	r.RPS, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := wrkRequests.FindSubmatch(out); m != nil {
+		if n, _ := strconv.Atoi(string(m[1])); n > 0 {
+			for i, pid := range pids {
+				r.CPU = append(r.CPU, (cpuTime(pid)-before[i])/time.Duration(n))
+			}
+			r.Load = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()) / time.Duration(n)
+		}
+	}
 	for _, l := range wrkLatency.FindAllSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(string(l[2]), 64)
 		d := time.Duration(v * float64(map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(l[3])]))
@@ -495,6 +522,26 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// cpuTime returns the CPU time (user and system) a process has used, from
+// /proc/PID/stat; 0 when it cannot be read. Linux counts it in ticks of
+// USER_HZ, 100 a second on every architecture Go supports.
+func cpuTime(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; the fields after its
+	// closing parenthesis are state (3), ..., utime (14), stime (15).
+	_, rest, ok := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * (time.Second / 100)
 }
 
 func rssKiB(pid int) int {
