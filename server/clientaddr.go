@@ -35,8 +35,7 @@ func NewClientAddresses(trusted []netip.Prefix) *ClientAddresses {
 // is not an address gives that proxy's own address instead.
 func (c *ClientAddresses) Of(ctx context.Context) string {
 	var hops []string
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("x-forwarded-for") {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, "x-forwarded-for") {
 		for _, h := range strings.Split(v, ",") {
 			if h = strings.TrimSpace(h); h != "" {
 				hops = append(hops, h)

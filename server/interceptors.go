@@ -71,10 +71,11 @@ func init() {
 func RequestIDInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		id := ""
-		if md, ok := metadata.FromIncomingContext(ctx); ok {
-			if v := md.Get("x-request-id"); len(v) > 0 && validRequestID(v[0]) {
-				id = v[0]
-			}
+		// ValueFromIncomingContext copies one key's values, where
+		// FromIncomingContext copies all the metadata (about 4% of a
+		// presign's CPU, for the three lookups of a call).
+		if v := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(v) > 0 && validRequestID(v[0]) {
+			id = v[0]
 		}
 		if id == "" {
 			id = uuid.NewString()
@@ -273,8 +274,7 @@ func RejectionInterceptor(m *metrics.Metrics) grpc.UnaryServerInterceptor {
 // decides: mode none accepts, the others answer "missing bearer token"),
 // an error when there are several.
 func bearerFrom(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	values := md.Get("authorization")
+	values := metadata.ValueFromIncomingContext(ctx, "authorization")
 	switch len(values) {
 	case 0:
 		return "", nil

@@ -133,7 +133,7 @@ func run(ctx context.Context) error {
 			{"grpc.health.v1.Health/Check", `{}`, &r.GRPCHealth},
 		} {
 			fmt.Printf("bench: ghz run %d/%d: %s ...\n", i+1, o.runs, call.method)
-			res, err := runGhz(ctx, o, gp.grpcAddr, call.method, call.data, o.connections, 0, o.duration)
+			res, err := runGhz(ctx, o, gp.grpcAddr, call.method, call.data, o.connections, 0, o.duration, gp.pid())
 			if err != nil {
 				return err
 			}
@@ -415,9 +415,13 @@ type ghzResult struct {
 	P50, P99 time.Duration
 	OK       int
 	Errors   int
+	// CPU is gatepost's CPU time per call, Load ghz's (when measured).
+	CPU, Load time.Duration
 }
 
-func runGhz(ctx context.Context, o options, addr, method, data string, conns, rps int, d time.Duration) (ghzResult, error) {
+// runGhz runs ghz against addr; with a server pid, it also measures the
+// CPU time per call of that process and of ghz.
+func runGhz(ctx context.Context, o options, addr, method, data string, conns, rps int, d time.Duration, pid ...int) (ghzResult, error) {
 	args := []string{"--insecure", "--call", method, "-d", data, "-c", strconv.Itoa(conns),
 		"-z", d.String(), "--duration-stop", "wait", "--format", "json"}
 	if strings.HasPrefix(method, "gatepost.") {
@@ -429,6 +433,10 @@ func runGhz(ctx context.Context, o options, addr, method, data string, conns, rp
 	cmd := exec.CommandContext(ctx, o.ghz, append(args, addr)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	var before time.Duration
+	if len(pid) > 0 {
+		before = cpuTime(pid[0])
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		return ghzResult{}, fmt.Errorf("ghz %s: %w\n%s", method, err, stderr.String())
@@ -459,6 +467,10 @@ func runGhz(ctx context.Context, o options, addr, method, data string, conns, rp
 		} else {
 			r.Errors += n
 		}
+	}
+	if calls := time.Duration(r.OK + r.Errors); len(pid) > 0 && calls > 0 {
+		r.CPU = (cpuTime(pid[0]) - before) / calls
+		r.Load = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()) / calls
 	}
 	return r, nil
 }

@@ -72,14 +72,16 @@ func cpuCell(m wrkResult) string {
 }
 
 func medGhz(rs []ghzResult) ghzResult {
-	var rps, p50, p99 []float64
+	var rps, p50, p99, cpu, load []float64
 	var ok, errs int
 	for _, r := range rs {
 		rps, p50, p99 = append(rps, r.RPS), append(p50, float64(r.P50)), append(p99, float64(r.P99))
+		cpu, load = append(cpu, float64(r.CPU)), append(load, float64(r.Load))
 		ok += r.OK
 		errs += r.Errors
 	}
-	return ghzResult{RPS: median(rps), P50: time.Duration(median(p50)), P99: time.Duration(median(p99)), OK: ok, Errors: errs}
+	return ghzResult{RPS: median(rps), P50: time.Duration(median(p50)), P99: time.Duration(median(p99)), OK: ok, Errors: errs,
+		CPU: time.Duration(median(cpu)), Load: time.Duration(median(load))}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
@@ -160,7 +162,7 @@ func (r *report) markdown() string {
 		w("| %s | %.0f | %s | %s | %d | %s |\n", row.name, m.RPS, ms(m.P50), ms(m.P99), m.Errors, cpuCell(m))
 	}
 	w("\nCPU per request is what each process used during the run (from /proc) over the requests served: the server (gatepost or the baseline), then redis-server where it takes part; wrk's own in brackets. It is steadier across runs than requests/s, which moves with whatever else the machine runs.\n")
-	w("\n## gRPC (ghz)\n\n| call | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|\n")
+	w("\n## gRPC (ghz)\n\n| call | requests/s | p50 | p99 | errors | CPU µs per call: gatepost (ghz) |\n|---|---|---|---|---|---|\n")
 	for _, row := range []struct {
 		name string
 		rs   []ghzResult
@@ -169,7 +171,8 @@ func (r *report) markdown() string {
 		{"`grpc.health.v1.Health/Check` (transport floor)", r.GRPCHealth},
 	} {
 		m := medGhz(row.rs)
-		w("| %s | %.0f | %s | %s | %d |\n", row.name, m.RPS, ms(m.P50), ms(m.P99), m.Errors)
+		w("| %s | %.0f | %s | %s | %d | %.0f (%.0f) |\n", row.name, m.RPS, ms(m.P50), ms(m.P99), m.Errors,
+			float64(m.CPU)/float64(time.Microsecond), float64(m.Load)/float64(time.Microsecond))
 	}
 	if r.Soak.Duration > 0 {
 		s := r.Soak
