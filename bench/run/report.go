@@ -190,29 +190,30 @@ connections and two cores shared with wrk, every server measured here has a p99 
 bare baseline included (see the REST table); below saturation it is low (the soak at 2,000 requests/s
 has a p99 of a few milliseconds). Meeting it at saturation would need the load generator on another
 machine, which this workplace does not have.
-*gRPC at 70% of the health-check floor*: ghz needs more CPU per call than gatepost and shares the two
-cores with it, so the ratio measures how the cores are split as much as gatepost's cost. A health check
-does no work; a presign authenticates, validates, signs, writes an audit line and a request line and
-records metrics. Repeated runs of the same build gave 52% to 75% (the floor itself moved from about
-12,000 to 24,000 requests/s between runs). Setting the GC target to 400 (gatepost's default when GOGC
-is unset) lifted presign from about 7,200 to about 9,500 requests/s here, and the floor with it.
-*REST with limits and a quota in Redis at 80% of in-memory*: each presign makes two Redis round trips
-(the rate limit's GCRA script and the quota's reservation script), with redis-server, wrk and gatepost
-on the same two cores. Tried and measured here (REST, 64 connections, load over 256 subjects):
-go-redis's autopipeliner, which sends the scripts of concurrent calls in one write, took it from about
-35% to about 55% (a plain connection pool: about 4,400 against 6,300 requests/s with it); the
-invalid-request throttle no longer looks up its bucket before every call (only failures are charged),
-one round trip fewer, to about 60%. The GC target of 400 then lifted the in-memory run far more than
-the Redis one (about 14,200 against 6,500 requests/s), which is why the ratio fell again. Running the
-rate charge beside validation and the quota reservation, so that a call waits for one round trip
-instead of two, gained nothing measurable and was not kept; nor were the autopipeliner's flush delay,
-full duplex or unordered concurrent batches (each within this machine's ±25% run-to-run noise). During
-the Redis run 12% to 35% of the CPU is idle: calls wait for the autopipeliner's goroutines to be
-scheduled among 64 busy connections as much as for Redis (about 15% of a core). 80% would need fewer
-than one Redis call per limit: one script for both limits, which means a hand-written GCRA beside
-redis_rate's, or counting in each replica between batched syncs, which loosens the shared burst; neither
-is done. (Until 2026-12-02 this run used one subject, whose quota filled its 10,000 credentials within
-seconds: most of what it measured was 429s.)
+*gRPC at 70% of the health-check floor*: ghz shares the two cores with gatepost, and a presign costs
+ghz itself far more than a health check: on 2026-12-03, 70 µs of ghz's CPU per presign against 41 per
+health check (the gRPC table's last column), because ghz decodes every response into a dynamic message
+(jhump/protoreflect: 38% of ghz's CPU in a perf profile during the presign load), and a presign's
+response is a URL and a signed policy while a health check's is one enum. So even a presign that cost
+gatepost no more than a health check (41 µs) would reach only (41 + 41) / (41 + 70), about 74% of the
+floor; at gatepost's 77 µs per presign it is 57%. A health check does no work; a presign
+authenticates, validates, signs, writes an audit line and a request line and records metrics. Steps
+that lowered gatepost's own cost are in "What moved the numbers"; the rest of a presign's profile is
+spread over HTTP/2, protobuf, the two log lines, signing and the garbage collector, none above a tenth.
+*REST with limits and a quota in Redis at 80% of in-memory*: both runs have the same rate limit and
+byte quota, in gatepost's memory or in Redis (redis-server on the same two cores as gatepost and wrk).
+Since 2026-12-03 a presign makes one Redis call: redis_rate's GCRA script (vendored unchanged) and the
+quota reservation run as one script, which took the paired ratio from about 60% to about 70% here. What
+is left is Redis's own work, about 30 µs of its CPU per presign on these shared cores (the script alone,
+on an idle machine, about 16 µs: two TIMEs, the GCRA bucket's GET and SET, and the reservation's sorted
+set and hash, eight calls), gatepost's client side (go-redis's autopipeliner and the waits, 15 to 20 µs), and 10% to
+20% of the CPU idle while calls wait on Redis's single thread. The reservation itself is kept per
+credential (so that it can be corrected to the real size and leave the window on time); fewer Redis
+calls than that would mean counting in each replica between syncs, which loosens the shared burst and
+quota, and is not done. Tried and measured here before (REST, 64 connections, 256 subjects): the
+autopipeliner took it from about 35% to about 55% (a plain connection pool was slower); the invalid-request
+throttle charges only failures; running the rate charge beside validation, the autopipeliner's flush
+delay, full duplex or unordered batches, and GOMAXPROCS 4 gained nothing measurable.
 
 `
 
@@ -233,6 +234,8 @@ pprof CPU profiles from ` + "`metrics.pprof`" + ` on the admin listener guided e
 | audit lines with typed slog attributes, fewer constant fields in request logs, pooled randomness for request ids | ~10,500 to ~15,500 (runs on different days) | HTTP/2 and HTTP parsing, grpc-gateway, protobuf and JSON encoding, the two log lines, metrics; on gRPC, the garbage collector and stack regrowth after each cycle (about a tenth of the CPU each) on a live heap of a few MiB |
 | GC target 400 unless GOGC is set | see the tables above | gRPC presign about 7,200 → 9,500 requests/s in the same session |
 | 32 gRPC stream workers per core instead of one (gRPC hands a call to a worker only when one is idle) | unchanged (REST does not use them) | on gRPC, most calls had still started a goroutine and grown its stack (` + "`runtime.newstack`" + ` about 11% of a presign profile, about 1% after); gatepost's CPU per gRPC presign 69 → 62 µs and per health check 40 → 36 µs (medians of 3 alternating runs), requests/s +3% |
+| one metadata lookup per key a call reads (` + "`metadata.ValueFromIncomingContext`" + `) instead of copying all the metadata three times | within the noise | on gRPC, ` + "`metadata.FromIncomingContext`" + ` was about 4% of a presign's CPU |
+| Redis: the rate charge and the quota reservation in one script; the reservation in eight Redis calls instead of twelve | Redis run about 60% → 70% of in-memory (paired runs) | two EVALSHAs per presign, each with its client-side round trip through the autopipeliner; Redis's time per reservation, alone, about 17.9 → 15.1 µs |
 
 The gRPC figures depend much on ghz, which needs more CPU per request than gatepost and shares the two
 cores with it: repeated runs of the same build vary by ±15%.
