@@ -191,20 +191,20 @@ bare baseline included (see the REST table); below saturation it is low (the soa
 has a p99 of a few milliseconds). Meeting it at saturation would need the load generator on another
 machine, which this workplace does not have.
 *gRPC at 70% of the health-check floor*: ghz shares the two cores with gatepost, and a presign costs
-ghz itself far more than a health check: on 2026-12-03, 70 µs of ghz's CPU per presign against 41 per
-health check (the gRPC table's last column), because ghz decodes every response into a dynamic message
+ghz itself far more than a health check: on 2026-12-03, about 70 µs of ghz's CPU per presign against
+about 40 per health check (the gRPC table's last column), because ghz decodes every response into a dynamic message
 (jhump/protoreflect: 38% of ghz's CPU in a perf profile during the presign load), and a presign's
 response is a URL and a signed policy while a health check's is one enum. So even a presign that cost
-gatepost no more than a health check (41 µs) would reach only (41 + 41) / (41 + 70), about 74% of the
-floor; at gatepost's 77 µs per presign it is 57%. A health check does no work; a presign
+gatepost no more than a health check (about 40 µs) would reach only (40 + 40) / (40 + 70), about 73% of
+the floor; at gatepost's 70 to 77 µs per presign it is 56% to 58%. A health check does no work; a presign
 authenticates, validates, signs, writes an audit line and a request line and records metrics. Steps
 that lowered gatepost's own cost are in "What moved the numbers"; the rest of a presign's profile is
 spread over HTTP/2, protobuf, the two log lines, signing and the garbage collector, none above a tenth.
 *REST with limits and a quota in Redis at 80% of in-memory*: both runs have the same rate limit and
 byte quota, in gatepost's memory or in Redis (redis-server on the same two cores as gatepost and wrk).
 Since 2026-12-03 a presign makes one Redis call: redis_rate's GCRA script (vendored unchanged) and the
-quota reservation run as one script, which took the paired ratio from about 60% to about 70% here. What
-is left is Redis's own work, about 30 µs of its CPU per presign on these shared cores (the script alone,
+quota reservation run as one script, which took the paired ratio from about 60% to 68% to 70% here. What
+is left is Redis's own work, 30 to 40 µs of its CPU per presign on these shared cores (the script alone,
 on an idle machine, about 16 µs: two TIMEs, the GCRA bucket's GET and SET, and the reservation's sorted
 set and hash, eight calls), gatepost's client side (go-redis's autopipeliner and the waits, 15 to 20 µs), and 10% to
 20% of the CPU idle while calls wait on Redis's single thread. The reservation itself is kept per
@@ -235,7 +235,7 @@ pprof CPU profiles from ` + "`metrics.pprof`" + ` on the admin listener guided e
 | GC target 400 unless GOGC is set | see the tables above | gRPC presign about 7,200 → 9,500 requests/s in the same session |
 | 32 gRPC stream workers per core instead of one (gRPC hands a call to a worker only when one is idle) | unchanged (REST does not use them) | on gRPC, most calls had still started a goroutine and grown its stack (` + "`runtime.newstack`" + ` about 11% of a presign profile, about 1% after); gatepost's CPU per gRPC presign 69 → 62 µs and per health check 40 → 36 µs (medians of 3 alternating runs), requests/s +3% |
 | one metadata lookup per key a call reads (` + "`metadata.ValueFromIncomingContext`" + `) instead of copying all the metadata three times | within the noise | on gRPC, ` + "`metadata.FromIncomingContext`" + ` was about 4% of a presign's CPU |
-| Redis: the rate charge and the quota reservation in one script; the reservation in eight Redis calls instead of twelve | Redis run about 60% → 70% of in-memory (paired runs) | two EVALSHAs per presign, each with its client-side round trip through the autopipeliner; Redis's time per reservation, alone, about 17.9 → 15.1 µs |
+| Redis: the rate charge and the quota reservation in one script; the reservation in eight Redis calls instead of twelve | Redis run about 60% → 68% to 70% of in-memory (paired runs) | two EVALSHAs per presign, each with its client-side round trip through the autopipeliner; Redis's time per reservation, alone, about 17.9 → 15.1 µs |
 
 The gRPC figures depend much on ghz, which needs more CPU per request than gatepost and shares the two
 cores with it: repeated runs of the same build vary by ±15%.
