@@ -167,8 +167,8 @@ func TestSharedLimits(t *testing.T) {
 			t.Errorf("sixth call across three replicas: %d %s; want 429 (not three bursts)", code, body)
 		}
 		// A presign charges its rate in the same script as its
-		// reservation: refused by the rate, not the quota, and not
-		// reserved.
+		// reservation: refused by the rate (that nothing is reserved then
+		// is checked in internal/quota, as GetQuota is rate limited too).
 		code, body, header = rr().call(t, http.MethodGet, "/v1/presign?profile=limited&key=r.txt&content_type=text/plain&content_length=1", nil)
 		if code != http.StatusTooManyRequests || !strings.Contains(string(body), "rate limit exceeded") || header.Get("Retry-After") == "" {
 			t.Errorf("a presign past the shared burst: %d %s (Retry-After %q); want 429 for the rate limit", code, body, header.Get("Retry-After"))

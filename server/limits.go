@@ -94,10 +94,10 @@ func (c *rateCharge) profileKnown(ctx context.Context, profile string) error {
 }
 
 // settle makes a deferred charge that the call did not make, because it
-// ended before its reservation with err (never nil then): the answer is
-// the charge's refusal, if it refuses, else err.
+// ended before its reservation with err (or panicked, err still nil): the
+// answer is the charge's refusal, if it refuses, else err.
 func (c *rateCharge) settle(ctx context.Context, err error) error {
-	if err == nil || !c.deferred || c.charged {
+	if !c.deferred || c.charged {
 		return err
 	}
 	c.charged = true

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,9 @@ func TestRateChargedWithReservation(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		call     func(*Service, context.Context) error
-		spent    bool // the burst is used up before the call
+		ownRate  bool  // the default profile has a rate limit of its own
+		signErr  error // the store fails to sign
+		spent    bool  // the burst is used up before the call
 		want     codes.Code
 		wantMsg  string
 		charged  int // one-step charges
@@ -99,21 +102,34 @@ func TestRateChargedWithReservation(t *testing.T) {
 		{name: "profile without a quota: charged alone", call: post(&gatepostv1.CreatePresignedPostRequest{Profile: "anything", Key: "a.bin", ContentType: "application/octet-stream"}), want: codes.OK, alone: 1},
 		{name: "over the rate: refused by the rate", call: valid, spent: true, want: codes.ResourceExhausted, wantMsg: "rate limit exceeded", charged: 1},
 		{name: "over the rate and invalid: refused by the rate", call: badType, spent: true, want: codes.ResourceExhausted, wantMsg: "rate limit exceeded", alone: 1},
+		{name: "the profile's own rate: one step", call: valid, ownRate: true, want: codes.OK, charged: 1, reserved: 10},
+		{name: "over the profile's own rate: refused by it", call: valid, ownRate: true, spent: true, want: codes.ResourceExhausted, wantMsg: "rate limit exceeded", charged: 1},
+		{name: "signing failed after the reservation: charged once, released", call: valid, signErr: errors.New("store down"), want: codes.Unavailable, charged: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			profiles := testProfiles(t)
 			def := profiles[config.DefaultProfile]
 			def.Quota = &config.Quota{Bytes: 1 << 20, Per: time.Hour}
+			global, bucket := config.RateLimit{RequestsPerSecond: 0.001, Burst: 2}, anyone.Subject
+			if tc.ownRate {
+				// The global limit allows everything: only the profile's
+				// own bucket can refuse.
+				def.RateLimit = &config.RateLimit{RequestsPerSecond: 0.001, Burst: 2}
+				global, bucket = config.RateLimit{RequestsPerSecond: 1000, Burst: 1000}, anyone.Subject+"\x00"+config.DefaultProfile
+			}
 			profiles[config.DefaultProfile] = def
 			buckets := &countingBuckets{Memory: ratelimit.NewMemory(time.Now)}
 			limits := &chargingLimits{Memory: quota.NewMemory(time.Now), buckets: buckets}
-			svc := NewService(profiles, &fakeStore{objects: map[string]*uploadpolicy.Object{}}, discardLogger(),
-				WithRateLimit(config.RateLimit{RequestsPerSecond: 0.001, Burst: 2}), WithBuckets(buckets), WithQuotas(limits, nil))
+			store := &fakeStore{objects: map[string]*uploadpolicy.Object{}}
+			if tc.signErr != nil {
+				store.fn = func(context.Context, *uploadpolicy.Post) (*uploadpolicy.Signed, error) { return nil, tc.signErr }
+			}
+			svc := NewService(profiles, store, discardLogger(), WithRateLimit(global), WithBuckets(buckets), WithQuotas(limits, nil))
 			collected := &collectedMetadata{}
 			ctx := grpc.NewContextWithServerTransportStream(anonymous(t.Context()), collected)
 			if tc.spent {
-				_, _, _ = buckets.Memory.AllowN(ctx, anyone.Subject, 2, 0.001, 2)
+				_, _, _ = buckets.Memory.AllowN(ctx, bucket, 2, 0.001, 2)
 			}
 			err := tc.call(svc, ctx)
 			st := status.Convert(err)

@@ -2,6 +2,7 @@ package quota_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -307,27 +308,52 @@ func checkNoKeysLeft(t *testing.T, client *redis.Client) {
 
 // TestRedisQuotaKeysOutliveTheirWindow: the keys' expiry is set again only
 // now and then, but never so rarely that a reservation's keys could
-// expire before its window ends, and never left unset.
+// expire before its window ends, and never left unset: not by the charged
+// reservation either, nor when the sorted set went (evicted) while the
+// hash stayed.
 func TestRedisQuotaKeysOutliveTheirWindow(t *testing.T) {
 	t.Parallel()
 	r, client := startRedisStore(t)
 	ctx := t.Context()
 	lim := quota.Limit{Bytes: 1 << 40, Per: 400 * time.Millisecond}
-	for i := range 12 {
-		if _, err := r.Reserve(ctx, "k", "o", 1, lim); err != nil {
-			t.Fatal(err)
-		}
-		for _, key := range []string{"test:k:made", "test:k:state"} {
+	rate := ratelimit.NewRedis(client, "test:rate:").Call("k", 1, 1e6, 1e6)
+	check := func(what, k string) {
+		t.Helper()
+		for _, key := range []string{"test:" + k + ":made", "test:" + k + ":state"} {
 			ttl, err := client.PTTL(ctx, key).Result()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if ttl < lim.Per || ttl > 2*lim.Per {
-				t.Errorf("reservation %d: %s expires in %s; want between the window (%s) and twice it", i, key, ttl, lim.Per)
+				t.Errorf("%s: %s expires in %s; want between the window (%s) and twice it", what, key, ttl, lim.Per)
 			}
 		}
+	}
+	for i := range 12 {
+		reserve := r.Reserve
+		if i%2 == 1 {
+			reserve = func(ctx context.Context, key, object string, n int64, l quota.Limit) (quota.Result, error) {
+				return r.ReserveCharged(ctx, rate, key, object, n, l)
+			}
+		}
+		if res, err := reserve(ctx, "k", "o", 1, lim); err != nil || !res.OK {
+			t.Fatalf("reservation %d: %+v, %v", i, res, err)
+		}
+		check(fmt.Sprintf("reservation %d", i), "k")
 		time.Sleep(lim.Per / 4)
 	}
+	// A fresh key's expiry was just set; its sorted set goes, and the next
+	// reservation makes a new one.
+	for _, step := range []func() error{
+		func() error { _, err := r.Reserve(ctx, "e", "o", 1, lim); return err },
+		func() error { return client.Del(ctx, "test:e:made").Err() },
+		func() error { _, err := r.Reserve(ctx, "e", "o", 1, lim); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after the sorted set was evicted", "e")
 }
 
 // TestRedisReserveCharged: a reservation that charges a rate limit in the

@@ -99,8 +99,10 @@ var expireBatchLua = fmt.Sprint(expireBatch)
 
 // reserveScript makes a reservation. The keys live 2*per from when their
 // expiry was last set; it is set again (two PEXPIREs) only when fewer than
-// per would be left, so a reservation always outlives its window while a
-// busy key pays for it about once a window instead of on every call.
+// per would be left, or when the sorted set is new (the hash may have
+// outlived it, evicted alone), so a reservation always outlives its window
+// while a busy key pays for it about once a window instead of on every
+// call.
 var reserveScript = redis.NewScript(expireLua + reserveLua)
 
 // reserveLua is the body of a reservation, for reserveScript and
@@ -117,7 +119,8 @@ if n > cap then
   write_total(h, total, changed)
   return {0, total, 0, 0}
 end
-if count(z, left) >= most then
+local held = count(z, left)
+if held >= most then
   write_total(h, total, changed)
   local oldest = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
   return {0, total, tonumber(oldest[2]) + per - now, 1}
@@ -134,7 +137,7 @@ if total + n > cap then
 end
 redis.call('ZADD', z, now, id)
 total = total + n
-if ttl < now + per then
+if ttl < now + per or held == 0 then
   redis.call('HSET', h, id, n, '\0' .. object, id, total_field, total, ttl_field, now + 2 * per)
   redis.call('PEXPIRE', z, 2 * per)
   redis.call('PEXPIRE', h, 2 * per)
