@@ -73,8 +73,9 @@ type rateCharge struct {
 	s       *Service
 	id      *auth.Identity
 	profile string
-	// deferred: the charge waits for the reservation; charged: it is made.
-	deferred, charged bool
+	// pending is the charge waiting for the reservation; nil when there
+	// is none (made already, or never deferred).
+	pending *quota.Rate
 }
 
 // newCharge returns the rate charge of a call by id.
@@ -84,23 +85,39 @@ func (s *Service) newCharge(id *auth.Identity) *rateCharge { return &rateCharge{
 // reservation when both can be made in one step.
 func (c *rateCharge) profileKnown(ctx context.Context, profile string) error {
 	c.profile = profile
-	if c.s.chargesWithQuota(profile) {
-		traceCaller(ctx, c.id, profile)
-		c.deferred = true
+	if c.pending = c.s.oneStepRate(c.id, profile); c.pending == nil {
+		return c.s.allow(ctx, c.id, profile)
+	}
+	traceCaller(ctx, c.id, profile)
+	return nil
+}
+
+// oneStepRate returns the rate charge of a credential of profile when it
+// can be made in one step with the quota reservation (the quota store is a
+// quota.Charger, the profile has a quota and its rate limit is on), else
+// nil.
+func (s *Service) oneStepRate(id *auth.Identity, profile string) *quota.Rate {
+	if _, ok := s.quotas.(quota.Charger); !ok {
 		return nil
 	}
-	c.charged = true
-	return c.s.allow(ctx, c.id, profile)
+	if _, ok := s.quotaOf(profile); !ok {
+		return nil
+	}
+	limit, own := s.limitFor(profile)
+	if limit.Disabled || limit.Burst < 1 {
+		return nil
+	}
+	return &quota.Rate{Key: bucketKey(id, profile, own), Tokens: 1, PerSecond: limit.RequestsPerSecond, Burst: limit.Burst}
 }
 
 // settle makes a deferred charge that the call did not make, because it
 // ended before its reservation with err (or panicked, err still nil): the
 // answer is the charge's refusal, if it refuses, else err.
 func (c *rateCharge) settle(ctx context.Context, err error) error {
-	if !c.deferred || c.charged {
+	if c.pending == nil {
 		return err
 	}
-	c.charged = true
+	c.pending = nil
 	if refused := c.s.allow(ctx, c.id, c.profile); refused != nil {
 		return refused
 	}
@@ -110,26 +127,12 @@ func (c *rateCharge) settle(ctx context.Context, err error) error {
 // reserve makes the reservation of a quota store, with the deferred
 // charge in the same step if there is one.
 func (c *rateCharge) reserve(ctx context.Context, store quota.Store, key, object string, n int64, l quota.Limit) (quota.Result, error) {
-	if !c.deferred || c.charged {
+	rate := c.pending
+	if rate == nil {
 		return store.Reserve(ctx, key, object, n, l)
 	}
-	c.charged = true
-	limit, own := c.s.limitFor(c.profile)
-	rate := quota.Rate{Key: bucketKey(c.id, c.profile, own), Tokens: 1, PerSecond: limit.RequestsPerSecond, Burst: limit.Burst}
-	return store.(quota.Charger).ReserveCharged(ctx, rate, key, object, n, l)
-}
-
-// chargesWithQuota reports whether a credential of profile can charge its
-// rate limit in one step with its quota reservation.
-func (s *Service) chargesWithQuota(profile string) bool {
-	if _, ok := s.quotas.(quota.Charger); !ok {
-		return false
-	}
-	if _, ok := s.quotaOf(profile); !ok {
-		return false
-	}
-	limit, _ := s.limitFor(profile)
-	return !limit.Disabled && limit.Burst >= 1
+	c.pending = nil
+	return store.(quota.Charger).ReserveCharged(ctx, *rate, key, object, n, l)
 }
 
 // limitFor returns the rate limit that applies to a profile: its own

@@ -39,10 +39,11 @@ func NewRedis(client redis.Scripter, prefix string) *Redis {
 
 // expireLua drops up to expireBatch reservations that have left the
 // window (made <= now - per) and returns the total, the number of
-// reservations left (-1: not counted) and when the keys expire (the
-// ttlField; 0 when unknown). A total that changed is not written: the
-// caller writes it with what it writes anyway (written_total says how),
-// one HSET instead of two. It creates no key: with nothing left, both go.
+// reservations left (-1: not counted), when the keys expire (ttl_field;
+// 0 when unknown) and whether the total changed. A changed total is not
+// written here: the caller writes it with what it writes anyway, or with
+// write_total, one HSET instead of two. It creates no key: with nothing
+// left, both go.
 var expireLua = `
 local total_field, ttl_field = '\0total', '\0ttl'
 local function now_ms()
@@ -194,38 +195,34 @@ func (r *Redis) keys(key string) []string {
 
 // Reserve implements Store.
 func (r *Redis) Reserve(ctx context.Context, key, object string, n int64, l Limit) (Result, error) {
-	id := object + "\x00" + newID()
-	v, err := reserveScript.Run(ctx, r.client, r.keys(key), id, object, n, l.Bytes, l.Per.Milliseconds(), MaxReservations).Int64Slice()
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return result(v, id), nil
+	return r.reserve(ctx, reserveScript, r.keys(key), object, n, l)
 }
 
 // ReserveCharged is Reserve after charging a rate limit's bucket (see
 // ratelimit.Redis.Call), in one script: one round trip to Redis for both.
 // When the rate refuses, nothing is reserved.
 func (r *Redis) ReserveCharged(ctx context.Context, rate gcra.Call, key, object string, n int64, l Limit) (Result, error) {
+	return r.reserve(ctx, chargedReserveScript, append(r.keys(key), rate.Key), object, n, l, rate.Args...)
+}
+
+// reserve runs a reservation script (reserveScript, or
+// chargedReserveScript with the charge's arguments in extra) and reads its
+// answer.
+func (r *Redis) reserve(ctx context.Context, script *redis.Script, keys []string, object string, n int64, l Limit, extra ...any) (Result, error) {
 	id := object + "\x00" + newID()
-	keys := append(r.keys(key), rate.Key)
-	args := append([]any{id, object, n, l.Bytes, l.Per.Milliseconds(), MaxReservations}, rate.Args...)
-	v, err := chargedReserveScript.Run(ctx, r.client, keys, args...).Int64Slice()
+	args := append([]any{id, object, n, l.Bytes, l.Per.Milliseconds(), MaxReservations}, extra...)
+	v, err := script.Run(ctx, r.client, keys, args...).Int64Slice()
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if len(v) == 5 && v[4] == 1 {
+	if len(v) == 5 && v[4] == 1 { // chargedReserveScript: the rate refused
 		return Result{RateLimited: true, RetryAfter: max(time.Duration(v[2])*time.Millisecond, time.Millisecond)}, nil
 	}
-	return result(v, id), nil
-}
-
-// result reads a reservation script's answer.
-func result(v []int64, id string) Result {
 	res := Result{OK: v[0] == 1, Used: v[1], RetryAfter: time.Duration(v[2]) * time.Millisecond, Full: v[3] == 1}
 	if res.OK {
 		res.ID = id
 	}
-	return res
+	return res, nil
 }
 
 // Set implements Store.

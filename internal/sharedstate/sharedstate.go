@@ -254,8 +254,11 @@ func (p *policyQuotas) ReserveCharged(ctx context.Context, rate quota.Rate, key,
 		},
 		func() (quota.Result, error) {
 			ok, wait, err := p.buckets.memory.AllowN(ctx, rate.Key, rate.Tokens, rate.PerSecond, rate.Burst)
-			if err != nil || !ok {
-				return quota.Result{RateLimited: true, RetryAfter: wait}, err
+			if err != nil {
+				return quota.Result{}, err
+			}
+			if !ok {
+				return quota.Result{RateLimited: true, RetryAfter: wait}, nil
 			}
 			return p.memory.Reserve(ctx, key, object, n, l)
 		})
