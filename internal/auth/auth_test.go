@@ -202,6 +202,8 @@ func TestAPIKeyMalformedHash(t *testing.T) {
 		{name: "odd length", sum: good[:63]},
 		{name: "too long", sum: good + "00"},
 		{name: "the key itself", sum: "alice-secret-key-0123456789"},
+		{name: "listed twice", sum: good},
+		{name: "listed twice in capitals", sum: strings.ToUpper(good)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

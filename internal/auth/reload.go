@@ -123,7 +123,7 @@ func (r *Reloadable) Reload(cfg config.Auth) error {
 // APIKeys returns how many API keys are in force (0 outside mode api_key).
 func (r *Reloadable) APIKeys() int {
 	if keys := r.state.Load().keys; keys != nil {
-		return len(keys.keys)
+		return len(keys.bySum)
 	}
 	return 0
 }
