@@ -402,3 +402,75 @@ func TestRedisReserveCharged(t *testing.T) {
 		t.Error("a reservation refused by the quota gave its token back")
 	}
 }
+
+// TestRedisQuotaSweepsLazily: reservations that have left the window are
+// dropped now and then, not on every call. One that fits under the total
+// still counting them is made without dropping them; one that would be
+// refused drops them first, so no reservation is ever refused for bytes
+// that have left the window; and once the sweep is due the next
+// reservation drops them and sets the next sweep a sixteenth of the
+// window later.
+func TestRedisQuotaSweepsLazily(t *testing.T) {
+	t.Parallel()
+	r, client := startRedisStore(t)
+	ctx := t.Context()
+	lim := quota.Limit{Bytes: 100, Per: time.Second}
+	const made, state = "test:k:made", "test:k:state"
+	held := func() int64 {
+		t.Helper()
+		n, err := client.ZCard(ctx, made).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	sweepAt := func(ms int64) {
+		t.Helper()
+		if err := client.HSet(ctx, state, "\x00sweep", ms).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reserve := func(n, wantUsed int64) {
+		t.Helper()
+		if res, err := r.Reserve(ctx, "k", "b/o", n, lim); err != nil || !res.OK || res.Used != wantUsed {
+			t.Fatalf("reserve %d: %+v, %v; want reserved, used %d", n, res, err, wantUsed)
+		}
+	}
+
+	reserve(60, 60)
+	sweepAt(1 << 50) // not due
+	time.Sleep(lim.Per + 50*time.Millisecond)
+	// Fits under 100 with the 60 that left still counted: made as is.
+	reserve(30, 90)
+	if n := held(); n != 2 {
+		t.Errorf("before a sweep is due, %d reservations held; want 2 (the one that left is still there)", n)
+	}
+	// 90 + 50 is over the quota, but 60 of the 90 have left: the exact
+	// total is taken, and the reservation made.
+	reserve(50, 80)
+	if n := held(); n != 2 {
+		t.Errorf("after the exact total, %d reservations held; want 2", n)
+	}
+	if u, err := r.Usage(ctx, "k", lim); err != nil || u != 80 {
+		t.Errorf("usage: %d, %v; want 80", u, err)
+	}
+
+	// Due: the next reservation sweeps, and sets the next sweep.
+	sweepAt(0)
+	time.Sleep(lim.Per + 50*time.Millisecond)
+	reserve(1, 1)
+	if n := held(); n != 1 {
+		t.Errorf("after a due sweep, %d reservations held; want 1", n)
+	}
+	next, err := client.HGet(ctx, state, "\x00sweep").Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := client.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ahead := time.Duration(next-now.UnixMilli()) * time.Millisecond; ahead <= 0 || ahead > lim.Per/16 {
+		t.Errorf("next sweep %s from now; want within a sixteenth of the window (%s)", ahead, lim.Per/16)
+	}
+}

@@ -15,15 +15,17 @@ import (
 // by the time they were made (they leave the window in that order), and a
 // hash holding each reservation's bytes (field: the id), each object's
 // latest reservation (field: NUL and the object), the running total
-// (field: NUL "total") and when the two keys expire (field: NUL "ttl").
+// (field: NUL "total"), when the two keys expire (field: NUL "ttl") and
+// when reservations that left the window are next dropped (field: NUL
+// "sweep").
 // Ids are the object, a NUL and a nonce; objects are a bucket, a slash and
-// a key, never holding a NUL, so no field is ever two of these ("total"
-// and "ttl" hold no slash). Each operation is one script, on Redis's
-// clock.
+// a key, never holding a NUL, so no field is ever two of these ("total",
+// "ttl" and "sweep" hold no slash). Each operation is one script, on
+// Redis's clock.
 //
 // Redis runs every replica's scripts one at a time, so a script's cost is
 // the deployment's: each does its work in as few Redis calls as it can
-// (a reservation in the steady state of a busy key makes eight), measured by
+// (a reservation that fits makes five), measured by
 // BenchmarkRedisReserve.
 type Redis struct {
 	client redis.Scripter
@@ -40,7 +42,8 @@ func NewRedis(client redis.Scripter, prefix string) *Redis {
 // expireLua drops up to expireBatch reservations that have left the
 // window (made <= now - per) and returns the total, the number of
 // reservations left (-1: not counted), when the keys expire (ttl_field;
-// 0 when unknown) and whether the total changed. A changed total is not
+// 0 when unknown), whether the total changed and whether it dropped a
+// whole batch (more may have left). A changed total is not
 // written here: the caller writes it with what it writes anyway, or with
 // write_total, one HSET instead of two. It creates no key: with nothing
 // left, both go.
@@ -54,7 +57,7 @@ local function expire(z, h, now, per)
   local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now - per, 'LIMIT', 0, ` + expireBatchLua + `)
   if #gone == 0 then
     local v = redis.call('HMGET', h, total_field, ttl_field)
-    return tonumber(v[1] or '0'), -1, tonumber(v[2] or '0'), false
+    return tonumber(v[1] or '0'), -1, tonumber(v[2] or '0'), false, false
   end
   local fields, objects = {total_field, ttl_field}, {}
   for i, id in ipairs(gone) do
@@ -71,12 +74,12 @@ local function expire(z, h, now, per)
   local left = redis.call('ZCARD', z) - #gone
   if left <= 0 then
     redis.call('DEL', z, h)
-    return 0, 0, 0, false
+    return 0, 0, 0, false, false
   end
   redis.call('ZREM', z, unpack(gone))
   if total < 0 then total = 0 end
   redis.call('HDEL', h, unpack(drop))
-  return total, left, tonumber(v[2] or '0'), true
+  return total, left, tonumber(v[2] or '0'), true, #gone == ` + expireBatchLua + `
 end
 local function count(z, left)
   if left >= 0 then return left end
@@ -104,6 +107,15 @@ var expireBatchLua = fmt.Sprint(expireBatch)
 // outlived it, evicted alone), so a reservation always outlives its window
 // while a busy key pays for it about once a window instead of on every
 // call.
+//
+// Reservations that have left the window are dropped now and then, not on
+// every call: the total that counts them too is more than the window
+// holds, so a reservation that fits under it fits under the quota, and
+// only a reservation it would refuse (or a key holding MaxReservations)
+// needs the exact total. A reservation that fits is made in five Redis
+// calls (TIME, HMGET, ZCARD, ZADD, HSET); the sweep, which makes the total
+// exact, runs when one is refused or past the time written in the hash
+// (field: NUL "sweep"), a sixteenth of the window after the last sweep.
 var reserveScript = redis.NewScript(expireLua + reserveLua)
 
 // reserveLua is the body of a reservation, for reserveScript and
@@ -114,36 +126,48 @@ var reserveLua = `
 local z, h = KEYS[1], KEYS[2]
 local id, object = ARGV[1], ARGV[2]
 local n, cap, per, most = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local sweep_field = '\0sweep'
 local now = now_ms()
-local total, left, ttl, changed = expire(z, h, now, per)
-if n > cap then
-  write_total(h, total, changed)
-  return {0, total, 0, 0}
-end
-local held = count(z, left)
-if held >= most then
-  write_total(h, total, changed)
-  local oldest = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
-  return {0, total, tonumber(oldest[2]) + per - now, 1}
-end
-if total + n > cap then
-  write_total(h, total, changed)
-  local need, freed, retry = total + n - cap, 0, per
-  local oldest = redis.call('ZRANGE', z, 0, 9999, 'WITHSCORES')
-  for i = 1, #oldest, 2 do
-    freed = freed + tonumber(redis.call('HGET', h, oldest[i]) or '0')
-    if freed >= need then retry = tonumber(oldest[i + 1]) + per - now; break end
+local v = redis.call('HMGET', h, total_field, ttl_field, sweep_field)
+local total, ttl, sweep = tonumber(v[1] or '0'), tonumber(v[2] or '0'), tonumber(v[3] or '0')
+local held = redis.call('ZCARD', z)
+local swept = false
+if now >= sweep or held >= most or total + n > cap then
+  local left, changed, more
+  total, left, ttl, changed, more = expire(z, h, now, per)
+  held = count(z, left)
+  swept = true
+  sweep = now + math.floor(per / 16)
+  if more then sweep = now end
+  if n > cap or held >= most or total + n > cap then
+    if changed then redis.call('HSET', h, total_field, total, sweep_field, sweep) end
+    if n > cap then return {0, total, 0, 0} end
+    if held >= most then
+      local oldest = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
+      return {0, total, tonumber(oldest[2]) + per - now, 1}
+    end
+    local need, freed, retry = total + n - cap, 0, per
+    local oldest = redis.call('ZRANGE', z, 0, 9999, 'WITHSCORES')
+    for i = 1, #oldest, 2 do
+      freed = freed + tonumber(redis.call('HGET', h, oldest[i]) or '0')
+      if freed >= need then retry = tonumber(oldest[i + 1]) + per - now; break end
+    end
+    return {0, total, retry, 0}
   end
-  return {0, total, retry, 0}
 end
 redis.call('ZADD', z, now, id)
 total = total + n
+local fields = {id, n, '\0' .. object, id, total_field, total}
+if swept then
+  fields[#fields + 1], fields[#fields + 2] = sweep_field, sweep
+end
 if ttl < now + per or held == 0 then
-  redis.call('HSET', h, id, n, '\0' .. object, id, total_field, total, ttl_field, now + 2 * per)
+  fields[#fields + 1], fields[#fields + 2] = ttl_field, now + 2 * per
+  redis.call('HSET', h, unpack(fields))
   redis.call('PEXPIRE', z, 2 * per)
   redis.call('PEXPIRE', h, 2 * per)
 else
-  redis.call('HSET', h, id, n, '\0' .. object, id, total_field, total)
+  redis.call('HSET', h, unpack(fields))
 end
 return {1, total, 0, 0}
 `
