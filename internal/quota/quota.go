@@ -46,7 +46,9 @@ type Result struct {
 	// MaxReservations already.
 	Full bool
 	// Used is what the window holds: after the reservation when OK, else
-	// without it.
+	// without it. When OK it may be more (Redis counts reservations that
+	// have left the window until it drops them, a sixteenth of a window at
+	// a time); a refusal's is exact.
 	Used int64
 	// RetryAfter, when the reservation was refused, is when enough will
 	// have left the window for it; zero when the request is larger than

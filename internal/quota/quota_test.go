@@ -406,15 +406,15 @@ func TestRedisReserveCharged(t *testing.T) {
 // TestRedisQuotaSweepsLazily: reservations that have left the window are
 // dropped now and then, not on every call. One that fits under the total
 // still counting them is made without dropping them; one that would be
-// refused drops them first, so no reservation is ever refused for bytes
-// that have left the window; and once the sweep is due the next
-// reservation drops them and sets the next sweep a sixteenth of the
-// window later.
+// refused drops them all first (batch after batch), so no reservation is
+// ever refused for bytes that have left the window; and once the sweep is
+// due (or set further off than the window allows) the next reservation
+// drops them and sets the next sweep a sixteenth of the window later.
 func TestRedisQuotaSweepsLazily(t *testing.T) {
 	t.Parallel()
 	r, client := startRedisStore(t)
 	ctx := t.Context()
-	lim := quota.Limit{Bytes: 100, Per: time.Second}
+	lim := quota.Limit{Bytes: 100, Per: 3200 * time.Millisecond}
 	const made, state = "test:k:made", "test:k:state"
 	held := func() int64 {
 		t.Helper()
@@ -424,9 +424,18 @@ func TestRedisQuotaSweepsLazily(t *testing.T) {
 		}
 		return n
 	}
-	sweepAt := func(ms int64) {
+	redisNow := func() int64 {
 		t.Helper()
-		if err := client.HSet(ctx, state, "\x00sweep", ms).Err(); err != nil {
+		now, err := client.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return now.UnixMilli()
+	}
+	// sweepIn makes the next sweep due in d (0: now).
+	sweepIn := func(d time.Duration) {
+		t.Helper()
+		if err := client.HSet(ctx, state, "\x00sweep", redisNow()+d.Milliseconds()).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -438,8 +447,8 @@ func TestRedisQuotaSweepsLazily(t *testing.T) {
 	}
 
 	reserve(60, 60)
-	sweepAt(1 << 50) // not due
 	time.Sleep(lim.Per + 50*time.Millisecond)
+	sweepIn(lim.Per/16 - 10*time.Millisecond) // not due
 	// Fits under 100 with the 60 that left still counted: made as is.
 	reserve(30, 90)
 	if n := held(); n != 2 {
@@ -456,8 +465,8 @@ func TestRedisQuotaSweepsLazily(t *testing.T) {
 	}
 
 	// Due: the next reservation sweeps, and sets the next sweep.
-	sweepAt(0)
 	time.Sleep(lim.Per + 50*time.Millisecond)
+	sweepIn(0)
 	reserve(1, 1)
 	if n := held(); n != 1 {
 		t.Errorf("after a due sweep, %d reservations held; want 1", n)
@@ -466,11 +475,41 @@ func TestRedisQuotaSweepsLazily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now, err := client.Time(ctx).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ahead := time.Duration(next-now.UnixMilli()) * time.Millisecond; ahead <= 0 || ahead > lim.Per/16 {
+	if ahead := time.Duration(next-redisNow()) * time.Millisecond; ahead <= 0 || ahead > lim.Per/16 {
 		t.Errorf("next sweep %s from now; want within a sixteenth of the window (%s)", ahead, lim.Per/16)
+	}
+
+	// A sweep set further off than a sixteenth of the window (by a longer
+	// window configured before) is due at once.
+	time.Sleep(lim.Per + 50*time.Millisecond)
+	sweepIn(time.Hour)
+	reserve(1, 1)
+	if n := held(); n != 1 {
+		t.Errorf("with the sweep set an hour off, %d reservations held; want 1", n)
+	}
+}
+
+// TestRedisQuotaRefusesOnlyOnTheExactTotal: more reservations than one
+// sweep drops (1000) have left the window, uncounted yet; a reservation
+// that fits once they are all dropped is made, not refused after the
+// first batch.
+func TestRedisQuotaRefusesOnlyOnTheExactTotal(t *testing.T) {
+	t.Parallel()
+	r, _ := startRedisStore(t)
+	ctx := t.Context()
+	lim := quota.Limit{Bytes: 2000, Per: 3 * time.Second}
+	start := time.Now()
+	for i := range 1500 {
+		if res, err := r.Reserve(ctx, "k", "b/o", 1, lim); err != nil || !res.OK {
+			t.Fatalf("reservation %d: %+v, %v", i+1, res, err)
+		}
+	}
+	end := time.Now()
+	if end.Sub(start) >= lim.Per {
+		t.Skip("reserving took longer than the window on this machine")
+	}
+	time.Sleep(time.Until(end.Add(lim.Per + 100*time.Millisecond)))
+	if res, err := r.Reserve(ctx, "k", "b/o", 2000, lim); err != nil || !res.OK || res.Used != 2000 {
+		t.Errorf("the whole quota once 1500 reservations have left: %+v, %v; want reserved, used 2000", res, err)
 	}
 }

@@ -114,8 +114,11 @@ var expireBatchLua = fmt.Sprint(expireBatch)
 // only a reservation it would refuse (or a key holding MaxReservations)
 // needs the exact total. A reservation that fits is made in five Redis
 // calls (TIME, HMGET, ZCARD, ZADD, HSET); the sweep, which makes the total
-// exact, runs when one is refused or past the time written in the hash
-// (field: NUL "sweep"), a sixteenth of the window after the last sweep.
+// exact (every reservation that has left, batch after batch), runs before
+// any refusal, and otherwise once past the time written in the hash
+// (field: NUL "sweep"), a sixteenth of the window after the last sweep (or
+// at once, when that is further off than a sixteenth of the window as
+// configured now).
 var reserveScript = redis.NewScript(expireLua + reserveLua)
 
 // reserveLua is the body of a reservation, for reserveScript and
@@ -131,14 +134,17 @@ local now = now_ms()
 local v = redis.call('HMGET', h, total_field, ttl_field, sweep_field)
 local total, ttl, sweep = tonumber(v[1] or '0'), tonumber(v[2] or '0'), tonumber(v[3] or '0')
 local held = redis.call('ZCARD', z)
-local swept = false
-if now >= sweep or held >= most or total + n > cap then
+local swept, every = false, math.floor(per / 16)
+if now >= sweep or sweep - now > every or held >= most or total + n > cap then
   local left, changed, more
   total, left, ttl, changed, more = expire(z, h, now, per)
+  while more do
+    write_total(h, total, changed)
+    total, left, ttl, changed, more = expire(z, h, now, per)
+  end
   held = count(z, left)
   swept = true
-  sweep = now + math.floor(per / 16)
-  if more then sweep = now end
+  sweep = now + every
   if n > cap or held >= most or total + n > cap then
     if changed then redis.call('HSET', h, total_field, total, sweep_field, sweep) end
     if n > cap then return {0, total, 0, 0} end
