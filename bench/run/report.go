@@ -202,18 +202,30 @@ that lowered gatepost's own cost are in "What moved the numbers"; the rest of a 
 spread over HTTP/2, protobuf, the two log lines, signing and the garbage collector, none above a tenth.
 *REST with limits and a quota in Redis at 80% of in-memory*: both runs have the same rate limit and
 byte quota, in gatepost's memory or in Redis (redis-server on the same two cores as gatepost and wrk).
-Since 2026-12-03 a presign makes one Redis call: redis_rate's GCRA script (vendored unchanged) and the
-quota reservation run as one script, which took the paired ratio from about 60% to 68% to 70% here. What
-is left is Redis's own work, 30 to 40 µs of its CPU per presign on these shared cores (the script alone,
-on an idle machine, about 16 µs: two TIMEs, the GCRA bucket's GET and SET, and the reservation's sorted
-set and hash, eight calls), gatepost's client side (go-redis's autopipeliner and the waits, 15 to 20 µs), and 10% to
-20% of the CPU idle while calls wait on Redis's single thread. The reservation itself is kept per
-credential (so that it can be corrected to the real size and leave the window on time); fewer Redis
-calls than that would mean counting in each replica between syncs, which loosens the shared burst and
-quota, and is not done. Tried and measured here before (REST, 64 connections, 256 subjects): the
-autopipeliner took it from about 35% to about 55% (a plain connection pool was slower); the invalid-request
-throttle charges only failures; running the rate charge beside validation, the autopipeliner's flush
-delay, full duplex or unordered batches, and GOMAXPROCS 4 gained nothing measurable.
+A presign makes one Redis call: redis_rate's GCRA script (vendored unchanged) and the quota
+reservation run as one script (since 2026-12-03: about 60% to 68-70%), and since 2026-12-08 a
+reservation that fits drops the reservations that have left the window only a sixteenth of a window at
+a time (five Redis calls instead of eight). What is left, measured on 2026-12-08 on a machine about 1.6
+times slower than the tables' earlier runs: Redis spends 45 to 60 µs of its CPU per presign under the
+load, and the one round trip itself is most of the budget. A measurement build whose script only
+answers (no Redis work at all) still cost Redis 17 to 22 µs per presign and gatepost 20 to 45 µs more
+than the in-memory run, and reached only 76% to 80% of it: an EVALSHA with 13 arguments costs Redis
+about 3.4 µs on an idle machine before its first call (each call then about 1 µs plus the command), and
+go-redis's autopipeliner and the waits cost gatepost the rest. Inside the script, recording the
+reservation is the largest part (redis-benchmark, idle, per reservation: the GCRA charge about 4.5 µs,
+the reservation 18 to 22 µs, of which a new hash field and a new sorted-set member for the credential
+about 8 µs). The reservation is kept per credential so that it can be corrected to the real size and
+leave the window on time. What would close the gap, not done: several concurrent presigns' charges and
+reservations in one script (one EVALSHA per batch: the fixed cost above shared), or counting a
+window in time slots instead of per credential (cheaper, but a credential's bytes then leave with
+its slot, and corrections need another way to find them); counting in each replica between syncs
+would loosen the shared burst and quota. Tried and measured here before (REST, 64 connections, 256
+subjects): the autopipeliner took it from about 35% to about 55% (a plain connection pool was slower);
+the invalid-request throttle charges only failures; running the rate charge beside validation, the
+autopipeliner's flush delay, full duplex or unordered batches gained nothing measurable, and
+GOMAXPROCS 1 or 4 was slower. ghz 0.120 (instead of 0.93) was tried for the gRPC target and not kept: it needs about
+twice the CPU per call (218 µs per presign, 179 per health check here), so it "met" 70% only by
+throttling both loads.
 
 `
 
@@ -236,6 +248,8 @@ pprof CPU profiles from ` + "`metrics.pprof`" + ` on the admin listener guided e
 | 32 gRPC stream workers per core instead of one (gRPC hands a call to a worker only when one is idle) | unchanged (REST does not use them) | on gRPC, most calls had still started a goroutine and grown its stack (` + "`runtime.newstack`" + ` about 11% of a presign profile, about 1% after); gatepost's CPU per gRPC presign 69 → 62 µs and per health check 40 → 36 µs (medians of 3 alternating runs), requests/s +3% |
 | one metadata lookup per key a call reads (` + "`metadata.ValueFromIncomingContext`" + `) instead of copying all the metadata three times | within the noise | on gRPC, ` + "`metadata.FromIncomingContext`" + ` was about 4% of a presign's CPU |
 | Redis: the rate charge and the quota reservation in one script; the reservation in eight Redis calls instead of twelve | Redis run about 60% → 68% to 70% of in-memory (paired runs) | two EVALSHAs per presign, each with its client-side round trip through the autopipeliner; Redis's time per reservation, alone, about 17.9 → 15.1 µs |
+| API keys found by their hash in a map instead of compared with every configured hash in constant time | within the noise | with the bench's 257 keys the comparisons were about 6% of a presign's CPU |
+| Redis: reservations that have left the window dropped a sixteenth of a window at a time (a reservation that fits: five Redis calls instead of eight) | within the noise of paired runs on 2026-12-08 (a slower, noisier machine) | Redis's time per charged reservation in ` + "`BenchmarkRedisReserve`" + ` about 55 → 47 µs on that machine (median of 3 alternating runs); perf on redis-server under the load: key and field lookups, sorted-set inserts and number formatting, no single part above 7% |
 
 The gRPC figures depend much on ghz, which needs more CPU per request than gatepost and shares the two
 cores with it: repeated runs of the same build vary by ±15%.
