@@ -3,6 +3,7 @@ package quota_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -511,5 +512,56 @@ func TestRedisQuotaRefusesOnlyOnTheExactTotal(t *testing.T) {
 	time.Sleep(time.Until(end.Add(lim.Per + 100*time.Millisecond)))
 	if res, err := r.Reserve(ctx, "k", "b/o", 2000, lim); err != nil || !res.OK || res.Used != 2000 {
 		t.Errorf("the whole quota once 1500 reservations have left: %+v, %v; want reserved, used 2000", res, err)
+	}
+}
+
+// TestRedisReserveChargedConcurrent: charged reservations made at the
+// same time are each charged and decided on their own, in some order: of
+// 100 at once on one bucket of 50 tokens and a quota of 40 bytes, 50 are
+// refused by the rate, 10 by the quota and 40 reserved, each with its own
+// id.
+func TestRedisReserveChargedConcurrent(t *testing.T) {
+	t.Parallel()
+	r, client := startRedisStore(t)
+	buckets := ratelimit.NewRedis(client, "test:rate:")
+	ctx := t.Context()
+	lim := quota.Limit{Bytes: 40, Per: time.Minute}
+	call := buckets.Call("alice", 1, 0.001, 50) // no token comes back during the test
+	const calls = 100
+	results := make([]quota.Result, calls)
+	errs := make([]error, calls)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = r.ReserveCharged(ctx, call, "alice", "b/o", 1, lim)
+		})
+	}
+	close(start)
+	wg.Wait()
+	var reserved, rateLimited, overQuota int
+	ids := map[string]bool{}
+	for i, res := range results {
+		switch {
+		case errs[i] != nil:
+			t.Fatalf("call %d: %v", i, errs[i])
+		case res.OK:
+			reserved++
+			if ids[res.ID] {
+				t.Errorf("id %q given twice", res.ID)
+			}
+			ids[res.ID] = true
+		case res.RateLimited:
+			rateLimited++
+		default:
+			overQuota++
+		}
+	}
+	if reserved != 40 || rateLimited != 50 || overQuota != 10 {
+		t.Errorf("reserved %d, rate limited %d, over the quota %d; want 40, 50, 10", reserved, rateLimited, overQuota)
+	}
+	if used, err := r.Usage(ctx, "alice", lim); err != nil || used != 40 {
+		t.Errorf("usage %d, %v; want 40", used, err)
 	}
 }
