@@ -264,16 +264,7 @@ func TestRedisQuotaFull(t *testing.T) {
 	r, client := startRedisStore(t)
 	ctx := t.Context()
 	lim := quota.Limit{Bytes: 1 << 40, Per: 3 * time.Second}
-	start := time.Now()
-	for i := range quota.MaxReservations {
-		if res, err := r.Reserve(ctx, "k", "b/o", 1, lim); err != nil || !res.OK {
-			t.Fatalf("reservation %d: %+v, %v", i+1, res, err)
-		}
-	}
-	end := time.Now()
-	if end.Sub(start) >= lim.Per {
-		t.Skip("reserving took longer than the window on this machine")
-	}
+	end := reserveOneByteEach(t, r, quota.MaxReservations, lim)
 	res, err := r.Reserve(ctx, "k", "b/o", 1, lim)
 	if err != nil || res.OK || !res.Full || res.RetryAfter <= 0 || res.RetryAfter > lim.Per || res.Used != quota.MaxReservations {
 		t.Errorf("past MaxReservations: %+v, %v; want refused, full, used %d, a retry within the window", res, err, quota.MaxReservations)
@@ -289,6 +280,24 @@ func TestRedisQuotaFull(t *testing.T) {
 		t.Errorf("after the window: used %d, want 0", used)
 	}
 	checkNoKeysLeft(t, client)
+}
+
+// reserveOneByteEach makes n one-byte reservations under key "k" and
+// returns when it finished; it skips the test when that took longer than
+// the window (the reservations must all be in it at once).
+func reserveOneByteEach(t *testing.T, r *quota.Redis, n int, lim quota.Limit) time.Time {
+	t.Helper()
+	start := time.Now()
+	for i := range n {
+		if res, err := r.Reserve(t.Context(), "k", "b/o", 1, lim); err != nil || !res.OK {
+			t.Fatalf("reservation %d: %+v, %v", i+1, res, err)
+		}
+	}
+	end := time.Now()
+	if end.Sub(start) >= lim.Per {
+		t.Skip("reserving took longer than the window on this machine")
+	}
+	return end
 }
 
 // startRedisStore starts redis-server and returns a Store in it, with
@@ -499,16 +508,7 @@ func TestRedisQuotaRefusesOnlyOnTheExactTotal(t *testing.T) {
 	r, _ := startRedisStore(t)
 	ctx := t.Context()
 	lim := quota.Limit{Bytes: 2000, Per: 3 * time.Second}
-	start := time.Now()
-	for i := range 1500 {
-		if res, err := r.Reserve(ctx, "k", "b/o", 1, lim); err != nil || !res.OK {
-			t.Fatalf("reservation %d: %+v, %v", i+1, res, err)
-		}
-	}
-	end := time.Now()
-	if end.Sub(start) >= lim.Per {
-		t.Skip("reserving took longer than the window on this machine")
-	}
+	end := reserveOneByteEach(t, r, 1500, lim)
 	time.Sleep(time.Until(end.Add(lim.Per + 100*time.Millisecond)))
 	if res, err := r.Reserve(ctx, "k", "b/o", 2000, lim); err != nil || !res.OK || res.Used != 2000 {
 		t.Errorf("the whole quota once 1500 reservations have left: %+v, %v; want reserved, used 2000", res, err)
