@@ -31,9 +31,11 @@ type Limit struct {
 // credentials is refused past it like one over its bytes.
 const MaxReservations = 10000
 
-// expireBatch bounds how many reservations one operation expires: the
-// rest go in the next ones (until then the total still counts them, in
-// the quota's favour).
+// expireBatch bounds how many reservations one pass of a sweep drops. A
+// sweep that needs the exact total (before a refusal, and for usage)
+// takes pass after pass, at most MaxReservations/expireBatch; the others
+// leave the rest to the next ones (until then the total still counts
+// them, in the quota's favour).
 const expireBatch = 1000
 
 // Result is the answer to a reservation.

@@ -46,7 +46,8 @@ func NewRedis(client redis.Scripter, prefix string) *Redis {
 // whole batch (more may have left). A changed total is not
 // written here: the caller writes it with what it writes anyway, or with
 // write_total, one HSET instead of two. It creates no key: with nothing
-// left, both go.
+// left, both go. expire_all drops every reservation that has left, batch
+// after batch, for an exact total.
 var expireLua = `
 local total_field, ttl_field = '\0total', '\0ttl'
 local function now_ms()
@@ -87,6 +88,14 @@ local function count(z, left)
 end
 local function write_total(h, total, changed)
   if changed then redis.call('HSET', h, total_field, total) end
+end
+local function expire_all(z, h, now, per)
+  local total, left, ttl, changed, more = expire(z, h, now, per)
+  while more do
+    write_total(h, total, changed)
+    total, left, ttl, changed, more = expire(z, h, now, per)
+  end
+  return total, left, ttl, changed
 end
 local function set_bytes(h, total, changed, id, n)
   local old = tonumber(redis.call('HGET', h, id) or '-1')
@@ -136,12 +145,8 @@ local total, ttl, sweep = tonumber(v[1] or '0'), tonumber(v[2] or '0'), tonumber
 local held = redis.call('ZCARD', z)
 local swept, every = false, math.floor(per / 16)
 if now >= sweep or sweep - now > every or held >= most or total + n > cap then
-  local left, changed, more
-  total, left, ttl, changed, more = expire(z, h, now, per)
-  while more do
-    write_total(h, total, changed)
-    total, left, ttl, changed, more = expire(z, h, now, per)
-  end
+  local left, changed
+  total, left, ttl, changed = expire_all(z, h, now, per)
   held = count(z, left)
   swept = true
   sweep = now + every
@@ -213,7 +218,7 @@ return set_bytes(h, total, changed, id, n)
 `)
 
 var usageScript = redis.NewScript(expireLua + `
-local total, _, _, changed = expire(KEYS[1], KEYS[2], now_ms(), tonumber(ARGV[1]))
+local total, _, _, changed = expire_all(KEYS[1], KEYS[2], now_ms(), tonumber(ARGV[1]))
 write_total(KEYS[2], total, changed)
 return total
 `)
