@@ -218,10 +218,12 @@ about 8 µs). The reservation is kept per credential so that it can be corrected
 leave the window on time. Tried on 2026-12-08 and not kept: the charged reservations of concurrent
 presigns in one script (about 8 per EVALSHA under the load): Redis's CPU per presign did not fall
 (53 against 46 to 52 µs), as under the load it is the reservations' own work, not the script's fixed
-cost. What would close the gap, not done: counting a window in time slots instead of per credential
-(no new hash field and sorted-set member per credential, but a credential's bytes then leave with
-its slot, and corrections need another way to find them), or counting in each replica between syncs,
-which loosens the shared burst and quota; both are the product owner's call. Tried and measured here before (REST, 64 connections, 256
+cost. What might narrow the gap, not done: counting a window in time slots instead of per
+credential (no new hash field and sorted-set member per credential, but a credential's bytes then
+leave with its slot, and corrections need another way to find them), or counting in each replica
+between syncs, which loosens the shared burst and quota; both are the product owner's call, and as a
+script that does nothing reached only 76% to 80% here, the target itself may need Redis on cores of
+its own. Tried and measured here before (REST, 64 connections, 256
 subjects): the autopipeliner took it from about 35% to about 55% (a plain connection pool was slower);
 the invalid-request throttle charges only failures; running the rate charge beside validation, the
 autopipeliner's flush delay, full duplex or unordered batches gained nothing measurable, and
