@@ -143,15 +143,14 @@ local now = now_ms()
 local v = redis.call('HMGET', h, total_field, ttl_field, sweep_field)
 local total, ttl, sweep = tonumber(v[1] or '0'), tonumber(v[2] or '0'), tonumber(v[3] or '0')
 local held = redis.call('ZCARD', z)
-local swept, every = false, math.floor(per / 16)
+local every, next_sweep = math.floor(per / 16), nil
 if now >= sweep or sweep - now > every or held >= most or total + n > cap then
   local left, changed
   total, left, ttl, changed = expire_all(z, h, now, per)
   held = count(z, left)
-  swept = true
-  sweep = now + every
+  next_sweep = now + every
   if n > cap or held >= most or total + n > cap then
-    if changed then redis.call('HSET', h, total_field, total, sweep_field, sweep) end
+    if changed then redis.call('HSET', h, total_field, total, sweep_field, next_sweep) end
     if n > cap then return {0, total, 0, 0} end
     if held >= most then
       local oldest = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
@@ -169,8 +168,8 @@ end
 redis.call('ZADD', z, now, id)
 total = total + n
 local fields = {id, n, '\0' .. object, id, total_field, total}
-if swept then
-  fields[#fields + 1], fields[#fields + 2] = sweep_field, sweep
+if next_sweep then
+  fields[#fields + 1], fields[#fields + 2] = sweep_field, next_sweep
 end
 if ttl < now + per or held == 0 then
   fields[#fields + 1], fields[#fields + 2] = ttl_field, now + 2 * per
